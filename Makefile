@@ -1,0 +1,64 @@
+# Skydive: see README.md. `make run` and `make test` are the two commands.
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
+GO ?= go
+BIN := bin/skydive
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/skydive-ng/skydive/internal/version.Version=$(VERSION)
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
+
+.PHONY: all build run test deps unit privileged e2e lint bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/skydive
+
+## run: build and start the all-in-one analyzer+agent (UI and API on 127.0.0.1:8082)
+run: build
+	sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; $$sudo ./$(BIN) allinone $(if $(CONF),-c $(CONF))
+
+## deps: what the tests need on a fresh Debian machine
+deps:
+	@missing=; for p in iproute2:ip iputils-ping:ping; do \
+	  command -v $${p#*:} >/dev/null || missing="$$missing $${p%%:*}"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	$(GO) mod download
+
+## test: everything CI runs: lint, unit, privileged (real netns) and end-to-end tests
+test: deps lint unit privileged e2e
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) vet -tags privileged,e2e ./...
+	@if $(GO) run $(STATICCHECK) -version >/dev/null 2>&1; then \
+	  $(GO) run $(STATICCHECK) ./... ; else echo "staticcheck unavailable, skipped"; fi
+
+unit:
+	$(GO) test -count=1 ./...
+
+privileged:
+	$(GO) test -count=1 -tags privileged ./internal/...
+
+e2e: build
+	SKYDIVE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -tags e2e -timeout 20m -v ./tests/e2e/... 2>&1 | tee e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go' ; exit $${PIPESTATUS[0]}
+
+## bench: the benchmarks the issues ask for
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
+
+## fuzz: a short run of every fuzz target (FUZZTIME=10m for a long one)
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in $$($(GO) list ./internal/...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; done
+
+clean:
+	rm -rf bin e2e.log

@@ -1,0 +1,94 @@
+// Package v1 holds the public wire types of Skydive's REST and websocket API,
+// with the original's JSON field names so that existing clients keep working.
+package v1
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Websocket namespaces and graph message types.
+const (
+	NamespaceGraph = "Graph"
+
+	SyncRequestMsgType = "SyncRequest"
+	SyncReplyMsgType   = "SyncReply"
+	SyncMsgType        = "Sync"
+	NodeAddedMsgType   = "NodeAdded"
+	NodeUpdatedMsgType = "NodeUpdated"
+	NodeDeletedMsgType = "NodeDeleted"
+	EdgeAddedMsgType   = "EdgeAdded"
+	EdgeUpdatedMsgType = "EdgeUpdated"
+	EdgeDeletedMsgType = "EdgeDeleted"
+)
+
+// Websocket handshake headers.
+const (
+	HeaderHostID         = "X-Host-ID"
+	HeaderClientType     = "X-Client-Type"
+	HeaderClientProtocol = "X-Client-Protocol"
+	HeaderServiceType    = "X-Service-Type"
+)
+
+// Message is the envelope of every websocket message (JSON protocol).
+type Message struct {
+	Namespace string          `json:"Namespace"`
+	Type      string          `json:"Type"`
+	UUID      string          `json:"UUID,omitempty"`
+	Status    int             `json:"Status"`
+	Obj       json.RawMessage `json:"Obj,omitempty"`
+}
+
+// TopologyQuery is the body of POST /api/topology.
+type TopologyQuery struct {
+	GremlinQuery string `json:"GremlinQuery"`
+}
+
+// APIInfo is the answer of GET /api.
+type APIInfo struct {
+	Host    string `json:"Host"`
+	Version string `json:"Version"`
+	Service string `json:"Service"`
+}
+
+// ConnStatus describes one websocket peer.
+type ConnStatus struct {
+	ServiceType       string    `json:"ServiceType"`
+	ClientProtocol    string    `json:"ClientProtocol"`
+	Addr              string    `json:"Addr"`
+	Port              int       `json:"Port"`
+	IsConnected       bool      `json:"IsConnected"`
+	ConnectTime       time.Time `json:"ConnectTime"`
+	RemoteHost        string    `json:"RemoteHost"`
+	RemoteServiceType string    `json:"RemoteServiceType"`
+}
+
+// Peers is the status of analyzer replication peers.
+type Peers struct {
+	Incomers map[string]ConnStatus `json:"Incomers"`
+	Outgoers map[string]ConnStatus `json:"Outgoers"`
+}
+
+// ElectionStatus tells whether this analyzer leads a service.
+type ElectionStatus struct {
+	IsMaster bool `json:"IsMaster"`
+}
+
+// AnalyzerStatus is the answer of the analyzer's GET /api/status.
+type AnalyzerStatus struct {
+	Agents      map[string]ConnStatus `json:"Agents"`
+	Peers       Peers                 `json:"Peers"`
+	Publishers  map[string]ConnStatus `json:"Publishers"`
+	Subscribers map[string]ConnStatus `json:"Subscribers"`
+	Alerts      ElectionStatus        `json:"Alerts"`
+	Captures    ElectionStatus        `json:"Captures"`
+	Probes      []string              `json:"Probes"`
+}
+
+// AgentStatus is the answer of the agent's GET /api/status.
+type AgentStatus struct {
+	Clients        map[string]ConnStatus `json:"Clients"`
+	Analyzers      map[string]ConnStatus `json:"Analyzers"`
+	TopologyProbes map[string]string     `json:"TopologyProbes"`
+	FlowProbes     []string              `json:"FlowProbes"`
+}

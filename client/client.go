@@ -1,0 +1,119 @@
+// Package client is the Go client of Skydive's REST API, used by the CLI.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	v1 "github.com/skydive-ng/skydive/api/v1"
+)
+
+// Client talks to one analyzer (or agent).
+type Client struct {
+	base string
+	http *http.Client
+	user string
+	pass string
+}
+
+// Option configures a client.
+type Option func(*Client)
+
+// WithAuth sets basic credentials.
+func WithAuth(user, pass string) Option { return func(c *Client) { c.user, c.pass = user, pass } }
+
+// WithHTTPClient sets the HTTP client.
+func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
+
+// New returns a client of the server at addr ("host:port" or a URL).
+func New(addr string, opts ...Option) *Client {
+	base := addr
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	c := &Client{base: strings.TrimRight(base, "/"), http: &http.Client{Timeout: 60 * time.Second}}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// Error is a server's refusal: its status and message.
+type Error struct {
+	Status  int
+	Message string
+}
+
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return http.StatusText(e.Status)
+	}
+	return e.Message
+}
+
+// Do sends a request with a JSON body (nil for none) and returns the body.
+func (c *Client) Do(ctx context.Context, method, path string, body any, header http.Header) ([]byte, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, fmt.Errorf("encode request: %w", err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	if c.user != "" {
+		req.SetBasicAuth(c.user, c.pass)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: read answer: %w", method, path, err)
+	}
+	if resp.StatusCode >= 300 {
+		return nil, &Error{Status: resp.StatusCode, Message: strings.TrimSpace(string(data))}
+	}
+	return data, nil
+}
+
+// Status returns the raw JSON of GET /api/status.
+func (c *Client) Status(ctx context.Context) (json.RawMessage, error) {
+	return c.Do(ctx, http.MethodGet, "/api/status", nil, nil)
+}
+
+// AnalyzerStatus decodes GET /api/status of an analyzer.
+func (c *Client) AnalyzerStatus(ctx context.Context) (*v1.AnalyzerStatus, error) {
+	b, err := c.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var s v1.AnalyzerStatus
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("decode status: %w", err)
+	}
+	return &s, nil
+}
+
+// Query runs a Gremlin query and returns the raw JSON result.
+func (c *Client) Query(ctx context.Context, gremlin string) (json.RawMessage, error) {
+	return c.Do(ctx, http.MethodPost, "/api/topology", v1.TopologyQuery{GremlinQuery: gremlin}, nil)
+}

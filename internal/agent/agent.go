@@ -1,0 +1,96 @@
+// Package agent is the composition root of `skydive agent`: the host node,
+// the netlink and netns probes, the local API and the forwarder to the
+// analyzer.
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	v1 "github.com/skydive-ng/skydive/api/v1"
+	"github.com/skydive-ng/skydive/internal/config"
+	"github.com/skydive-ng/skydive/internal/graph"
+	"github.com/skydive-ng/skydive/internal/httpapi"
+	hostprobe "github.com/skydive-ng/skydive/internal/probe/host"
+	nlprobe "github.com/skydive-ng/skydive/internal/probe/netlink"
+	nsprobe "github.com/skydive-ng/skydive/internal/probe/netns"
+	"github.com/skydive-ng/skydive/internal/replicate"
+	"github.com/skydive-ng/skydive/internal/topology"
+	"github.com/skydive-ng/skydive/internal/version"
+)
+
+// Options are the agent's dependencies.
+type Options struct {
+	Config *config.Config
+	Logger *slog.Logger
+	// NewQueryRunner builds the Gremlin evaluator over a graph.
+	NewQueryRunner func(graph.View) httpapi.QueryRunner
+	// Listener, when set, is used instead of listening on agent.listen.
+	Listener net.Listener
+}
+
+// Run runs the agent until ctx ends.
+func Run(ctx context.Context, opts Options) error {
+	cfg, log := opts.Config, opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if missing := cfg.UnavailableProbes(); len(missing) > 0 {
+		log.Warn("probes configured but not available in this build", "probes", missing)
+	}
+	g := graph.New()
+	w := &topology.Writer{G: g, Host: cfg.HostID, Origin: "agent." + cfg.HostID}
+	hostID := hostprobe.NodeID(cfg.HostID)
+	if err := w.AddNode(hostID, hostprobe.Metadata(cfg.HostID, cfg.Agent.Metadata)); err != nil {
+		return fmt.Errorf("host node: %w", err)
+	}
+	period := time.Duration(cfg.Agent.Topology.Netlink.MetricsUpdate) * time.Second
+	peers := nlprobe.NewVethLinker()
+	hostLinks, err := nlprobe.New(nlprobe.Options{Writer: w, Owner: hostID, Peers: peers, MetricsPeriod: period, Logger: log})
+	if err != nil {
+		return fmt.Errorf("netlink probe: %w", err)
+	}
+	peers.AddNamespace("", hostLinks.NsHandle())
+	namespaces := nsprobe.New(nsprobe.Options{Writer: w, Host: hostID, RunPath: cfg.Agent.Topology.Netns.RunPath,
+		Peers: peers, MetricsPeriod: period, Logger: log})
+
+	fwd := &replicate.Forwarder{Graph: g, HostID: cfg.HostID, Analyzers: cfg.AnalyzerAddrs(), Logger: log,
+		PongWait: time.Duration(cfg.HTTP.WS.PingDelay+cfg.HTTP.WS.PongTimeout) * time.Second}
+
+	api := &httpapi.Server{
+		Info:    v1.APIInfo{Host: cfg.HostID, Version: version.Version, Service: "agent"},
+		Graph:   g,
+		Queries: opts.NewQueryRunner(g),
+		Logger:  log,
+		Status: func() any {
+			return v1.AgentStatus{
+				Clients:        map[string]v1.ConnStatus{},
+				Analyzers:      fwd.Status(),
+				TopologyProbes: map[string]string{"host": "running", "netlink": "running", "netns": "running"},
+				FlowProbes:     []string{},
+			}
+		},
+	}
+	mux := http.NewServeMux()
+	api.Register(mux)
+
+	grp, ctx := errgroup.WithContext(ctx)
+	grp.Go(func() error { return hostLinks.Run(ctx) })
+	grp.Go(func() error { return namespaces.Run(ctx) })
+	if len(cfg.AnalyzerAddrs()) > 0 {
+		grp.Go(func() error { return fwd.Run(ctx) })
+	} else {
+		log.Info("no analyzer configured: standalone agent")
+	}
+	grp.Go(func() error {
+		return httpapi.Serve(ctx, opts.Listener, cfg.Agent.Listen, mux, log.With("server", "agent"))
+	})
+	log.Info("agent started", "host_id", cfg.HostID, "listen", cfg.Agent.Listen, "analyzers", cfg.AnalyzerAddrs())
+	return grp.Wait()
+}

@@ -1,0 +1,79 @@
+// Package analyzer is the composition root of `skydive analyzer`: the merged
+// graph of every agent, the REST API and the websocket endpoints.
+package analyzer
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	v1 "github.com/skydive-ng/skydive/api/v1"
+	"github.com/skydive-ng/skydive/internal/config"
+	"github.com/skydive-ng/skydive/internal/graph"
+	"github.com/skydive-ng/skydive/internal/httpapi"
+	"github.com/skydive-ng/skydive/internal/replicate"
+	"github.com/skydive-ng/skydive/internal/version"
+)
+
+// Options are the analyzer's dependencies.
+type Options struct {
+	Config         *config.Config
+	Logger         *slog.Logger
+	NewQueryRunner func(graph.View) httpapi.QueryRunner
+	// Listener, when set, is used instead of listening on analyzer.listen.
+	Listener net.Listener
+	// Ready, when set, is closed once the analyzer serves.
+	Ready chan<- struct{}
+}
+
+// Run runs the analyzer until ctx ends.
+func Run(ctx context.Context, opts Options) error {
+	cfg, log := opts.Config, opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	g := graph.New()
+	agents := &replicate.Server{Graph: g, Logger: log,
+		PingDelay: time.Duration(cfg.HTTP.WS.PingDelay) * time.Second,
+		PongWait:  time.Duration(cfg.HTTP.WS.PingDelay+cfg.HTTP.WS.PongTimeout) * time.Second}
+	api := &httpapi.Server{
+		Info:    v1.APIInfo{Host: cfg.HostID, Version: version.Version, Service: "analyzer"},
+		Graph:   g,
+		Queries: opts.NewQueryRunner(g),
+		Logger:  log,
+		Status: func() any {
+			return v1.AnalyzerStatus{
+				Agents:      agents.Agents(),
+				Peers:       v1.Peers{Incomers: map[string]v1.ConnStatus{}, Outgoers: map[string]v1.ConnStatus{}},
+				Publishers:  map[string]v1.ConnStatus{},
+				Subscribers: map[string]v1.ConnStatus{},
+				Alerts:      v1.ElectionStatus{IsMaster: true},
+				Captures:    v1.ElectionStatus{IsMaster: true},
+				Probes:      []string{},
+			}
+		},
+	}
+	mux := http.NewServeMux()
+	api.Register(mux)
+	mux.Handle("GET "+replicate.AgentTopologyPath, agents)
+
+	l := opts.Listener
+	if l == nil {
+		var err error
+		l, err = net.Listen("tcp", cfg.Analyzer.Listen)
+		if err != nil {
+			return err
+		}
+	}
+	if opts.Ready != nil {
+		close(opts.Ready)
+	}
+	grp, ctx := errgroup.WithContext(ctx)
+	grp.Go(func() error { return httpapi.Serve(ctx, l, cfg.Analyzer.Listen, mux, log.With("server", "analyzer")) })
+	log.Info("analyzer started", "host_id", cfg.HostID, "listen", l.Addr().String())
+	return grp.Wait()
+}

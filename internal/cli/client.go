@@ -1,0 +1,117 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/skydive-ng/skydive/client"
+)
+
+type clientFlags struct {
+	analyzer string
+	username string
+	password string
+}
+
+func (f *clientFlags) client() *client.Client {
+	return client.New(f.analyzer, client.WithAuth(f.username, f.password))
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func newClientCommand() *cobra.Command {
+	cf := &clientFlags{}
+	cmd := &cobra.Command{
+		Use:   "client",
+		Short: "Talk to an analyzer: status, queries, captures ...",
+	}
+	cmd.PersistentFlags().StringVar(&cf.analyzer, "analyzer", envOr("SKYDIVE_ANALYZER", "127.0.0.1:8082"), "analyzer address (host:port)")
+	cmd.PersistentFlags().StringVar(&cf.username, "username", os.Getenv("SKYDIVE_USERNAME"), "user name")
+	cmd.PersistentFlags().StringVar(&cf.password, "password", os.Getenv("SKYDIVE_PASSWORD"), "password")
+	cmd.AddCommand(
+		&cobra.Command{
+			Use:   "status",
+			Short: "Show the analyzer's status",
+			Args:  cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				b, err := cf.client().Status(cmd.Context())
+				if err != nil {
+					return err
+				}
+				return printJSON(cmd.OutOrStdout(), b)
+			},
+		},
+		newQueryCommand(cf, "query [gremlin]", ""),
+		newTopologyCommand(cf),
+	)
+	return cmd
+}
+
+func newQueryCommand(cf *clientFlags, use, defaultQuery string) *cobra.Command {
+	var format, gremlin string
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: "Run a Gremlin query on the topology and flows",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			q := gremlin
+			if len(args) == 1 {
+				q = args[0]
+			}
+			if q == "" {
+				return fmt.Errorf("no query: give one, e.g. skydive client query \"G.V().Has('Type', 'host')\"")
+			}
+			if format != "json" {
+				return fmt.Errorf("--format %q: only json is available in this version", format)
+			}
+			b, err := cf.client().Query(cmd.Context(), q)
+			if err != nil {
+				return err
+			}
+			return printJSON(cmd.OutOrStdout(), b)
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "json", "output format: json")
+	cmd.Flags().StringVar(&gremlin, "gremlin", defaultQuery, "the query")
+	return cmd
+}
+
+func newTopologyCommand(cf *clientFlags) *cobra.Command {
+	cmd := &cobra.Command{Use: "topology", Short: "Query or export the topology"}
+	cmd.AddCommand(newQueryCommand(cf, "query", "G"), &cobra.Command{
+		Use:   "export",
+		Short: "Print the whole graph as JSON",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			b, err := cf.client().Query(cmd.Context(), "G")
+			if err != nil {
+				return err
+			}
+			return printJSON(cmd.OutOrStdout(), b)
+		},
+	})
+	return cmd
+}
+
+// printJSON prints a server's JSON answer indented, as the original does.
+func printJSON(w io.Writer, raw []byte) error {
+	var buf bytes.Buffer
+	raw = bytes.TrimSpace(raw)
+	if err := json.Indent(&buf, raw, "", "  "); err != nil {
+		_, werr := w.Write(raw)
+		return werr
+	}
+	buf.WriteByte('\n')
+	_, err := w.Write(buf.Bytes())
+	return err
+}

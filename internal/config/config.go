@@ -1,0 +1,295 @@
+// Package config loads Skydive's YAML configuration: defaults, a strict file
+// load (an unknown key or a bad value is an error naming the key) and
+// SKYDIVE_* environment overrides, with the original's key names.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration. yaml tags are the original's key names.
+type Config struct {
+	HostID string `yaml:"host_id"`
+	// Analyzers lists the analyzers an agent reports to ("host:port").
+	Analyzers []string `yaml:"analyzers"`
+	// AnalyzerServers is an alias of Analyzers.
+	AnalyzerServers []string `yaml:"analyzer_servers"`
+	Analyzer        Analyzer `yaml:"analyzer"`
+	Agent           Agent    `yaml:"agent"`
+	Logging         Logging  `yaml:"logging"`
+	HTTP            HTTP     `yaml:"http"`
+}
+
+// Analyzer is the analyzer section.
+type Analyzer struct {
+	Listen string `yaml:"listen"`
+}
+
+// Agent is the agent section.
+type Agent struct {
+	Listen   string        `yaml:"listen"`
+	Topology AgentTopology `yaml:"topology"`
+	// Metadata is added to the host node.
+	Metadata map[string]any `yaml:"metadata"`
+}
+
+// AgentTopology configures the agent's probes.
+type AgentTopology struct {
+	Probes  []string      `yaml:"probes"`
+	Netlink NetlinkConfig `yaml:"netlink"`
+	Netns   NetnsConfig   `yaml:"netns"`
+}
+
+// NetlinkConfig configures the netlink probe.
+type NetlinkConfig struct {
+	// MetricsUpdate is the period of interface counter updates, in seconds.
+	MetricsUpdate int `yaml:"metrics_update"`
+}
+
+// NetnsConfig configures the netns probe.
+type NetnsConfig struct {
+	RunPath string `yaml:"run_path"`
+}
+
+// Logging configures log/slog.
+type Logging struct {
+	Level string `yaml:"level"`
+}
+
+// HTTP holds websocket settings.
+type HTTP struct {
+	WS WS `yaml:"ws"`
+}
+
+// WS holds websocket keep-alive settings, in seconds.
+type WS struct {
+	PingDelay   int `yaml:"ping_delay"`
+	PongTimeout int `yaml:"pong_timeout"`
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() *Config {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	return &Config{
+		HostID:   host,
+		Analyzer: Analyzer{Listen: "127.0.0.1:8082"},
+		Agent: Agent{
+			Listen: "127.0.0.1:8081",
+			Topology: AgentTopology{
+				Netlink: NetlinkConfig{MetricsUpdate: 30},
+				Netns:   NetnsConfig{RunPath: "/var/run/netns"},
+			},
+		},
+		Logging: Logging{Level: "info"},
+		HTTP:    HTTP{WS: WS{PingDelay: 2, PongTimeout: 5}},
+	}
+}
+
+// Probes the agent always runs, and those of the original this build lacks
+// (accepted in a configuration, reported as unavailable).
+var (
+	builtinProbes = map[string]bool{"host": true, "netlink": true, "netns": true}
+	laterProbes   = map[string]bool{
+		"ovsdb": true, "docker": true, "neutron": true, "opencontrail": true, "socketinfo": true,
+		"lxd": true, "lldp": true, "libvirt": true, "runc": true, "vpp": true, "bess": true, "blockdev": true,
+	}
+)
+
+// Load builds the configuration from defaults, the given files (in order) and
+// the environment (environ, as os.Environ returns it).
+func Load(files []string, environ []string) (*Config, error) {
+	cfg := Default()
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		if err := decodeStrict(data, cfg); err != nil {
+			return nil, fmt.Errorf("config %s: %w", f, err)
+		}
+	}
+	if err := applyEnv(cfg, environ); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return cfg, nil
+}
+
+func decodeStrict(data []byte, cfg *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	err := dec.Decode(cfg)
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		return fmt.Errorf("%s", strings.Join(te.Errors, "; "))
+	}
+	return err
+}
+
+// AnalyzerAddrs returns the analyzers an agent reports to.
+func (c *Config) AnalyzerAddrs() []string {
+	return append(append([]string(nil), c.Analyzers...), c.AnalyzerServers...)
+}
+
+// Validate checks values the YAML types cannot.
+func (c *Config) Validate() error {
+	if c.HostID == "" {
+		return errors.New("host_id: must not be empty")
+	}
+	for key, addr := range map[string]string{"analyzer.listen": c.Analyzer.Listen, "agent.listen": c.Agent.Listen} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return fmt.Errorf("%s: %q is not host:port: %w", key, addr, err)
+		}
+	}
+	for i, a := range c.AnalyzerAddrs() {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return fmt.Errorf("analyzers[%d]: %q is not host:port: %w", i, a, err)
+		}
+	}
+	for i, p := range c.Agent.Topology.Probes {
+		if !builtinProbes[p] && !laterProbes[p] {
+			return fmt.Errorf("agent.topology.probes[%d]: unknown probe %q", i, p)
+		}
+	}
+	if c.Agent.Topology.Netlink.MetricsUpdate <= 0 {
+		return fmt.Errorf("agent.topology.netlink.metrics_update: must be > 0 seconds, got %d", c.Agent.Topology.Netlink.MetricsUpdate)
+	}
+	switch strings.ToLower(c.Logging.Level) {
+	case "debug", "info", "warn", "warning", "error":
+	default:
+		return fmt.Errorf("logging.level: unknown level %q (debug, info, warn, error)", c.Logging.Level)
+	}
+	if c.HTTP.WS.PingDelay <= 0 || c.HTTP.WS.PongTimeout <= 0 {
+		return errors.New("http.ws.ping_delay and http.ws.pong_timeout: must be > 0 seconds")
+	}
+	return nil
+}
+
+// UnavailableProbes returns the configured probes this build does not have.
+func (c *Config) UnavailableProbes() []string {
+	var out []string
+	for _, p := range c.Agent.Topology.Probes {
+		if laterProbes[p] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// EnvName returns the environment variable that overrides a dotted key.
+func EnvName(key string) string {
+	r := strings.NewReplacer(".", "_", "-", "_")
+	return "SKYDIVE_" + strings.ToUpper(r.Replace(key))
+}
+
+// Keys lists every dotted key of the configuration.
+func Keys() []string {
+	var out []string
+	walkFields(reflect.ValueOf(Default()).Elem(), "", func(key string, _ reflect.Value) error {
+		out = append(out, key)
+		return nil
+	})
+	sort.Strings(out)
+	return out
+}
+
+func walkFields(v reflect.Value, prefix string, fn func(key string, field reflect.Value) error) error {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		key := prefix + tag
+		f := v.Field(i)
+		if f.Kind() == reflect.Struct {
+			if err := walkFields(f, key+".", fn); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := fn(key, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func applyEnv(cfg *Config, environ []string) error {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	return walkFields(reflect.ValueOf(cfg).Elem(), "", func(key string, f reflect.Value) error {
+		name := EnvName(key)
+		val, ok := env[name]
+		if !ok {
+			return nil
+		}
+		if err := setFromString(f, val); err != nil {
+			return fmt.Errorf("%s (from %s=%q): %w", key, name, val, err)
+		}
+		return nil
+	})
+}
+
+func setFromString(f reflect.Value, s string) error {
+	switch f.Kind() {
+	case reflect.String:
+		f.SetString(s)
+	case reflect.Int, reflect.Int64:
+		if f.Type() == reflect.TypeOf(time.Duration(0)) {
+			d, err := time.ParseDuration(s)
+			if err != nil {
+				return err
+			}
+			f.SetInt(int64(d))
+			return nil
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil {
+			return fmt.Errorf("not an integer")
+		}
+		f.SetInt(n)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("not a boolean")
+		}
+		f.SetBool(b)
+	case reflect.Slice:
+		if f.Type().Elem().Kind() != reflect.String {
+			return fmt.Errorf("cannot be set from the environment")
+		}
+		var items []string
+		for _, p := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
+			items = append(items, p)
+		}
+		f.Set(reflect.ValueOf(items))
+	default:
+		return fmt.Errorf("cannot be set from the environment")
+	}
+	return nil
+}

@@ -1,0 +1,629 @@
+// Package graph holds the topology graph: nodes and edges with metadata,
+// revisions, typed change events and indexes. Elements are immutable once
+// stored: every change stores a new copy, so a reader may keep the pointers it
+// got without holding any lock, and history can keep old revisions as they are.
+package graph
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Identifier names a node or an edge.
+type Identifier string
+
+// Time is a moment in milliseconds since the epoch, the unit of the original's
+// JSON; the zero value marshals to null.
+type Time int64
+
+// TimeOf converts a time.Time.
+func TimeOf(t time.Time) Time { return Time(t.UnixMilli()) }
+
+// Now is the current time.
+func Now() Time { return TimeOf(time.Now()) }
+
+// IsZero reports whether t is unset.
+func (t Time) IsZero() bool { return t == 0 }
+
+// MarshalJSON writes milliseconds, or null when unset.
+func (t Time) MarshalJSON() ([]byte, error) {
+	if t == 0 {
+		return []byte("null"), nil
+	}
+	return strconv.AppendInt(nil, int64(t), 10), nil
+}
+
+// UnmarshalJSON reads milliseconds or null.
+func (t *Time) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*t = 0
+		return nil
+	}
+	v, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		f, ferr := strconv.ParseFloat(string(b), 64)
+		if ferr != nil {
+			return fmt.Errorf("time must be milliseconds since the epoch: %w", err)
+		}
+		v = int64(f)
+	}
+	*t = Time(v)
+	return nil
+}
+
+// Element is what nodes and edges share.
+type Element struct {
+	ID        Identifier `json:"ID"`
+	Metadata  Metadata   `json:"Metadata"`
+	Host      string     `json:"Host"`
+	Origin    string     `json:"Origin"`
+	CreatedAt Time       `json:"CreatedAt"`
+	UpdatedAt Time       `json:"UpdatedAt"`
+	DeletedAt Time       `json:"DeletedAt"`
+	Revision  int64      `json:"Revision"`
+}
+
+// Node is a vertex of the topology.
+type Node struct {
+	Element
+}
+
+// Edge links a parent node to a child node.
+type Edge struct {
+	Element
+	Parent Identifier `json:"Parent"`
+	Child  Identifier `json:"Child"`
+}
+
+// Clone returns a deep copy that may be changed freely.
+func (n *Node) Clone() *Node {
+	c := *n
+	c.Metadata = n.Metadata.Clone()
+	return &c
+}
+
+// Clone returns a deep copy that may be changed freely.
+func (e *Edge) Clone() *Edge {
+	c := *e
+	c.Metadata = e.Metadata.Clone()
+	return &c
+}
+
+// EventType tells what happened to an element.
+type EventType int
+
+// The events of a graph, named as the original's websocket messages.
+const (
+	NodeAdded EventType = iota + 1
+	NodeUpdated
+	NodeDeleted
+	EdgeAdded
+	EdgeUpdated
+	EdgeDeleted
+)
+
+var eventNames = map[EventType]string{
+	NodeAdded: "NodeAdded", NodeUpdated: "NodeUpdated", NodeDeleted: "NodeDeleted",
+	EdgeAdded: "EdgeAdded", EdgeUpdated: "EdgeUpdated", EdgeDeleted: "EdgeDeleted",
+}
+
+func (t EventType) String() string {
+	if s, ok := eventNames[t]; ok {
+		return s
+	}
+	return "EventType(" + strconv.Itoa(int(t)) + ")"
+}
+
+// Event is one change. Exactly one of Node and Edge is set; for an update the
+// previous revision is in Old.
+type Event struct {
+	Type    EventType
+	Node    *Node
+	Edge    *Edge
+	OldNode *Node
+	OldEdge *Edge
+}
+
+// Listener receives events synchronously, in order, while the graph is
+// locked: it must not block and must not call back into the graph.
+type Listener func(Event)
+
+// Errors returned by mutations.
+var (
+	ErrNodeNotFound = errors.New("node not found")
+	ErrEdgeNotFound = errors.New("edge not found")
+	ErrExists       = errors.New("element already exists")
+)
+
+// View is read access to a graph: the live one, or the graph as it was at
+// some time (history). Query evaluation works on a View.
+type View interface {
+	Node(id Identifier) *Node
+	Edge(id Identifier) *Edge
+	Nodes() []*Node
+	Edges() []*Edge
+	OutEdges(id Identifier) []*Edge
+	InEdges(id Identifier) []*Edge
+	// NodesByIndex answers from an index; ok is false if key has none.
+	NodesByIndex(key, value string) (nodes []*Node, ok bool)
+}
+
+var _ View = (*Graph)(nil)
+
+// Graph is a concurrency-safe topology graph.
+type Graph struct {
+	mu        sync.RWMutex
+	nodes     map[Identifier]*Node
+	edges     map[Identifier]*Edge
+	out       map[Identifier]map[Identifier]struct{} // node -> edges where it is parent
+	in        map[Identifier]map[Identifier]struct{} // node -> edges where it is child
+	byType    map[string]map[Identifier]struct{}
+	byName    map[string]map[Identifier]struct{}
+	listeners map[int]Listener
+	nextL     int
+	now       func() Time
+}
+
+// Option configures a graph.
+type Option func(*Graph)
+
+// WithClock sets the clock used to stamp elements (tests).
+func WithClock(now func() Time) Option { return func(g *Graph) { g.now = now } }
+
+// New returns an empty graph.
+func New(opts ...Option) *Graph {
+	g := &Graph{
+		nodes:     map[Identifier]*Node{},
+		edges:     map[Identifier]*Edge{},
+		out:       map[Identifier]map[Identifier]struct{}{},
+		in:        map[Identifier]map[Identifier]struct{}{},
+		byType:    map[string]map[Identifier]struct{}{},
+		byName:    map[string]map[Identifier]struct{}{},
+		listeners: map[int]Listener{},
+		now:       Now,
+	}
+	for _, o := range opts {
+		o(g)
+	}
+	return g
+}
+
+// Now returns the graph's clock.
+func (g *Graph) Now() Time { return g.now() }
+
+// AddListener registers l and returns a function that removes it.
+func (g *Graph) AddListener(l Listener) (remove func()) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.addListenerLocked(l)
+}
+
+func (g *Graph) addListenerLocked(l Listener) func() {
+	id := g.nextL
+	g.nextL++
+	g.listeners[id] = l
+	return func() {
+		g.mu.Lock()
+		delete(g.listeners, id)
+		g.mu.Unlock()
+	}
+}
+
+// SnapshotAndListen returns every element and registers l in one atomic step,
+// so that l sees exactly the changes made after the snapshot.
+func (g *Graph) SnapshotAndListen(l Listener) (nodes []*Node, edges []*Edge, remove func()) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.nodesLocked(), g.edgesLocked(), g.addListenerLocked(l)
+}
+
+func (g *Graph) emit(ev Event) {
+	if len(g.listeners) == 0 {
+		return
+	}
+	ids := make([]int, 0, len(g.listeners))
+	for id := range g.listeners {
+		ids = append(ids, id)
+	}
+	sort.Ints(ids)
+	for _, id := range ids {
+		g.listeners[id](ev)
+	}
+}
+
+func indexAdd(idx map[string]map[Identifier]struct{}, key string, id Identifier) {
+	if key == "" {
+		return
+	}
+	s := idx[key]
+	if s == nil {
+		s = map[Identifier]struct{}{}
+		idx[key] = s
+	}
+	s[id] = struct{}{}
+}
+
+func indexDel(idx map[string]map[Identifier]struct{}, key string, id Identifier) {
+	if s := idx[key]; s != nil {
+		delete(s, id)
+		if len(s) == 0 {
+			delete(idx, key)
+		}
+	}
+}
+
+func (g *Graph) index(n *Node) {
+	indexAdd(g.byType, n.Metadata.String(KeyType), n.ID)
+	indexAdd(g.byName, n.Metadata.String(KeyName), n.ID)
+}
+
+func (g *Graph) unindex(n *Node) {
+	indexDel(g.byType, n.Metadata.String(KeyType), n.ID)
+	indexDel(g.byName, n.Metadata.String(KeyName), n.ID)
+}
+
+// AddNode stores n as given (ID, host, origin, times, revision). Unset times
+// are stamped now and an unset revision becomes 1.
+func (g *Graph) AddNode(n *Node) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.addNodeLocked(n)
+}
+
+func (g *Graph) addNodeLocked(n *Node) error {
+	if n.ID == "" {
+		return errors.New("node has no ID")
+	}
+	if _, ok := g.nodes[n.ID]; ok {
+		return fmt.Errorf("node %s: %w", n.ID, ErrExists)
+	}
+	n = n.Clone()
+	g.stamp(&n.Element)
+	g.nodes[n.ID] = n
+	g.index(n)
+	g.emit(Event{Type: NodeAdded, Node: n})
+	return nil
+}
+
+func (g *Graph) stamp(e *Element) {
+	now := g.now()
+	if e.CreatedAt == 0 {
+		e.CreatedAt = now
+	}
+	if e.UpdatedAt == 0 {
+		e.UpdatedAt = e.CreatedAt
+	}
+	if e.Revision == 0 {
+		e.Revision = 1
+	}
+	e.Metadata = NormalizeMetadata(e.Metadata)
+}
+
+// ReplaceNode stores n in place of the node with the same ID, as given (used by
+// replication, where the owner already stamped it). It adds the node if absent.
+func (g *Graph) ReplaceNode(n *Node) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	old, ok := g.nodes[n.ID]
+	if !ok {
+		return g.addNodeLocked(n)
+	}
+	n = n.Clone()
+	g.stamp(&n.Element)
+	g.unindex(old)
+	g.nodes[n.ID] = n
+	g.index(n)
+	g.emit(Event{Type: NodeUpdated, Node: n, OldNode: old})
+	return nil
+}
+
+// UpdateNodeMetadata applies change to a copy of the node's metadata; when
+// change reports a difference the copy is stored with a new revision.
+func (g *Graph) UpdateNodeMetadata(id Identifier, change func(Metadata) bool) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	old, ok := g.nodes[id]
+	if !ok {
+		return fmt.Errorf("node %s: %w", id, ErrNodeNotFound)
+	}
+	n := old.Clone()
+	if !change(n.Metadata) {
+		return nil
+	}
+	n.Metadata = NormalizeMetadata(n.Metadata)
+	if old.Metadata.Equal(n.Metadata) {
+		return nil
+	}
+	n.Revision++
+	n.UpdatedAt = g.now()
+	g.unindex(old)
+	g.nodes[id] = n
+	g.index(n)
+	g.emit(Event{Type: NodeUpdated, Node: n, OldNode: old})
+	return nil
+}
+
+// SetNodeMetadata replaces the node's metadata if it differs.
+func (g *Graph) SetNodeMetadata(id Identifier, m Metadata) error {
+	return g.UpdateNodeMetadata(id, func(cur Metadata) bool {
+		if cur.Equal(m) {
+			return false
+		}
+		for k := range cur {
+			delete(cur, k)
+		}
+		for k, v := range m.Clone() {
+			cur[k] = v
+		}
+		return true
+	})
+}
+
+// DeleteNode removes a node and every edge touching it.
+func (g *Graph) DeleteNode(id Identifier) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.deleteNodeLocked(id)
+}
+
+func (g *Graph) deleteNodeLocked(id Identifier) error {
+	n, ok := g.nodes[id]
+	if !ok {
+		return fmt.Errorf("node %s: %w", id, ErrNodeNotFound)
+	}
+	for eid := range g.out[id] {
+		g.deleteEdgeLocked(eid)
+	}
+	for eid := range g.in[id] {
+		g.deleteEdgeLocked(eid)
+	}
+	g.unindex(n)
+	delete(g.nodes, id)
+	delete(g.out, id)
+	delete(g.in, id)
+	d := *n
+	d.DeletedAt = g.now()
+	g.emit(Event{Type: NodeDeleted, Node: &d})
+	return nil
+}
+
+// AddEdge stores e; both ends must exist.
+func (g *Graph) AddEdge(e *Edge) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.addEdgeLocked(e)
+}
+
+func (g *Graph) addEdgeLocked(e *Edge) error {
+	if e.ID == "" {
+		return errors.New("edge has no ID")
+	}
+	if _, ok := g.edges[e.ID]; ok {
+		return fmt.Errorf("edge %s: %w", e.ID, ErrExists)
+	}
+	if _, ok := g.nodes[e.Parent]; !ok {
+		return fmt.Errorf("edge %s parent %s: %w", e.ID, e.Parent, ErrNodeNotFound)
+	}
+	if _, ok := g.nodes[e.Child]; !ok {
+		return fmt.Errorf("edge %s child %s: %w", e.ID, e.Child, ErrNodeNotFound)
+	}
+	e = e.Clone()
+	g.stamp(&e.Element)
+	g.edges[e.ID] = e
+	link(g.out, e.Parent, e.ID)
+	link(g.in, e.Child, e.ID)
+	g.emit(Event{Type: EdgeAdded, Edge: e})
+	return nil
+}
+
+func link(m map[Identifier]map[Identifier]struct{}, n, e Identifier) {
+	s := m[n]
+	if s == nil {
+		s = map[Identifier]struct{}{}
+		m[n] = s
+	}
+	s[e] = struct{}{}
+}
+
+// ReplaceEdge stores e in place of the edge with the same ID (adds it if absent).
+func (g *Graph) ReplaceEdge(e *Edge) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	old, ok := g.edges[e.ID]
+	if !ok {
+		return g.addEdgeLocked(e)
+	}
+	if old.Parent != e.Parent || old.Child != e.Child {
+		g.deleteEdgeLocked(e.ID)
+		return g.addEdgeLocked(e)
+	}
+	e = e.Clone()
+	g.stamp(&e.Element)
+	g.edges[e.ID] = e
+	g.emit(Event{Type: EdgeUpdated, Edge: e, OldEdge: old})
+	return nil
+}
+
+// UpdateEdgeMetadata is UpdateNodeMetadata for edges.
+func (g *Graph) UpdateEdgeMetadata(id Identifier, change func(Metadata) bool) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	old, ok := g.edges[id]
+	if !ok {
+		return fmt.Errorf("edge %s: %w", id, ErrEdgeNotFound)
+	}
+	e := old.Clone()
+	if !change(e.Metadata) {
+		return nil
+	}
+	e.Metadata = NormalizeMetadata(e.Metadata)
+	if old.Metadata.Equal(e.Metadata) {
+		return nil
+	}
+	e.Revision++
+	e.UpdatedAt = g.now()
+	g.edges[id] = e
+	g.emit(Event{Type: EdgeUpdated, Edge: e, OldEdge: old})
+	return nil
+}
+
+// DeleteEdge removes an edge.
+func (g *Graph) DeleteEdge(id Identifier) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if _, ok := g.edges[id]; !ok {
+		return fmt.Errorf("edge %s: %w", id, ErrEdgeNotFound)
+	}
+	g.deleteEdgeLocked(id)
+	return nil
+}
+
+func (g *Graph) deleteEdgeLocked(id Identifier) {
+	e := g.edges[id]
+	delete(g.edges, id)
+	if s := g.out[e.Parent]; s != nil {
+		delete(s, id)
+	}
+	if s := g.in[e.Child]; s != nil {
+		delete(s, id)
+	}
+	d := *e
+	d.DeletedAt = g.now()
+	g.emit(Event{Type: EdgeDeleted, Edge: &d})
+}
+
+// DeleteWhere removes every node and edge for which match is true (edges of
+// removed nodes go with them). It returns how many nodes were removed.
+func (g *Graph) DeleteWhere(match func(*Element) bool) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for id, e := range g.edges {
+		if match(&e.Element) {
+			g.deleteEdgeLocked(id)
+		}
+	}
+	count := 0
+	for id, n := range g.nodes {
+		if match(&n.Element) {
+			_ = g.deleteNodeLocked(id)
+			count++
+		}
+	}
+	return count
+}
+
+// Node returns a node or nil.
+func (g *Graph) Node(id Identifier) *Node {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return g.nodes[id]
+}
+
+// Edge returns an edge or nil.
+func (g *Graph) Edge(id Identifier) *Edge {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return g.edges[id]
+}
+
+// Nodes returns every node, ordered by creation time then ID.
+func (g *Graph) Nodes() []*Node {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return g.nodesLocked()
+}
+
+func (g *Graph) nodesLocked() []*Node {
+	out := make([]*Node, 0, len(g.nodes))
+	for _, n := range g.nodes {
+		out = append(out, n)
+	}
+	SortNodes(out)
+	return out
+}
+
+// Edges returns every edge, ordered by creation time then ID.
+func (g *Graph) Edges() []*Edge {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return g.edgesLocked()
+}
+
+func (g *Graph) edgesLocked() []*Edge {
+	out := make([]*Edge, 0, len(g.edges))
+	for _, e := range g.edges {
+		out = append(out, e)
+	}
+	SortEdges(out)
+	return out
+}
+
+// SortNodes orders nodes by creation time, then ID, for stable answers.
+func SortNodes(ns []*Node) {
+	sort.Slice(ns, func(i, j int) bool {
+		if ns[i].CreatedAt != ns[j].CreatedAt {
+			return ns[i].CreatedAt < ns[j].CreatedAt
+		}
+		return ns[i].ID < ns[j].ID
+	})
+}
+
+// SortEdges orders edges by creation time, then ID.
+func SortEdges(es []*Edge) {
+	sort.Slice(es, func(i, j int) bool {
+		if es[i].CreatedAt != es[j].CreatedAt {
+			return es[i].CreatedAt < es[j].CreatedAt
+		}
+		return es[i].ID < es[j].ID
+	})
+}
+
+// NodesByIndex returns the nodes whose indexed key (Type or Name) equals
+// value; ok is false when key is not indexed.
+func (g *Graph) NodesByIndex(key, value string) (nodes []*Node, ok bool) {
+	var idx map[string]map[Identifier]struct{}
+	switch key {
+	case KeyType:
+		idx = g.byType
+	case KeyName:
+		idx = g.byName
+	default:
+		return nil, false
+	}
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	for id := range idx[value] {
+		nodes = append(nodes, g.nodes[id])
+	}
+	SortNodes(nodes)
+	return nodes, true
+}
+
+// OutEdges returns the edges whose parent is id.
+func (g *Graph) OutEdges(id Identifier) []*Edge { return g.adjacent(g.out, id) }
+
+// InEdges returns the edges whose child is id.
+func (g *Graph) InEdges(id Identifier) []*Edge { return g.adjacent(g.in, id) }
+
+func (g *Graph) adjacent(m map[Identifier]map[Identifier]struct{}, id Identifier) []*Edge {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	s := m[id]
+	out := make([]*Edge, 0, len(s))
+	for eid := range s {
+		out = append(out, g.edges[eid])
+	}
+	SortEdges(out)
+	return out
+}
+
+// Len returns the number of nodes and edges.
+func (g *Graph) Len() (nodes, edges int) {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return len(g.nodes), len(g.edges)
+}

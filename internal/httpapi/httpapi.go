@@ -1,0 +1,183 @@
+// Package httpapi serves Skydive's REST API and websockets: the status, the
+// topology and its queries, with the original's paths and JSON.
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	v1 "github.com/skydive-ng/skydive/api/v1"
+	"github.com/skydive-ng/skydive/internal/graph"
+)
+
+// QueryRunner evaluates a Gremlin query and returns a value to marshal.
+type QueryRunner interface {
+	Query(ctx context.Context, gremlin string) (any, error)
+}
+
+// BadRequestError marks an error caused by the request (answered with 400).
+type BadRequestError struct{ Err error }
+
+func (e *BadRequestError) Error() string { return e.Err.Error() }
+func (e *BadRequestError) Unwrap() error { return e.Err }
+
+// BadRequest wraps err as the client's fault.
+func BadRequest(err error) error { return &BadRequestError{Err: err} }
+
+// Server holds what the handlers need.
+type Server struct {
+	Info    v1.APIInfo
+	Graph   graph.View
+	Queries QueryRunner
+	// Status returns the body of GET /api/status.
+	Status func() any
+	Logger *slog.Logger
+	// MaxBody bounds request bodies.
+	MaxBody int64
+}
+
+// Register adds the handlers to mux.
+func (s *Server) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api", s.info)
+	mux.HandleFunc("GET /api/{$}", s.info)
+	mux.HandleFunc("GET /api/status", s.status)
+	mux.HandleFunc("GET /api/topology", s.topology)
+	mux.HandleFunc("POST /api/topology", s.query)
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.Default()
+	}
+	return s.Logger
+}
+
+// WriteJSON answers v as JSON.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		http.Error(w, "encode answer: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// WriteError answers err as text, with 400 for the client's faults.
+func (s *Server) WriteError(w http.ResponseWriter, err error) {
+	var bad *BadRequestError
+	if errors.As(err, &bad) {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	s.logger().Error("request failed", "err", err)
+	http.Error(w, err.Error(), http.StatusInternalServerError)
+}
+
+func (s *Server) info(w http.ResponseWriter, _ *http.Request) { WriteJSON(w, http.StatusOK, s.Info) }
+
+func (s *Server) status(w http.ResponseWriter, _ *http.Request) {
+	WriteJSON(w, http.StatusOK, s.Status())
+}
+
+type graphJSON struct {
+	Nodes []*graph.Node `json:"Nodes"`
+	Edges []*graph.Edge `json:"Edges"`
+}
+
+func (s *Server) topology(w http.ResponseWriter, _ *http.Request) {
+	WriteJSON(w, http.StatusOK, graphJSON{Nodes: s.Graph.Nodes(), Edges: s.Graph.Edges()})
+}
+
+func (s *Server) query(w http.ResponseWriter, r *http.Request) {
+	var q v1.TopologyQuery
+	if err := DecodeJSON(w, r, s.MaxBody, &q); err != nil {
+		s.WriteError(w, err)
+		return
+	}
+	if strings.TrimSpace(q.GremlinQuery) == "" {
+		s.WriteError(w, BadRequest(errors.New("1:1: empty query, expected G")))
+		return
+	}
+	res, err := s.Queries.Query(r.Context(), q.GremlinQuery)
+	if err != nil {
+		s.WriteError(w, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, res)
+}
+
+// DecodeJSON reads a JSON body strictly: unknown fields and trailing data are
+// errors that name the field or the offset.
+func DecodeJSON(w http.ResponseWriter, r *http.Request, maxBody int64, v any) error {
+	if maxBody <= 0 {
+		maxBody = 16 << 20
+	}
+	body := http.MaxBytesReader(w, r.Body, maxBody)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.Is(err, io.EOF):
+			return BadRequest(errors.New("empty body, expected a JSON object"))
+		case errors.As(err, &syn):
+			return BadRequest(fmt.Errorf("invalid JSON at offset %d: %v", syn.Offset, err))
+		case errors.As(err, &typ):
+			return BadRequest(fmt.Errorf("field %q: expected %s, got JSON %s (offset %d)", typ.Field, typ.Type, typ.Value, typ.Offset))
+		case errors.As(err, &tooBig):
+			return BadRequest(fmt.Errorf("body larger than %d bytes", tooBig.Limit))
+		default:
+			return BadRequest(fmt.Errorf("invalid body: %v", err))
+		}
+	}
+	if dec.More() {
+		return BadRequest(fmt.Errorf("trailing data after the JSON object at offset %d", dec.InputOffset()))
+	}
+	return nil
+}
+
+// Serve serves h on l (or on a new listener on addr) until ctx ends.
+func Serve(ctx context.Context, l net.Listener, addr string, h http.Handler, log *slog.Logger) error {
+	if l == nil {
+		var err error
+		l, err = net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", addr, err)
+		}
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	log.Info("listening", "addr", l.Addr().String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve %s: %w", l.Addr(), err)
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}
+}

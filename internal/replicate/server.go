@@ -1,0 +1,239 @@
+package replicate
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	v1 "github.com/skydive-ng/skydive/api/v1"
+	"github.com/skydive-ng/skydive/internal/graph"
+)
+
+// Server is the analyzer's end: it merges the subgraph of every connected
+// agent into one graph, and removes an agent's subgraph when it leaves.
+type Server struct {
+	Graph     *graph.Graph
+	PingDelay time.Duration
+	PongWait  time.Duration
+	Logger    *slog.Logger
+
+	mu     sync.Mutex
+	agents map[string]v1.ConnStatus
+}
+
+// Agents reports the connected agents, keyed by host.
+func (s *Server) Agents() map[string]v1.ConnStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]v1.ConnStatus, len(s.agents))
+	for k, v := range s.agents {
+		out[k] = v
+	}
+	return out
+}
+
+var upgrader = websocket.Upgrader{ReadBufferSize: 64 << 10, WriteBufferSize: 4 << 10}
+
+// ServeHTTP handles /ws/agent/topology.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	host := headerOrQuery(r, v1.HeaderHostID)
+	if host == "" {
+		http.Error(w, "missing "+v1.HeaderHostID+" header", http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	if s.agents == nil {
+		s.agents = map[string]v1.ConnStatus{}
+	}
+	if _, dup := s.agents[host]; dup {
+		s.mu.Unlock()
+		http.Error(w, fmt.Sprintf("an agent with host ID %q is already connected", host), http.StatusConflict)
+		return
+	}
+	addr, port := splitHostPort(r.RemoteAddr)
+	proto := headerOrQuery(r, v1.HeaderClientProtocol)
+	if proto == "" {
+		proto = "json"
+	}
+	clientType := headerOrQuery(r, v1.HeaderClientType)
+	if clientType == "" {
+		clientType = "agent"
+	}
+	s.agents[host] = v1.ConnStatus{ServiceType: clientType, ClientProtocol: proto, Addr: addr, Port: port,
+		IsConnected: true, ConnectTime: time.Now().UTC(), RemoteHost: host, RemoteServiceType: clientType}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.agents, host)
+		s.mu.Unlock()
+	}()
+
+	respHeader := http.Header{}
+	respHeader.Set(v1.HeaderServiceType, "analyzer")
+	conn, err := upgrader.Upgrade(w, r, respHeader)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	defer conn.Close()
+	log := s.logger().With("agent", host)
+	log.Info("agent connected", "addr", r.RemoteAddr)
+	origin := "agent." + host
+	// The agent owns its subgraph: when it leaves, so does the subgraph.
+	defer func() {
+		n := s.Graph.DeleteWhere(func(e *graph.Element) bool { return e.Origin == origin })
+		log.Info("agent disconnected, its subgraph removed", "nodes", n)
+	}()
+
+	stop := make(chan struct{})
+	defer close(stop)
+	go s.ping(conn, stop)
+	_ = conn.SetReadDeadline(time.Now().Add(s.pongWait()))
+	conn.SetPongHandler(func(string) error {
+		return conn.SetReadDeadline(time.Now().Add(s.pongWait()))
+	})
+	conn.SetReadLimit(256 << 20)
+	for {
+		_, data, err := conn.ReadMessage()
+		if err != nil {
+			return
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(s.pongWait()))
+		if err := s.apply(origin, data); err != nil {
+			// A bad message is reported and skipped, never fatal.
+			log.Warn("bad message from agent", "err", err)
+		}
+	}
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.Default()
+	}
+	return s.Logger
+}
+
+func (s *Server) pongWait() time.Duration {
+	if s.PongWait <= 0 {
+		return 10 * time.Second
+	}
+	return s.PongWait
+}
+
+func (s *Server) ping(conn *websocket.Conn, stop <-chan struct{}) {
+	d := s.PingDelay
+	if d <= 0 {
+		d = 2 * time.Second
+	}
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(time.Second)); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// apply merges one message of an agent whose elements carry origin.
+func (s *Server) apply(origin string, data []byte) error {
+	var msg v1.Message
+	if err := json.Unmarshal(data, &msg); err != nil {
+		return fmt.Errorf("not a message: %w", err)
+	}
+	if msg.Namespace != v1.NamespaceGraph {
+		return fmt.Errorf("unexpected namespace %q", msg.Namespace)
+	}
+	switch msg.Type {
+	case v1.SyncMsgType:
+		var obj GraphObj
+		if err := json.Unmarshal(msg.Obj, &obj); err != nil {
+			return fmt.Errorf("Sync: %w", err)
+		}
+		s.sync(origin, &obj)
+		return nil
+	case v1.NodeAddedMsgType, v1.NodeUpdatedMsgType, v1.NodeDeletedMsgType:
+		var n graph.Node
+		if err := json.Unmarshal(msg.Obj, &n); err != nil {
+			return fmt.Errorf("%s: %w", msg.Type, err)
+		}
+		n.Origin = origin
+		if msg.Type == v1.NodeDeletedMsgType {
+			_ = s.Graph.DeleteNode(n.ID)
+			return nil
+		}
+		return s.Graph.ReplaceNode(&n)
+	case v1.EdgeAddedMsgType, v1.EdgeUpdatedMsgType, v1.EdgeDeletedMsgType:
+		var e graph.Edge
+		if err := json.Unmarshal(msg.Obj, &e); err != nil {
+			return fmt.Errorf("%s: %w", msg.Type, err)
+		}
+		e.Origin = origin
+		if msg.Type == v1.EdgeDeletedMsgType {
+			_ = s.Graph.DeleteEdge(e.ID)
+			return nil
+		}
+		return s.Graph.ReplaceEdge(&e)
+	}
+	return fmt.Errorf("unknown message type %q", msg.Type)
+}
+
+// sync makes the origin's subgraph equal to obj, touching only what differs.
+func (s *Server) sync(origin string, obj *GraphObj) {
+	keepN := map[graph.Identifier]bool{}
+	keepE := map[graph.Identifier]bool{}
+	for _, n := range obj.Nodes {
+		keepN[n.ID] = true
+	}
+	for _, e := range obj.Edges {
+		keepE[e.ID] = true
+	}
+	s.Graph.DeleteWhere(func(e *graph.Element) bool {
+		return e.Origin == origin && !keepN[e.ID] && !keepE[e.ID]
+	})
+	for _, n := range obj.Nodes {
+		n.Origin = origin
+		if old := s.Graph.Node(n.ID); old != nil && old.Revision == n.Revision && old.Metadata.Equal(n.Metadata) {
+			continue
+		}
+		if err := s.Graph.ReplaceNode(n); err != nil {
+			s.logger().Warn("sync node", "id", n.ID, "err", err)
+		}
+	}
+	for _, e := range obj.Edges {
+		e.Origin = origin
+		if old := s.Graph.Edge(e.ID); old != nil && old.Revision == e.Revision && old.Metadata.Equal(e.Metadata) {
+			continue
+		}
+		if err := s.Graph.ReplaceEdge(e); err != nil {
+			s.logger().Warn("sync edge", "id", e.ID, "err", err)
+		}
+	}
+}
+
+func headerOrQuery(r *http.Request, name string) string {
+	if v := r.Header.Get(name); v != "" {
+		return v
+	}
+	return r.URL.Query().Get(strings.ToLower(name))
+}
+
+func splitHostPort(addr string) (string, int) {
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr, 0
+	}
+	port, _ := strconv.Atoi(p)
+	return h, port
+}
