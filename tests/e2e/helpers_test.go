@@ -81,7 +81,6 @@ type process struct {
 	done chan error
 }
 
-
 func start(t *testing.T, conf string, args ...string) *process {
 	t.Helper()
 	full := append([]string{"-c", conf}, args...)
