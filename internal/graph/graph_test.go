@@ -1,0 +1,141 @@
+package graph
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+)
+
+func clock() func() Time {
+	t := Time(1000)
+	return func() Time { t++; return t }
+}
+
+func TestNodeLifecycleEventsAndIndexes(t *testing.T) {
+	g := New(WithClock(clock()))
+	var events []EventType
+	g.AddListener(func(ev Event) { events = append(events, ev.Type) })
+
+	must(t, g.AddNode(&Node{Element: Element{ID: "a", Metadata: Metadata{"Type": "veth", "Name": "v1", "MTU": 1500}}}))
+	must(t, g.AddNode(&Node{Element: Element{ID: "b", Metadata: Metadata{"Type": "netns", "Name": "ns"}}}))
+	must(t, g.AddEdge(&Edge{Element: Element{ID: "e", Metadata: Metadata{"RelationType": "ownership"}}, Parent: "b", Child: "a"}))
+	if err := g.AddNode(&Node{Element: Element{ID: "a"}}); !errors.Is(err, ErrExists) {
+		t.Fatalf("duplicate node: %v", err)
+	}
+	if err := g.AddEdge(&Edge{Element: Element{ID: "x"}, Parent: "b", Child: "nope"}); !errors.Is(err, ErrNodeNotFound) {
+		t.Fatalf("edge to a missing node: %v", err)
+	}
+
+	n := g.Node("a")
+	if n.Revision != 1 || n.CreatedAt == 0 || n.Metadata["MTU"] != int64(1500) {
+		t.Fatalf("stored node %+v", n)
+	}
+	must(t, g.UpdateNodeMetadata("a", func(m Metadata) bool { m["MTU"] = 1450; m["Name"] = "v2"; return true }))
+	// No change, no new revision.
+	must(t, g.UpdateNodeMetadata("a", func(m Metadata) bool { m["MTU"] = int64(1450); return true }))
+	n2 := g.Node("a")
+	if n2.Revision != 2 || n.Metadata["MTU"] != int64(1500) {
+		t.Fatalf("revision %d, old copy changed to %v", n2.Revision, n.Metadata["MTU"])
+	}
+	if got, _ := g.NodesByIndex("Name", "v1"); len(got) != 0 {
+		t.Fatalf("old name still indexed")
+	}
+	if got, _ := g.NodesByIndex("Name", "v2"); len(got) != 1 {
+		t.Fatalf("new name not indexed")
+	}
+	if got, _ := g.NodesByIndex("Type", "veth"); len(got) != 1 || got[0].ID != "a" {
+		t.Fatalf("type index %v", got)
+	}
+	if _, ok := g.NodesByIndex("MTU", "1"); ok {
+		t.Fatalf("MTU is not indexed")
+	}
+	if len(g.OutEdges("b")) != 1 || len(g.InEdges("a")) != 1 {
+		t.Fatalf("adjacency")
+	}
+	must(t, g.DeleteNode("b"))
+	if g.Edge("e") != nil || len(g.InEdges("a")) != 0 {
+		t.Fatalf("edge of a deleted node kept")
+	}
+	want := []EventType{NodeAdded, NodeAdded, EdgeAdded, NodeUpdated, EdgeDeleted, NodeDeleted}
+	if len(events) != len(want) {
+		t.Fatalf("events %v, want %v", events, want)
+	}
+	for i := range want {
+		if events[i] != want[i] {
+			t.Fatalf("events %v, want %v", events, want)
+		}
+	}
+}
+
+func TestDeleteWhereAndSnapshot(t *testing.T) {
+	g := New()
+	for _, id := range []Identifier{"1", "2", "3"} {
+		origin := "agent.h1"
+		if id == "3" {
+			origin = "agent.h2"
+		}
+		must(t, g.AddNode(&Node{Element: Element{ID: id, Origin: origin}}))
+	}
+	must(t, g.AddEdge(&Edge{Element: Element{ID: "e", Origin: "agent.h2"}, Parent: "1", Child: "3"}))
+	var seen []Event
+	nodes, edges, remove := g.SnapshotAndListen(func(ev Event) { seen = append(seen, ev) })
+	if len(nodes) != 3 || len(edges) != 1 {
+		t.Fatalf("snapshot %d %d", len(nodes), len(edges))
+	}
+	if n := g.DeleteWhere(func(e *Element) bool { return e.Origin == "agent.h1" }); n != 2 {
+		t.Fatalf("deleted %d", n)
+	}
+	remove()
+	must(t, g.AddNode(&Node{Element: Element{ID: "4"}}))
+	if len(seen) != 3 { // edge + 2 nodes, nothing after remove
+		t.Fatalf("events %d", len(seen))
+	}
+	if nn, ne := g.Len(); nn != 2 || ne != 0 {
+		t.Fatalf("left %d nodes %d edges", nn, ne)
+	}
+}
+
+func TestMetadataGetAndJSON(t *testing.T) {
+	var m Metadata
+	if err := json.Unmarshal([]byte(`{"MTU": 1500, "Speed": 1.5, "ExtID": {"vm-id": "x"}, "Labels": {"a.b": "c"},
+		"Captures": [{"ID": "c1"}, {"ID": "c2"}], "IPV4": ["10.0.0.1/24"]}`), &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path string
+		want any
+		ok   bool
+	}{
+		{"MTU", int64(1500), true},
+		{"Speed", 1.5, true},
+		{"ExtID.vm-id", "x", true},
+		{"Labels.a.b", "c", true},
+		{"Nope", nil, false},
+		{"ExtID.nope", nil, false},
+	} {
+		got, ok := m.Get(tc.path)
+		if ok != tc.ok || (ok && got != tc.want) {
+			t.Errorf("Get(%q) = %v %v, want %v %v", tc.path, got, ok, tc.want, tc.ok)
+		}
+	}
+	caps, ok := m.Get("Captures.ID")
+	if l, _ := caps.([]any); !ok || len(l) != 2 {
+		t.Errorf("Captures.ID = %v", caps)
+	}
+	if !m.Equal(Metadata{"MTU": 1500, "Speed": 1.5, "ExtID": map[string]string{"vm-id": "x"}, "Labels": map[string]any{"a.b": "c"},
+		"Captures": []map[string]any{{"ID": "c1"}, {"ID": "c2"}}, "IPV4": []string{"10.0.0.1/24"}}) {
+		t.Errorf("typed and decoded metadata differ")
+	}
+	b, _ := json.Marshal(&Node{Element: Element{ID: "n", CreatedAt: 5}})
+	want := `{"ID":"n","Metadata":null,"Host":"","Origin":"","CreatedAt":5,"UpdatedAt":null,"DeletedAt":null,"Revision":0}`
+	if string(b) != want {
+		t.Errorf("node JSON\n got %s\nwant %s", b, want)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

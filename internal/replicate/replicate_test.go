@@ -1,0 +1,108 @@
+package replicate
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	v1 "github.com/skydive-ng/skydive/api/v1"
+	"github.com/skydive-ng/skydive/internal/graph"
+)
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 5s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func node(id string, m graph.Metadata) *graph.Node {
+	return &graph.Node{Element: graph.Element{ID: graph.Identifier(id), Metadata: m, Host: "h1", Origin: "agent.h1"}}
+}
+
+func TestForwarderKeepsAnalyzerInStep(t *testing.T) {
+	agentG, analyzerG := graph.New(), graph.New()
+	srv := &Server{Graph: analyzerG, PingDelay: 50 * time.Millisecond, PongWait: time.Second}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	addr := strings.TrimPrefix(hs.URL, "http://")
+
+	must(t, agentG.AddNode(node("host", graph.Metadata{"Type": "host", "Name": "h1"})))
+	must(t, agentG.AddNode(node("if1", graph.Metadata{"Type": "veth", "Name": "v1", "MTU": 1500})))
+	must(t, agentG.AddEdge(&graph.Edge{Element: graph.Element{ID: "e1", Metadata: graph.Metadata{"RelationType": "ownership"}, Origin: "agent.h1"}, Parent: "host", Child: "if1"}))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	fwd := &Forwarder{Graph: agentG, HostID: "h1", Analyzers: []string{addr}, PongWait: time.Second, MaxBackoff: 50 * time.Millisecond}
+	done := make(chan error)
+	go func() { done <- fwd.Run(ctx) }()
+
+	eventually(t, "sync", func() bool { n, e := analyzerG.Len(); return n == 2 && e == 1 })
+	eventually(t, "agent listed", func() bool { return srv.Agents()["h1"].IsConnected })
+
+	must(t, agentG.UpdateNodeMetadata("if1", func(m graph.Metadata) bool { m["MTU"] = 1450; return true }))
+	must(t, agentG.AddNode(node("if2", graph.Metadata{"Type": "veth", "Name": "v2"})))
+	must(t, agentG.DeleteEdge("e1"))
+	eventually(t, "deltas", func() bool {
+		n := analyzerG.Node("if1")
+		_, e := analyzerG.Len()
+		return n != nil && n.Metadata["MTU"] == int64(1450) && n.Revision == 2 && analyzerG.Node("if2") != nil && e == 0
+	})
+
+	// A second agent with the same host ID is refused.
+	h := http.Header{}
+	h.Set(v1.HeaderHostID, "h1")
+	if _, resp, err := websocket.DefaultDialer.Dial("ws://"+addr+AgentTopologyPath, h); err == nil || resp.StatusCode != http.StatusConflict {
+		t.Fatalf("duplicate host: %v", err)
+	}
+
+	cancel()
+	<-done
+	eventually(t, "subgraph removed on disconnect", func() bool { n, _ := analyzerG.Len(); return n == 0 })
+
+	// Changes made while away arrive with the resync.
+	must(t, agentG.DeleteNode("if2"))
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	go func() { _ = fwd.Run(ctx2) }()
+	eventually(t, "resync", func() bool { n, _ := analyzerG.Len(); return n == 2 && analyzerG.Node("if2") == nil })
+}
+
+func TestServerSkipsBadMessages(t *testing.T) {
+	g := graph.New()
+	hs := httptest.NewServer(&Server{Graph: g})
+	defer hs.Close()
+	h := http.Header{}
+	h.Set(v1.HeaderHostID, "h9")
+	conn, _, err := websocket.DefaultDialer.Dial(strings.Replace(hs.URL, "http", "ws", 1)+AgentTopologyPath, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, bad := range []string{"garbage", `{"Namespace":"Graph","Type":"NodeAdded","Obj":"x"}`, `{"Namespace":"Nope"}`,
+		`{"Namespace":"Graph","Type":"Bogus","Obj":{}}`, `{"Namespace":"Graph","Type":"EdgeAdded","Obj":{"ID":"e","Parent":"a","Child":"b"}}`} {
+		must(t, conn.WriteMessage(websocket.TextMessage, []byte(bad)))
+	}
+	good := fmt.Sprintf(`{"Namespace":"Graph","Type":"NodeAdded","Obj":{"ID":"n1","Metadata":{"Name":"x","Type":"host"},"Host":"h9","Revision":1,"CreatedAt":%d}}`, time.Now().UnixMilli())
+	must(t, conn.WriteMessage(websocket.TextMessage, []byte(good)))
+	eventually(t, "good message applied after bad ones", func() bool {
+		n := g.Node("n1")
+		return n != nil && n.Origin == "agent.h9"
+	})
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
