@@ -40,6 +40,7 @@ func Run(ctx context.Context, opts Options) error {
 	agents := &replicate.Server{Graph: g, Logger: log,
 		PingDelay: time.Duration(cfg.HTTP.WS.PingDelay) * time.Second,
 		PongWait:  time.Duration(cfg.HTTP.WS.PingDelay+cfg.HTTP.WS.PongTimeout) * time.Second}
+	subscribers := &replicate.Subscribers{Graph: g, Logger: log, PingDelay: time.Duration(cfg.HTTP.WS.PingDelay) * time.Second}
 	api := &httpapi.Server{
 		Info:    v1.APIInfo{Host: cfg.HostID, Version: version.Version, Service: "analyzer"},
 		Graph:   g,
@@ -50,7 +51,7 @@ func Run(ctx context.Context, opts Options) error {
 				Agents:      agents.Agents(),
 				Peers:       v1.Peers{Incomers: map[string]v1.ConnStatus{}, Outgoers: map[string]v1.ConnStatus{}},
 				Publishers:  map[string]v1.ConnStatus{},
-				Subscribers: map[string]v1.ConnStatus{},
+				Subscribers: subscribers.Status(),
 				Alerts:      v1.ElectionStatus{IsMaster: true},
 				Captures:    v1.ElectionStatus{IsMaster: true},
 				Probes:      []string{},
@@ -60,6 +61,7 @@ func Run(ctx context.Context, opts Options) error {
 	mux := http.NewServeMux()
 	api.Register(mux)
 	mux.Handle("GET "+replicate.AgentTopologyPath, agents)
+	mux.Handle("GET "+replicate.SubscriberPath, subscribers)
 
 	l := opts.Listener
 	if l == nil {

@@ -106,3 +106,31 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+func TestSubscriberGetsSyncAndEvents(t *testing.T) {
+	g := graph.New()
+	must(t, g.AddNode(node("n1", graph.Metadata{"Name": "a", "Type": "host"})))
+	hs := httptest.NewServer(&Subscribers{Graph: g})
+	defer hs.Close()
+	conn, _, err := websocket.DefaultDialer.Dial(strings.Replace(hs.URL, "http", "ws", 1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	must(t, conn.WriteMessage(websocket.TextMessage, []byte("not json")))
+	must(t, conn.WriteJSON(v1.Message{Namespace: v1.NamespaceGraph, Type: v1.SyncRequestMsgType, UUID: "req1"}))
+	var msg v1.Message
+	must(t, conn.ReadJSON(&msg))
+	if msg.Type != "Error" || msg.Status != http.StatusBadRequest {
+		t.Fatalf("garbage answered with %+v", msg)
+	}
+	must(t, conn.ReadJSON(&msg))
+	if msg.Type != v1.SyncReplyMsgType || msg.UUID != "req1" || !strings.Contains(string(msg.Obj), `"n1"`) {
+		t.Fatalf("sync reply %+v", msg)
+	}
+	must(t, g.AddNode(node("n2", graph.Metadata{"Name": "b", "Type": "veth"})))
+	must(t, conn.ReadJSON(&msg))
+	if msg.Type != v1.NodeAddedMsgType || !strings.Contains(string(msg.Obj), `"n2"`) {
+		t.Fatalf("event %+v", msg)
+	}
+}
