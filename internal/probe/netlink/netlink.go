@@ -30,6 +30,8 @@ type Options struct {
 	NsPath string
 	// Peers links veth ends across namespaces; shared by every probe of an agent.
 	Peers *VethLinker
+	// Overlays hold other probes' metadata of these interfaces (OVS).
+	Overlays *topology.Overlays
 	// MetricsPeriod is the period of counter updates.
 	MetricsPeriod time.Duration
 	Logger        *slog.Logger
@@ -198,6 +200,9 @@ func (p *Probe) onLink(u netlink.LinkUpdate) {
 	}
 	st.name = attrs.Name
 	m := p.linkMetadata(u.Link, st)
+	for k, v := range p.opts.Overlays.Get(p.opts.Owner, attrs.Name) {
+		m[k] = v
+	}
 	if !st.known {
 		if err := p.opts.Writer.AddNode(st.id, m); err != nil {
 			p.log.Warn("add interface", "name", attrs.Name, "err", err)

@@ -1,0 +1,629 @@
+package flow
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+)
+
+const (
+	// maxSubPackets bounds the number of nested encapsulations followed.
+	maxSubPackets = 8
+	// maxLayers bounds the number of layer names kept per sub-packet.
+	maxLayers = 16
+	// maxMPLSLabels bounds the MPLS label stack walked.
+	maxMPLSLabels = 16
+)
+
+type l4Kind uint8
+
+const (
+	l4None l4Kind = iota
+	l4TCP
+	l4UDP
+	l4SCTP
+)
+
+type tunnelKind uint8
+
+const (
+	tunNone tunnelKind = iota
+	tunVXLAN
+	tunGeneve
+)
+
+const (
+	tcpFIN = 1 << iota
+	tcpSYN
+	tcpRST
+	tcpACK
+)
+
+// subPacket is what the decoder extracted from one level of encapsulation:
+// a packet carrying VXLAN yields the outer sub-packet (up to the VXLAN
+// header) and the inner one. It holds values only, no pointers into
+// reusable layers, so the table can use it after decoding.
+type subPacket struct {
+	layers  [maxLayers]gopacket.LayerType
+	nLayers int
+
+	// rest is the payload left undecoded after the last decoded layer and
+	// restType its layer type (application layers are only decoded when a
+	// flow is created, for its LayersPath, or for extra layers).
+	rest     []byte
+	restType gopacket.LayerType
+
+	length int64 // bytes accounted to the flow for this packet
+
+	hasLink        bool
+	srcMAC, dstMAC [6]byte
+	vlan           int64
+	nVLAN          int
+
+	netVer       uint8 // 0 (none), 4 or 6
+	srcIP, dstIP netip.Addr
+	ttl          uint8
+	networkID    int64 // VNI or GRE key of the encapsulation ending this sub-packet
+
+	reassembled bool
+	ipMetric    IPMetric
+
+	l4               l4Kind
+	srcPort, dstPort uint16
+	tcpFlags         uint8
+	tcpSeq           uint32
+	tcpPayload       int
+
+	tunnel tunnelKind
+	vni    uint32
+
+	hasICMP   bool
+	icmpV6    bool
+	icmpType  ICMPType
+	icmpRaw   uint8 // raw ICMP type (to tell echo requests from replies)
+	icmpCode  uint8
+	icmpID    uint16
+	icmpV6Key bool // ICMPv6 app key uses the echo identifier
+}
+
+func (sp *subPacket) reset() {
+	*sp = subPacket{}
+}
+
+func (sp *subPacket) addLayer(t gopacket.LayerType) {
+	if sp.nLayers < maxLayers {
+		sp.layers[sp.nLayers] = t
+		sp.nLayers++
+	}
+}
+
+// decoder decodes packets with reusable gopacket layers (DecodingLayer
+// style): decoding a packet of a known kind allocates nothing.
+type decoder struct {
+	eth       layers.Ethernet
+	dot1q     layers.Dot1Q
+	arp       layers.ARP
+	ip4       layers.IPv4
+	ip6       layers.IPv6
+	ip6ext    layers.IPv6ExtensionSkipper
+	ip6frag   layers.IPv6Fragment
+	icmp4     layers.ICMPv4
+	icmp6     layers.ICMPv6
+	icmp6echo layers.ICMPv6Echo
+	tcp       layers.TCP
+	udp       layers.UDP
+	sctp      layers.SCTP
+	vxlan     layers.VXLAN
+	gre       layers.GRE
+	erspan    layers.ERSPANII
+	sll       layers.LinuxSLL
+	loop      layers.Loopback
+
+	defrag *defragger
+
+	subs [maxSubPackets]subPacket
+}
+
+// firstLayerType returns the layer type of a frame of the given link type.
+func firstLayerType(lt layers.LinkType) gopacket.LayerType {
+	switch lt {
+	case layers.LinkTypeEthernet:
+		return layers.LayerTypeEthernet
+	case layers.LinkTypeRaw, layers.LinkType(12), layers.LinkTypeIPv4:
+		return layerTypeRawIP
+	case layers.LinkTypeIPv6:
+		return layers.LayerTypeIPv6
+	case layers.LinkTypeLinuxSLL:
+		return layers.LayerTypeLinuxSLL
+	case layers.LinkTypeNull, layers.LinkTypeLoop:
+		return layers.LayerTypeLoopback
+	}
+	return lt.LayerType()
+}
+
+// layerTypeRawIP marks a frame that starts with an IPv4 or IPv6 header
+// (the version nibble decides).
+const layerTypeRawIP gopacket.LayerType = -1
+
+// decode decodes data into d.subs and returns the number of sub-packets.
+// wireLen is the frame length on the wire (0 if unknown). It returns 0 when
+// nothing usable was decoded or when the packet is a fragment held back
+// for reassembly.
+func (d *decoder) decode(data []byte, first gopacket.LayerType, wireLen int, ts time.Time) int {
+	df := gopacket.NilDecodeFeedback
+	n := 0
+	sp := &d.subs[0]
+	sp.reset()
+	sp.length = -1
+	consumed := 0
+	typ := first
+
+	// split closes the current sub-packet after an encapsulation header
+	// and opens the next one.
+	split := func() bool {
+		if n+1 >= maxSubPackets {
+			return false
+		}
+		parentLen := sp.length
+		n++
+		sp = &d.subs[n]
+		sp.reset()
+		sp.length = max(parentLen-int64(consumed), 0)
+		consumed = 0
+		return true
+	}
+
+loop:
+	for {
+		switch typ {
+		case layers.LayerTypeEthernet:
+			if d.eth.DecodeFromBytes(data, df) != nil {
+				break loop
+			}
+			sp.addLayer(typ)
+			if !sp.hasLink && sp.netVer == 0 {
+				sp.hasLink = true
+				copy(sp.srcMAC[:], d.eth.SrcMAC)
+				copy(sp.dstMAC[:], d.eth.DstMAC)
+			}
+			if sp.length < 0 {
+				switch {
+				case wireLen > 0:
+					sp.length = int64(wireLen)
+				case d.eth.Length > 0:
+					sp.length = 14 + int64(d.eth.Length)
+				default:
+					sp.length = 14 + int64(len(d.eth.Payload))
+				}
+			}
+			consumed += len(d.eth.Contents)
+			data = d.eth.Payload
+			typ = d.eth.NextLayerType()
+
+		case layers.LayerTypeLinuxSLL:
+			// Linux SLL is not part of LayersPath and the byte count is
+			// the IP length (as in the original).
+			if d.sll.DecodeFromBytes(data, df) != nil {
+				break loop
+			}
+			data = d.sll.Payload
+			typ = d.sll.NextLayerType()
+
+		case layers.LayerTypeLoopback:
+			if d.loop.DecodeFromBytes(data, df) != nil {
+				break loop
+			}
+			data = d.loop.Payload
+			typ = d.loop.NextLayerType()
+
+		case layers.LayerTypeDot1Q:
+			if d.dot1q.DecodeFromBytes(data, df) != nil {
+				break loop
+			}
+			sp.addLayer(typ)
+			if sp.netVer == 0 && sp.nVLAN < 5 {
+				// outer tag in the low bits, as the original's linkID()
+				sp.vlan |= int64(d.dot1q.VLANIdentifier) << (12 * sp.nVLAN)
+				sp.nVLAN++
+			}
+			consumed += len(d.dot1q.Contents)
+			data = d.dot1q.Payload
+			typ = d.dot1q.NextLayerType()
+
+		case layers.LayerTypeARP:
+			if d.arp.DecodeFromBytes(data, df) != nil {
+				break loop
+			}
+			sp.addLayer(typ)
+			break loop
+
+		case layerTypeRawIP:
+			if len(data) == 0 {
+				break loop
+			}
+			switch data[0] >> 4 {
+			case 4:
+				typ = layers.LayerTypeIPv4
+			case 6:
+				typ = layers.LayerTypeIPv6
+			default:
+				break loop
+			}
+
+		case layers.LayerTypeIPv4:
+			if d.ip4.DecodeFromBytes(data, df) != nil {
+				break loop
+			}
+			sp.addLayer(typ)
+			if sp.netVer == 0 {
+				sp.netVer = 4
+				sp.srcIP = netip.AddrFrom4([4]byte(d.ip4.SrcIP))
+				sp.dstIP = netip.AddrFrom4([4]byte(d.ip4.DstIP))
+				sp.ttl = d.ip4.TTL
+			}
+			if sp.length < 0 {
+				sp.length = int64(d.ip4.Length)
+			}
+			consumed += len(d.ip4.Contents)
+			data = d.ip4.Payload
+			typ = d.ip4.NextLayerType()
+			if typ == gopacket.LayerTypeFragment {
+				if d.defrag == nil {
+					sp.addLayer(gopacket.LayerTypeFragment)
+					break loop
+				}
+				full, m, ok := d.defrag.add(&d.ip4, ts)
+				if !ok {
+					return 0 // held back until the datagram is complete
+				}
+				sp.addLayer(gopacket.LayerTypeFragment)
+				sp.reassembled = true
+				sp.ipMetric = m
+				data = full.Payload
+				typ = full.Protocol.LayerType()
+				if layers.LayerClassIPv6Extension.Contains(typ) {
+					typ = gopacket.LayerTypeZero
+				}
+			}
+
+		case layers.LayerTypeIPv6:
+			if d.ip6.DecodeFromBytes(data, df) != nil {
+				break loop
+			}
+			sp.addLayer(typ)
+			if sp.netVer == 0 {
+				sp.netVer = 6
+				sp.srcIP = netip.AddrFrom16([16]byte(d.ip6.SrcIP))
+				sp.dstIP = netip.AddrFrom16([16]byte(d.ip6.DstIP))
+				sp.ttl = d.ip6.HopLimit
+			}
+			if sp.length < 0 {
+				sp.length = 40 + int64(d.ip6.Length)
+			}
+			consumed += len(d.ip6.Contents)
+			if d.ip6.HopByHop != nil {
+				consumed += d.ip6.HopByHop.ActualLength
+			}
+			data = d.ip6.Payload
+			typ = d.ip6.NextLayerType()
+
+		case layers.LayerTypeIPv6Destination, layers.LayerTypeIPv6Routing, layers.LayerTypeIPv6HopByHop:
+			if d.ip6ext.DecodeFromBytes(data, df) != nil {
+				break loop
+			}
+			sp.addLayer(typ)
+			consumed += len(d.ip6ext.Contents)
+			data = d.ip6ext.Payload
+			typ = d.ip6ext.NextLayerType()
+
+		case layers.LayerTypeIPv6Fragment:
+			if d.ip6frag.DecodeFromBytes(data, df) != nil {
+				break loop
+			}
+			sp.addLayer(typ)
+			consumed += len(d.ip6frag.Contents)
+			data = d.ip6frag.Payload
+			typ = d.ip6frag.NextLayerType()
+			if typ == gopacket.LayerTypeFragment {
+				sp.addLayer(typ)
+				break loop
+			}
+
+		case layers.LayerTypeICMPv4:
+			if d.icmp4.DecodeFromBytes(data, df) != nil {
+				break loop
+			}
+			sp.addLayer(typ)
+			if !sp.hasICMP {
+				sp.hasICMP = true
+				sp.icmpRaw = d.icmp4.TypeCode.Type()
+				sp.icmpType = icmpv4Type(sp.icmpRaw)
+				sp.icmpCode = d.icmp4.TypeCode.Code()
+				sp.icmpID = d.icmp4.Id
+			}
+			sp.rest, sp.restType = d.icmp4.Payload, d.icmp4.NextLayerType()
+			break loop
+
+		case layers.LayerTypeICMPv6:
+			if d.icmp6.DecodeFromBytes(data, df) != nil {
+				break loop
+			}
+			sp.addLayer(typ)
+			firstICMP := !sp.hasICMP
+			if firstICMP {
+				sp.hasICMP = true
+				sp.icmpV6 = true
+				sp.icmpRaw = d.icmp6.TypeCode.Type()
+				sp.icmpType = icmpv6Type(sp.icmpRaw)
+				sp.icmpCode = d.icmp6.TypeCode.Code()
+			}
+			next := d.icmp6.NextLayerType()
+			if next == layers.LayerTypeICMPv6Echo {
+				if d.icmp6echo.DecodeFromBytes(d.icmp6.Payload, df) != nil {
+					break loop
+				}
+				sp.addLayer(next)
+				if firstICMP {
+					sp.icmpV6Key = true
+					sp.icmpID = d.icmp6echo.Identifier
+				}
+				break loop
+			}
+			sp.rest, sp.restType = d.icmp6.Payload, next
+			break loop
+
+		case layers.LayerTypeTCP:
+			if d.tcp.DecodeFromBytes(data, df) != nil {
+				break loop
+			}
+			sp.addLayer(typ)
+			if sp.l4 == l4None {
+				sp.l4 = l4TCP
+				sp.srcPort, sp.dstPort = uint16(d.tcp.SrcPort), uint16(d.tcp.DstPort)
+				var fl uint8
+				if d.tcp.FIN {
+					fl |= tcpFIN
+				}
+				if d.tcp.SYN {
+					fl |= tcpSYN
+				}
+				if d.tcp.RST {
+					fl |= tcpRST
+				}
+				if d.tcp.ACK {
+					fl |= tcpACK
+				}
+				sp.tcpFlags = fl
+				sp.tcpSeq = d.tcp.Seq
+				sp.tcpPayload = len(d.tcp.Payload)
+			}
+			sp.rest, sp.restType = d.tcp.Payload, d.tcp.NextLayerType()
+			break loop
+
+		case layers.LayerTypeUDP:
+			if d.udp.DecodeFromBytes(data, df) != nil {
+				break loop
+			}
+			sp.addLayer(typ)
+			if sp.l4 == l4None {
+				sp.l4 = l4UDP
+				sp.srcPort, sp.dstPort = uint16(d.udp.SrcPort), uint16(d.udp.DstPort)
+			}
+			consumed += len(d.udp.Contents)
+			data = d.udp.Payload
+			typ = d.udp.NextLayerType()
+			if typ != layers.LayerTypeVXLAN && typ != layers.LayerTypeGeneve {
+				sp.rest, sp.restType = data, typ
+				break loop
+			}
+
+		case layers.LayerTypeSCTP:
+			if d.sctp.DecodeFromBytes(data, df) != nil {
+				break loop
+			}
+			sp.addLayer(typ)
+			if sp.l4 == l4None {
+				sp.l4 = l4SCTP
+				sp.srcPort, sp.dstPort = uint16(d.sctp.SrcPort), uint16(d.sctp.DstPort)
+			}
+			sp.rest, sp.restType = d.sctp.Payload, d.sctp.NextLayerType()
+			break loop
+
+		case layers.LayerTypeVXLAN:
+			if d.vxlan.DecodeFromBytes(data, df) != nil {
+				break loop
+			}
+			sp.addLayer(typ)
+			if sp.l4 == l4UDP {
+				sp.tunnel, sp.vni = tunVXLAN, d.vxlan.VNI
+			}
+			sp.networkID = int64(d.vxlan.VNI)
+			consumed += len(d.vxlan.Contents)
+			data = d.vxlan.Payload
+			typ = d.vxlan.NextLayerType()
+			if !split() {
+				break loop
+			}
+
+		case layers.LayerTypeGeneve:
+			// Decoded by hand: gopacket allocates for Geneve options.
+			if len(data) < 8 {
+				break loop
+			}
+			hl := 8 + int(data[0]&0x3f)*4
+			if len(data) < hl {
+				break loop
+			}
+			sp.addLayer(typ)
+			vni := binary.BigEndian.Uint32(data[4:8]) >> 8
+			if sp.l4 == l4UDP {
+				sp.tunnel, sp.vni = tunGeneve, vni
+			}
+			sp.networkID = int64(vni)
+			typ = layers.EthernetType(binary.BigEndian.Uint16(data[2:4])).LayerType()
+			consumed += hl
+			data = data[hl:]
+			if !split() {
+				break loop
+			}
+
+		case layers.LayerTypeGRE:
+			if d.gre.DecodeFromBytes(data, df) != nil {
+				break loop
+			}
+			sp.addLayer(typ)
+			sp.networkID = int64(d.gre.Key)
+			consumed += len(d.gre.Contents)
+			data = d.gre.Payload
+			typ = d.gre.NextLayerType()
+			if typ == layers.LayerTypeERSPANII {
+				// ERSPAN is part of the encapsulation: the outer flow ends
+				// at GRE and the mirrored frame is the inner flow.
+				if d.erspan.DecodeFromBytes(data, df) != nil {
+					break loop
+				}
+				consumed += len(d.erspan.Contents)
+				data = d.erspan.Payload
+				typ = d.erspan.NextLayerType()
+			}
+			if typ == layers.LayerTypeMPLS {
+				continue // split after the MPLS label stack
+			}
+			if !split() {
+				break loop
+			}
+
+		case layers.LayerTypeMPLS:
+			labels := 0
+			for {
+				if len(data) < 4 || labels >= maxMPLSLabels {
+					break loop
+				}
+				sp.addLayer(typ)
+				bottom := data[2]&1 != 0
+				consumed += 4
+				data = data[4:]
+				labels++
+				if bottom {
+					break
+				}
+			}
+			if len(data) == 0 {
+				break loop
+			}
+			switch data[0] >> 4 {
+			case 4:
+				typ = layers.LayerTypeIPv4
+			case 6:
+				typ = layers.LayerTypeIPv6
+			default:
+				break loop
+			}
+			if !split() {
+				break loop
+			}
+
+		default:
+			sp.rest, sp.restType = data, typ
+			break loop
+		}
+	}
+	if sp.nLayers > 0 {
+		n++
+	}
+	if d.subs[0].length < 0 {
+		// no Ethernet nor IP header to size the frame (ARP over Linux
+		// SLL...): count the frame
+		d.subs[0].length = int64(max(wireLen, 0))
+	}
+	return n
+}
+
+// restLayerNames appends to names the layer names gopacket decodes from
+// the undecoded rest of a sub-packet, up to a payload or a decoding
+// failure, as the original's LayersPath does. It allocates, and is only
+// called when a flow is created.
+func restLayerNames(sp *subPacket, names []string) []string {
+	switch sp.restType {
+	case gopacket.LayerTypeZero, gopacket.LayerTypePayload, gopacket.LayerTypeFragment, gopacket.LayerTypeDecodeFailure:
+		return names
+	}
+	if len(sp.rest) == 0 {
+		return names
+	}
+	p := gopacket.NewPacket(sp.rest, sp.restType, gopacket.NoCopy)
+	for _, l := range p.Layers() {
+		t := l.LayerType()
+		if t == gopacket.LayerTypePayload || t == gopacket.LayerTypeDecodeFailure {
+			break
+		}
+		names = append(names, t.String())
+	}
+	return names
+}
+
+func icmpv4Type(t uint8) ICMPType {
+	switch t {
+	case layers.ICMPv4TypeEchoReply, layers.ICMPv4TypeEchoRequest:
+		return ICMPEcho
+	case layers.ICMPv4TypeDestinationUnreachable:
+		return ICMPDestinationUnreachable
+	case layers.ICMPv4TypeSourceQuench:
+		return ICMPSourceQuench
+	case layers.ICMPv4TypeRedirect:
+		return ICMPRedirect
+	case layers.ICMPv4TypeRouterAdvertisement, layers.ICMPv4TypeRouterSolicitation:
+		return ICMPRouter
+	case layers.ICMPv4TypeTimeExceeded:
+		return ICMPTimeExceeded
+	case layers.ICMPv4TypeParameterProblem:
+		return ICMPParameterProblem
+	case layers.ICMPv4TypeTimestampRequest, layers.ICMPv4TypeTimestampReply:
+		return ICMPTimestamp
+	case layers.ICMPv4TypeInfoRequest, layers.ICMPv4TypeInfoReply:
+		return ICMPInfo
+	case layers.ICMPv4TypeAddressMaskRequest, layers.ICMPv4TypeAddressMaskReply:
+		return ICMPAddressMask
+	}
+	return ICMPUnknown
+}
+
+func icmpv6Type(t uint8) ICMPType {
+	switch t {
+	case layers.ICMPv6TypeDestinationUnreachable:
+		return ICMPDestinationUnreachable
+	case layers.ICMPv6TypePacketTooBig:
+		return ICMPPacketTooBig
+	case layers.ICMPv6TypeTimeExceeded:
+		return ICMPTimeExceeded
+	case layers.ICMPv6TypeParameterProblem:
+		return ICMPParameterProblem
+	case layers.ICMPv6TypeEchoRequest, layers.ICMPv6TypeEchoReply:
+		return ICMPEcho
+	case layers.ICMPv6TypeRouterSolicitation, layers.ICMPv6TypeRouterAdvertisement:
+		return ICMPRouter
+	case layers.ICMPv6TypeNeighborSolicitation, layers.ICMPv6TypeNeighborAdvertisement:
+		return ICMPNeighbor
+	case layers.ICMPv6TypeRedirect:
+		return ICMPRedirect
+	}
+	return ICMPUnknown
+}
+
+// isEchoRequest / isEchoReply tell ICMP echo requests and replies apart.
+func (sp *subPacket) isEchoRequest() bool {
+	if sp.icmpV6 {
+		return sp.icmpRaw == layers.ICMPv6TypeEchoRequest
+	}
+	return sp.icmpRaw == layers.ICMPv4TypeEchoRequest
+}
+
+func (sp *subPacket) isEchoReply() bool {
+	if sp.icmpV6 {
+		return sp.icmpRaw == layers.ICMPv6TypeEchoReply
+	}
+	return sp.icmpRaw == layers.ICMPv4TypeEchoReply
+}

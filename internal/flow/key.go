@@ -1,0 +1,186 @@
+package flow
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"strconv"
+)
+
+// key identifies a flow in a table. It is a packed comparable struct (no
+// strings, no pointers to packet data) holding exactly what the original
+// Skydive hashes into its flow key, in canonical (direction independent)
+// order, so that key equality matches hash equality of the original.
+type key struct {
+	parent  uint64 // serial of the parent (encapsulating) flow, 0 if none
+	hasLink bool
+	linkA   [6]byte
+	linkB   [6]byte
+	netA    netip.Addr
+	netB    netip.Addr
+	l4      uint8 // transport kind, see transport* below
+	tSwap   bool  // tunnel transport only: serialised swapped
+	tA, tB  uint32
+	hasApp  bool
+	app     uint32
+}
+
+const (
+	transportNone   = 0
+	transportTCP    = 1
+	transportUDP    = 2
+	transportSCTP   = 3
+	transportTunnel = 4 // VXLAN/Geneve outer UDP: VNI and destination port
+)
+
+// gopacket endpoint type numbers, hashed as in the original.
+const (
+	endpointIPv4     = 1
+	endpointIPv6     = 2
+	endpointMAC      = 3
+	endpointTCPPort  = 4
+	endpointUDPPort  = 5
+	endpointSCTPPort = 6
+)
+
+func macGreater(a, b *[6]byte) int {
+	for i := range a {
+		if a[i] != b[i] {
+			if a[i] > b[i] {
+				return 1
+			}
+			return -1
+		}
+	}
+	return 0
+}
+
+// swapped tells whether the packet's source is on the B side of the
+// canonical order (the original's swap decision, inventory §14.2).
+func (sp *subPacket) swapped(mode LayerKeyMode) bool {
+	if sp.hasLink && (mode == L2 || sp.netVer == 0) {
+		if c := macGreater(&sp.srcMAC, &sp.dstMAC); c != 0 || sp.netVer == 0 {
+			return c > 0
+		}
+	}
+	if sp.netVer != 0 {
+		if c := sp.srcIP.Compare(sp.dstIP); c != 0 {
+			return c > 0
+		}
+		if sp.l4 != l4None {
+			return sp.srcPort > sp.dstPort
+		}
+	}
+	return false
+}
+
+func (sp *subPacket) useLink(mode LayerKeyMode) bool {
+	return sp.hasLink && (mode == L2 || sp.netVer == 0)
+}
+
+func (sp *subPacket) appValue() uint32 {
+	switch {
+	case !sp.icmpV6:
+		return uint32(sp.icmpType)<<24 | uint32(sp.icmpCode)<<16 | uint32(sp.icmpID)
+	case sp.icmpV6Key:
+		return uint32(ICMPEcho)<<24 | uint32(sp.icmpID)
+	default:
+		return uint32(sp.icmpType)<<24 | uint32(sp.icmpCode)<<16
+	}
+}
+
+// keyOf computes the table key of a sub-packet. It allocates nothing.
+func (sp *subPacket) keyOf(mode LayerKeyMode, parent uint64) key {
+	swap := sp.swapped(mode)
+	k := key{parent: parent}
+	if sp.netVer != 0 {
+		k.netA, k.netB = sp.srcIP, sp.dstIP
+		if swap {
+			k.netA, k.netB = k.netB, k.netA
+		}
+	}
+	switch {
+	case sp.tunnel != tunNone && sp.l4 == l4UDP:
+		k.l4 = transportTunnel
+		k.tA, k.tB, k.tSwap = sp.vni, uint32(sp.dstPort), swap
+	case sp.l4 != l4None:
+		k.l4 = uint8(sp.l4) // l4TCP..l4SCTP match transportTCP..transportSCTP
+		k.tA, k.tB = uint32(sp.srcPort), uint32(sp.dstPort)
+		if swap {
+			k.tA, k.tB = k.tB, k.tA
+		}
+	}
+	if sp.hasICMP {
+		k.hasApp, k.app = true, sp.appValue()
+	}
+	if sp.useLink(mode) {
+		k.hasLink = true
+		k.linkA, k.linkB = sp.srcMAC, sp.dstMAC
+		if swap {
+			k.linkA, k.linkB = k.linkB, k.linkA
+		}
+	}
+	return k
+}
+
+// ids computes the original's hashes (inventory §14.2): the L3 and L2
+// keys (L3TrackingID and TrackingID) and the full key including the
+// parent UUID, used as seed of the flow UUID.
+func (sp *subPacket) ids(mode LayerKeyMode, parentUUID string) (l3, l2, full uint64) {
+	var arr [192]byte
+	b := arr[:0]
+	swap := sp.swapped(mode)
+	pair := func(src, dst []byte, typ uint64) {
+		if swap {
+			src, dst = dst, src
+		}
+		b = append(b, src...)
+		b = append(b, dst...)
+		b = binary.BigEndian.AppendUint64(b, typ)
+	}
+	if sp.netVer == 4 {
+		s, d := sp.srcIP.As4(), sp.dstIP.As4()
+		pair(s[:], d[:], endpointIPv4)
+	} else if sp.netVer == 6 {
+		s, d := sp.srcIP.As16(), sp.dstIP.As16()
+		pair(s[:], d[:], endpointIPv6)
+	}
+	var sport, dport [2]byte
+	binary.BigEndian.PutUint16(sport[:], sp.srcPort)
+	binary.BigEndian.PutUint16(dport[:], sp.dstPort)
+	switch {
+	case sp.tunnel != tunNone && sp.l4 == l4UDP:
+		var vni [4]byte
+		binary.BigEndian.PutUint32(vni[:], sp.vni)
+		pair(vni[:], dport[:], 0)
+	case sp.l4 == l4TCP:
+		pair(sport[:], dport[:], endpointTCPPort)
+	case sp.l4 == l4UDP:
+		pair(sport[:], dport[:], endpointUDPPort)
+	case sp.l4 == l4SCTP:
+		pair(sport[:], dport[:], endpointSCTPPort)
+	}
+	if sp.hasICMP {
+		b = binary.BigEndian.AppendUint32(b, sp.appValue())
+		b = binary.BigEndian.AppendUint64(b, 0)
+	}
+	l3 = xxh64(b, 0)
+	l2 = l3
+	if sp.useLink(mode) {
+		pair(sp.srcMAC[:], sp.dstMAC[:], endpointMAC)
+		l2 = xxh64(b, 0)
+	}
+	b = append(b, parentUUID...)
+	full = xxh64(b, 0)
+	return l3, l2, full
+}
+
+// flowUUID is the original's UUID: XXH64 seeded with the full key over
+// the start time (ms, big endian) and the node TID.
+func flowUUID(full uint64, startMs int64, nodeTID string) uint64 {
+	b := make([]byte, 8, 8+len(nodeTID))
+	binary.BigEndian.PutUint64(b, uint64(startMs))
+	b = append(b, nodeTID...)
+	return xxh64(b, full)
+}
+
+func hexID(v uint64) string { return strconv.FormatUint(v, 16) }

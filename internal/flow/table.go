@@ -1,0 +1,615 @@
+package flow
+
+import (
+	"cmp"
+	"context"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+)
+
+// Defaults of the table options (the original agent's flow.* settings).
+const (
+	DefaultExpire     = 600 * time.Second
+	DefaultUpdate     = 60 * time.Second
+	DefaultHold       = 15 * time.Second
+	DefaultMaxEntries = 500000
+	DefaultTick       = time.Second
+)
+
+// DefaultAppTimeouts are the per-application idle timeouts of the original
+// (flow.application_timeout): ARP and DNS flows end after 10 s.
+func DefaultAppTimeouts() map[string]time.Duration {
+	return map[string]time.Duration{"ARP": 10 * time.Second, "DNS": 10 * time.Second}
+}
+
+// AppPorts maps TCP and UDP ports to application names (the original's
+// flow.application_ports). The source port is looked up first.
+type AppPorts struct {
+	TCP map[uint16]string
+	UDP map[uint16]string
+}
+
+// Options configure a Table. The zero value is usable: zero durations and
+// sizes take the defaults above.
+type Options struct {
+	NodeTID   string // TID of the capturing node, copied into flows
+	CaptureID string // ID of the capture, copied into flows
+
+	LayerKeyMode   LayerKeyMode
+	ExtraTCPMetric bool // SYN/FIN/RST times and TTLs
+	ReassembleTCP  bool // out of order / skipped segment counters
+	IPDefrag       bool // reassemble IPv4 fragments
+	ExtraLayers    ExtraLayers
+	AppPorts       *AppPorts
+
+	Expire     time.Duration            // idle time after which a flow ends (600 s)
+	Update     time.Duration            // period of updates (60 s)
+	Hold       time.Duration            // time a FIN/RST flow is kept (15 s)
+	AppTimeout map[string]time.Duration // idle timeout per Application; nil: DefaultAppTimeouts
+	MaxEntries int                      // maximum number of flows (500000)
+	Tick       time.Duration            // period of Run's timer (1 s)
+
+	// Now is the clock used by Run (time.Now if nil).
+	Now func() time.Time
+	// OnUpdate receives updated and ended flows, from Tick/Run/Flush. The
+	// flows are copies the receiver may keep.
+	OnUpdate func(Batch)
+	// Logger, slog.Default() if nil.
+	Logger *slog.Logger
+}
+
+// Batch is what a table reports on each update: flows updated since the
+// previous update (with LastUpdateMetric set) and flows that ended.
+type Batch struct {
+	Flows []*Flow
+	Stats Stats
+}
+
+// Stats are the capture statistics sent with flow updates.
+type Stats struct {
+	CaptureID         string `json:"CaptureID,omitempty"`
+	FlowCount         int64  `json:"FlowCount"`
+	FlowDropped       int64  `json:"FlowDropped"`
+	KernelFlowDropped int64  `json:"KernelFlowDropped"`
+	PacketsDropped    int64  `json:"PacketsDropped"`
+	PacketsReceived   int64  `json:"PacketsReceived"`
+}
+
+type rttMode uint8
+
+const (
+	rttNone  rttMode = iota
+	rttTCP           // SYN -> SYN/ACK or RST
+	rttEcho          // ICMP echo request -> reply
+	rttFirst         // first packet -> first packet back (other protocols)
+)
+
+// entry is a flow of the table and its private state. The fields used by
+// every packet come first and the flow's Metric lives in the entry, so a
+// packet of a known flow touches few cache lines.
+type entry struct {
+	hasLink bool
+	tcpFlow bool
+	rtt     rttMode
+	updated bool
+	aICMP   uint8
+	aPort   uint16
+	aMAC    [6]byte
+	aIP     netip.Addr
+	firstNs int64
+	m       Metric     // f.Metric points here
+	tcpm    *TCPMetric // f.TCPMetric
+	tcp     *tcpTracker
+
+	serial uint64
+	prev   Metric // totals at the previous update
+	appTO  int64  // application timeout in ms, 0 if none
+	f      Flow
+}
+
+// Table is a flow table for one capture. Packets are fed with FeedPacket
+// (from one goroutine or several: a mutex serialises them); flows are read
+// with Flows and reported through Options.OnUpdate.
+type Table struct {
+	mu      sync.Mutex
+	opts    Options
+	log     *slog.Logger
+	dec     decoder
+	flows   map[key]*entry
+	serial  uint64
+	stats   Stats
+	lastUpd time.Time
+
+	expireMs, holdMs int64
+
+	dns  layers.DNS
+	dhcp layers.DHCPv4
+	vrrp layers.VRRPv2
+}
+
+// NewTable returns an empty table.
+func NewTable(opts Options) *Table {
+	if opts.Expire <= 0 {
+		opts.Expire = DefaultExpire
+	}
+	if opts.Update <= 0 {
+		opts.Update = DefaultUpdate
+	}
+	if opts.Hold <= 0 {
+		opts.Hold = DefaultHold
+	}
+	if opts.MaxEntries <= 0 {
+		opts.MaxEntries = DefaultMaxEntries
+	}
+	if opts.Tick <= 0 {
+		opts.Tick = DefaultTick
+	}
+	if opts.AppTimeout == nil {
+		opts.AppTimeout = DefaultAppTimeouts()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	t := &Table{
+		opts:     opts,
+		log:      opts.Logger,
+		flows:    make(map[key]*entry),
+		expireMs: opts.Expire.Milliseconds(),
+		holdMs:   opts.Hold.Milliseconds(),
+	}
+	if t.log == nil {
+		t.log = slog.Default()
+	}
+	if opts.IPDefrag {
+		t.dec.defrag = newDefragger()
+	}
+	t.stats.CaptureID = opts.CaptureID
+	return t
+}
+
+// FeedPacket decodes one frame of the given link type and updates the
+// flows it belongs to: one flow per level of encapsulation, each inner
+// flow pointing at its outer flow through ParentUUID. ci.Length is the
+// frame length on the wire (bytes are counted from it when known).
+func (t *Table) FeedPacket(data []byte, ci gopacket.CaptureInfo, lt layers.LinkType) {
+	t.feed(data, firstLayerType(lt), ci)
+}
+
+// FeedPacketFrom is FeedPacket for a frame starting with the given layer
+// type (e.g. layers.LayerTypeIPv4 for a GRE tunnel interface).
+func (t *Table) FeedPacketFrom(data []byte, ci gopacket.CaptureInfo, first gopacket.LayerType) {
+	t.feed(data, first, ci)
+}
+
+func (t *Table) feed(data []byte, first gopacket.LayerType, ci gopacket.CaptureInfo) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.stats.PacketsReceived++
+	n := t.dec.decode(data, first, ci.Length, ci.Timestamp)
+	tsNs := ci.Timestamp.UnixNano()
+	tsMs := ci.Timestamp.UnixMilli()
+	var parent *entry
+	for i := range n {
+		sp := &t.dec.subs[i]
+		if !sp.hasLink && sp.netVer == 0 {
+			break // nothing to key a flow on
+		}
+		var ps uint64
+		if parent != nil {
+			ps = parent.serial
+		}
+		k := sp.keyOf(t.opts.LayerKeyMode, ps)
+		e := t.flows[k]
+		if e == nil {
+			if e = t.create(k, sp, parent, tsNs, tsMs); e == nil {
+				break
+			}
+		}
+		t.update(e, sp, tsNs, tsMs)
+		parent = e
+	}
+}
+
+func (t *Table) create(k key, sp *subPacket, parent *entry, tsNs, tsMs int64) *entry {
+	if len(t.flows) >= t.opts.MaxEntries {
+		t.stats.FlowDropped++
+		return nil
+	}
+	o := &t.opts
+	e := &entry{firstNs: tsNs, m: Metric{Start: tsMs, Last: tsMs}}
+	f := &e.f
+	*f = Flow{
+		Metric:    &e.m,
+		Start:     tsMs,
+		Last:      tsMs,
+		NodeTID:   o.NodeTID,
+		CaptureID: o.CaptureID,
+	}
+	names := make([]string, 0, sp.nLayers+4)
+	for _, l := range sp.layers[:sp.nLayers] {
+		names = append(names, l.String())
+	}
+	names = restLayerNames(sp, names)
+	f.LayersPath = strings.Join(names, "/")
+	if len(names) > 0 {
+		f.Application = names[len(names)-1]
+	}
+
+	if sp.hasLink {
+		f.Link = &FlowLayer{
+			Protocol: ProtoEthernet,
+			A:        net.HardwareAddr(sp.srcMAC[:]).String(),
+			B:        net.HardwareAddr(sp.dstMAC[:]).String(),
+			ID:       sp.vlan,
+		}
+		e.hasLink, e.aMAC = true, sp.srcMAC
+	}
+	if sp.netVer != 0 {
+		proto := ProtoIPv4
+		if sp.netVer == 6 {
+			proto = ProtoIPv6
+		}
+		f.Network = &FlowLayer{Protocol: proto, A: sp.srcIP.String(), B: sp.dstIP.String(), ID: sp.networkID}
+		e.aIP = sp.srcIP
+		if o.IPDefrag && sp.netVer == 4 {
+			f.IPMetric = &IPMetric{}
+		}
+		if sp.hasICMP {
+			f.ICMP = &ICMPLayer{Type: sp.icmpType, Code: uint32(sp.icmpCode)}
+			if !sp.icmpV6 || sp.icmpV6Key {
+				f.ICMP.ID = uint32(sp.icmpID)
+			}
+			e.aICMP = sp.icmpRaw
+			if sp.isEchoRequest() {
+				e.rtt = rttEcho
+			}
+		}
+		if sp.l4 != l4None {
+			tl := &TransportLayer{A: int64(sp.srcPort), B: int64(sp.dstPort)}
+			e.aPort = sp.srcPort
+			var ports map[uint16]string
+			switch sp.l4 {
+			case l4TCP:
+				tl.Protocol = ProtoTCP
+				if o.AppPorts != nil {
+					ports = o.AppPorts.TCP
+				}
+				e.tcpFlow = true
+				if o.ExtraTCPMetric || o.ReassembleTCP {
+					e.tcpm = &TCPMetric{}
+					f.TCPMetric = e.tcpm
+				}
+				if o.ReassembleTCP {
+					e.tcp = &tcpTracker{}
+				}
+				if sp.tcpFlags&(tcpSYN|tcpACK) == tcpSYN {
+					e.rtt = rttTCP
+				}
+			case l4UDP:
+				tl.Protocol = ProtoUDP
+				if o.AppPorts != nil {
+					ports = o.AppPorts.UDP
+				}
+			case l4SCTP:
+				tl.Protocol = ProtoSCTP
+			}
+			if app, ok := ports[sp.srcPort]; ok {
+				f.Application = app
+			} else if app, ok := ports[sp.dstPort]; ok {
+				f.Application = app
+			}
+			f.Transport = tl
+			if sp.l4 != l4TCP {
+				e.rtt = rttFirst
+			}
+		}
+		if o.ExtraLayers&ExtraDHCPv4 != 0 && sp.restType == layers.LayerTypeDHCPv4 {
+			if t.dhcp.DecodeFromBytes(sp.rest, gopacket.NilDecodeFeedback) == nil {
+				f.DHCPv4 = &DHCPv4{
+					File:         string(t.dhcp.File),
+					Flags:        t.dhcp.Flags,
+					HardwareLen:  t.dhcp.HardwareLen,
+					HardwareOpts: t.dhcp.RelayHops,
+					ServerName:   string(t.dhcp.ServerName),
+					Secs:         t.dhcp.Secs,
+				}
+			}
+		}
+		if o.ExtraLayers&ExtraVRRP != 0 && sp.restType == layers.LayerTypeVRRP {
+			if t.vrrp.DecodeFromBytes(sp.rest, gopacket.NilDecodeFeedback) == nil {
+				f.VRRPv2 = &VRRPv2{
+					AdverInt:     t.vrrp.AdverInt,
+					Priority:     t.vrrp.Priority,
+					Version:      t.vrrp.Version,
+					VirtualRtrID: t.vrrp.VirtualRtrID,
+				}
+			}
+		}
+	}
+	if d, ok := o.AppTimeout[f.Application]; ok && d > 0 {
+		e.appTO = d.Milliseconds()
+	}
+
+	if parent != nil {
+		f.ParentUUID = parent.f.UUID
+	}
+	l3, l2, full := sp.ids(o.LayerKeyMode, f.ParentUUID)
+	f.L3TrackingID = hexID(l3)
+	f.TrackingID = hexID(l2)
+	f.UUID = hexID(flowUUID(full, tsMs, o.NodeTID))
+
+	t.serial++
+	e.serial = t.serial
+	e.prev = Metric{Start: tsMs}
+	t.flows[k] = e
+	return e
+}
+
+// isAB tells whether a packet goes from A to B (inventory §14.1).
+func (e *entry) isAB(sp *subPacket, mode LayerKeyMode) bool {
+	if mode == L2 && sp.hasLink && e.hasLink && sp.srcMAC != sp.dstMAC {
+		return sp.srcMAC == e.aMAC
+	}
+	if sp.netVer != 0 && e.aIP.IsValid() {
+		switch {
+		case sp.srcIP != sp.dstIP:
+			return sp.srcIP == e.aIP
+		case sp.l4 != l4None && sp.srcPort != sp.dstPort:
+			return sp.srcPort == e.aPort
+		case sp.hasICMP:
+			return sp.icmpRaw == e.aICMP
+		}
+		return true
+	}
+	if sp.hasLink && e.hasLink {
+		return sp.srcMAC == e.aMAC
+	}
+	return true
+}
+
+func (t *Table) update(e *entry, sp *subPacket, tsNs, tsMs int64) {
+	m := &e.m
+	ab := e.isAB(sp, t.opts.LayerKeyMode)
+	if ab {
+		m.ABPackets++
+		m.ABBytes += sp.length
+	} else {
+		m.BAPackets++
+		m.BABytes += sp.length
+	}
+	if tsMs > m.Last {
+		m.Last = tsMs
+	}
+	e.updated = true
+
+	if !ab && e.rtt != rttNone {
+		ok := false
+		switch e.rtt {
+		case rttTCP:
+			ok = sp.tcpFlags&(tcpSYN|tcpACK) == tcpSYN|tcpACK || sp.tcpFlags&tcpRST != 0
+		case rttEcho:
+			ok = sp.hasICMP && sp.isEchoReply()
+		case rttFirst:
+			ok = true
+		}
+		if ok {
+			m.RTT = tsNs - e.firstNs
+			e.rtt = rttNone
+		}
+	}
+
+	if sp.reassembled && e.f.IPMetric != nil {
+		e.f.IPMetric.Fragments += sp.ipMetric.Fragments
+		e.f.IPMetric.FragmentErrors += sp.ipMetric.FragmentErrors
+	}
+
+	if e.tcpFlow && sp.l4 == l4TCP {
+		fl := sp.tcpFlags
+		switch {
+		case fl&tcpRST != 0:
+			e.f.FinishType = TCPRst
+		case fl&tcpFIN != 0:
+			e.f.FinishType = TCPFin
+		}
+		if tm := e.tcpm; tm != nil && (fl&(tcpSYN|tcpFIN|tcpRST) != 0 || e.tcp != nil) {
+			t.updateTCPMetric(e, tm, sp, ab, tsMs)
+		}
+	}
+
+	if t.opts.ExtraLayers&ExtraDNS != 0 && sp.restType == layers.LayerTypeDNS {
+		if t.dns.DecodeFromBytes(sp.rest, gopacket.NilDecodeFeedback) == nil {
+			e.f.DNS = dnsFromLayer(&t.dns, tsMs)
+		}
+	}
+}
+
+// snapshot returns a copy of the flow, with Last brought up to date.
+func (e *entry) snapshot() *Flow {
+	e.f.Last = e.m.Last
+	return e.f.Clone()
+}
+
+func (t *Table) updateTCPMetric(e *entry, tm *TCPMetric, sp *subPacket, ab bool, tsMs int64) {
+	fl := sp.tcpFlags
+	if t.opts.ExtraTCPMetric {
+		switch {
+		case fl&tcpSYN != 0:
+			if ab && tm.ABSynStart == 0 {
+				tm.ABSynStart, tm.ABSynTTL = tsMs, uint32(sp.ttl)
+			} else if !ab && tm.BASynStart == 0 {
+				tm.BASynStart, tm.BASynTTL = tsMs, uint32(sp.ttl)
+			}
+		case fl&tcpFIN != 0:
+			if ab {
+				tm.ABFinStart = tsMs
+			} else {
+				tm.BAFinStart = tsMs
+			}
+		case fl&tcpRST != 0:
+			if ab {
+				tm.ABRstStart = tsMs
+			} else {
+				tm.BARstStart = tsMs
+			}
+		}
+	}
+	if e.tcp != nil {
+		if ab {
+			e.tcp.ab.segment(sp, &tcpDirMetric{&tm.ABSegmentOutOfOrder, &tm.ABSegmentSkipped,
+				&tm.ABSegmentSkippedBytes, &tm.ABPackets, &tm.ABBytes, &tm.ABSawStart, &tm.ABSawEnd})
+		} else {
+			e.tcp.ba.segment(sp, &tcpDirMetric{&tm.BASegmentOutOfOrder, &tm.BASegmentSkipped,
+				&tm.BASegmentSkippedBytes, &tm.BAPackets, &tm.BABytes, &tm.BASawStart, &tm.BASawEnd})
+		}
+	}
+}
+
+// Flows returns copies of the flows of the table, in creation order.
+func (t *Table) Flows() []*Flow {
+	t.mu.Lock()
+	es := make([]*entry, 0, len(t.flows))
+	for _, e := range t.flows {
+		es = append(es, e)
+	}
+	slices.SortFunc(es, func(a, b *entry) int { return cmp.Compare(a.serial, b.serial) })
+	out := make([]*Flow, len(es))
+	for i, e := range es {
+		out[i] = e.snapshot()
+	}
+	t.mu.Unlock()
+	return out
+}
+
+// Len returns the number of flows in the table.
+func (t *Table) Len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.flows)
+}
+
+// Stats returns the capture statistics.
+func (t *Table) Stats() Stats {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.statsLocked()
+}
+
+func (t *Table) statsLocked() Stats {
+	s := t.stats
+	s.FlowCount = int64(len(t.flows))
+	return s
+}
+
+// AddDropped adds packets dropped by the capture source (kernel or ring
+// drops) to the statistics.
+func (t *Table) AddDropped(packets, kernelFlows int64) {
+	t.mu.Lock()
+	t.stats.PacketsDropped += packets
+	t.stats.KernelFlowDropped += kernelFlows
+	t.mu.Unlock()
+}
+
+// Tick ends idle flows (Expire, per application timeouts, Hold of FIN/RST
+// flows) and, when Update has elapsed since the previous update, reports
+// the flows updated since then with their LastUpdateMetric. Ended and
+// updated flows are passed to Options.OnUpdate.
+func (t *Table) Tick(now time.Time) {
+	t.tick(now, false)
+}
+
+// Flush ends every flow and reports them.
+func (t *Table) Flush(now time.Time) {
+	t.tick(now, true)
+}
+
+func (t *Table) tick(now time.Time, all bool) {
+	t.mu.Lock()
+	nowMs := now.UnixMilli()
+	if t.lastUpd.IsZero() {
+		t.lastUpd = now
+	}
+	doUpdate := now.Sub(t.lastUpd) >= t.opts.Update
+	winStart := t.lastUpd.UnixMilli()
+	var out []*Flow
+	for k, e := range t.flows {
+		f := &e.f
+		idle := nowMs - e.m.Last
+		end := all || idle >= t.expireMs || (e.appTO > 0 && idle >= e.appTO)
+		held := (f.FinishType == TCPFin || f.FinishType == TCPRst) && idle >= t.holdMs
+		if end || held {
+			if f.FinishType == NotFinished {
+				f.FinishType = Timeout
+			}
+			e.setLastUpdate(winStart, nowMs)
+			out = append(out, e.snapshot())
+			delete(t.flows, k)
+			continue
+		}
+		if doUpdate {
+			if e.updated {
+				e.setLastUpdate(winStart, nowMs)
+				out = append(out, e.snapshot())
+			} else if f.LastUpdateMetric != nil {
+				// idle since the previous update: an empty window
+				*f.LastUpdateMetric = Metric{Start: winStart, Last: nowMs}
+			} else {
+				f.LastUpdateMetric = &Metric{Start: winStart, Last: nowMs}
+			}
+		}
+	}
+	if doUpdate {
+		t.lastUpd = now
+	}
+	if t.dec.defrag != nil {
+		t.dec.defrag.flushOlderThan(now.Add(-t.opts.Expire))
+	}
+	stats := t.statsLocked()
+	cb := t.opts.OnUpdate
+	t.mu.Unlock()
+	if cb != nil && len(out) > 0 {
+		slices.SortStableFunc(out, func(a, b *Flow) int { return cmp.Compare(a.Start, b.Start) })
+		cb(Batch{Flows: out, Stats: stats})
+	}
+}
+
+func (e *entry) setLastUpdate(start, last int64) {
+	m := &e.m
+	if e.f.LastUpdateMetric == nil {
+		e.f.LastUpdateMetric = new(Metric)
+	}
+	*e.f.LastUpdateMetric = Metric{
+		ABPackets: m.ABPackets - e.prev.ABPackets,
+		ABBytes:   m.ABBytes - e.prev.ABBytes,
+		BAPackets: m.BAPackets - e.prev.BAPackets,
+		BABytes:   m.BABytes - e.prev.BABytes,
+		Start:     start,
+		Last:      last,
+		RTT:       m.RTT,
+	}
+	e.prev = *m
+	e.updated = false
+}
+
+// Run calls Tick every Options.Tick until ctx is done, then flushes the
+// table (every flow ends and is reported).
+func (t *Table) Run(ctx context.Context) error {
+	tk := time.NewTicker(t.opts.Tick)
+	defer tk.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			t.Flush(t.opts.Now())
+			return nil
+		case <-tk.C:
+			t.Tick(t.opts.Now())
+		}
+	}
+}
