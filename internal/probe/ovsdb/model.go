@@ -1,6 +1,11 @@
 package ovsdb
 
-import "github.com/ovn-org/libovsdb/model"
+import (
+	"reflect"
+
+	"github.com/ovn-org/libovsdb/client"
+	"github.com/ovn-org/libovsdb/model"
+)
 
 // The columns of the Open_vSwitch database the probe reads (libovsdb maps
 // rows onto these structs by their ovsdb tags).
@@ -63,4 +68,26 @@ func dbModel() (model.ClientDBModel, error) {
 		"Port":         &port{},
 		"Interface":    &iface{},
 	})
+}
+
+// monitoredTables asks for the model's columns only: a monitor of every
+// column would send updates of columns the model cannot hold, which the
+// cache rejects.
+func monitoredTables() []client.MonitorOption {
+	var opts []client.MonitorOption
+	for _, m := range []model.Model{&openvSwitch{}, &bridge{}, &port{}, &iface{}} {
+		opts = append(opts, client.WithTable(m, columnsOf(m)...))
+	}
+	return opts
+}
+
+func columnsOf(m model.Model) []any {
+	v := reflect.ValueOf(m).Elem()
+	var out []any
+	for i := 0; i < v.NumField(); i++ {
+		if v.Type().Field(i).Tag.Get("ovsdb") != "_uuid" {
+			out = append(out, v.Field(i).Addr().Interface())
+		}
+	}
+	return out
 }

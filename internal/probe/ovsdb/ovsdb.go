@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -79,10 +78,10 @@ func Endpoint(addr string) (string, error) {
 	switch {
 	case strings.HasPrefix(addr, "unix://"):
 		return "unix:" + strings.TrimPrefix(addr, "unix://"), nil
-	case strings.HasPrefix(addr, "unix:"), strings.HasPrefix(addr, "tcp:"), strings.HasPrefix(addr, "ssl:"):
-		return addr, nil
 	case strings.HasPrefix(addr, "tcp://"):
 		return "tcp:" + strings.TrimPrefix(addr, "tcp://"), nil
+	case strings.HasPrefix(addr, "unix:"), strings.HasPrefix(addr, "tcp:"), strings.HasPrefix(addr, "ssl:"):
+		return addr, nil
 	case strings.HasPrefix(addr, "/"):
 		return "unix:" + addr, nil
 	}
@@ -106,12 +105,11 @@ func (p *Probe) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if !quiet {
+		if err == errLost {
+			quiet = false // said by session
+		} else if !quiet {
 			p.log.Info("OVSDB not reachable, waiting for it", "address", p.opts.Address, "err", err)
 			quiet = true
-		}
-		if err == errLost {
-			quiet = false
 		}
 		select {
 		case <-ctx.Done():
@@ -148,7 +146,7 @@ func (p *Probe) session(ctx context.Context, ep string) error {
 		}
 	}
 	c.Cache().AddEventHandler(&eventHandler{mark: mark})
-	if _, err := c.MonitorAll(ctx); err != nil {
+	if _, err := c.Monitor(ctx, c.NewMonitor(monitoredTables()...)); err != nil {
 		return fmt.Errorf("monitor: %w", err)
 	}
 	p.log.Info("connected to OVSDB", "address", p.opts.Address)
@@ -200,8 +198,11 @@ func (p *Probe) reconcile(ctx context.Context, c client.Client) bool {
 			return true
 		}
 	}
+	p.log.Debug("reconcile", "switches", len(switches), "bridges", fmt.Sprint(bridges), "ports", len(ports), "interfaces", len(ifaces))
 	d := p.desired(switches, bridges, ports, ifaces)
-	return p.apply(d)
+	pending := p.apply(d)
+	p.log.Debug("applied", "nodes", len(d.nodes), "edges", len(d.edges), "overlays", len(d.overlays), "pending", pending)
+	return pending
 }
 
 func (p *Probe) id(uuid, kind string) graph.Identifier { return topology.GenID(p.hostTID, uuid, kind) }
@@ -383,6 +384,9 @@ func (p *Probe) hostIface(name string) *graph.Node {
 	g := p.opts.Writer.G
 	nodes, _ := g.NodesByIndex(graph.KeyName, name)
 	for _, n := range nodes {
+		if _, kernel := n.Metadata["IfIndex"]; !kernel || p.nodes[n.ID] {
+			continue // a bridge and its internal interface share a name
+		}
 		for _, e := range g.InEdges(n.ID) {
 			if e.Parent == p.opts.Host && e.Metadata.String(graph.KeyRelationType) == topology.OwnershipLink {
 				return n
@@ -494,4 +498,3 @@ func putMap(m graph.Metadata, key string, v map[string]string) {
 	}
 }
 
-var _ = strconv.Itoa

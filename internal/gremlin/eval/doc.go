@@ -1,0 +1,112 @@
+// Package eval compiles and runs queries of the Skydive Gremlin dialect
+// (see /work/shared/reference/gremlin.md) over a graph.View.
+//
+// # Use
+//
+//	q, err := eval.Compile("G.V().Has('Type', 'veth').Count()")
+//	if err != nil { ... }               // *syntax.Error: "1:17: ..." → HTTP 400
+//	res, err := q.Run(ctx, eval.Env{
+//		Graph:   g,                     // the live *graph.Graph (any graph.View)
+//		History: hist,                  // optional: *history.Store, for At/Context/Diff
+//		Flows:   flowSource,            // optional: handed to flow-step extensions
+//		Now:     time.Now,              // optional clock for '-1m', NOW
+//	})
+//	if err != nil { ... }               // *syntax.Error (query error) or ctx.Err()
+//	body, _ := json.Marshal(res)        // the original's JSON shapes
+//
+// A compiled *Query is immutable: compile once, run many times, from many
+// goroutines. Run checks ctx between steps and regularly inside loops.
+//
+// Every query error, at compile or run time, is a *syntax.Error with the
+// 1-based line:column of the offending token or step, e.g.
+// `1:17: Out() cannot follow Count()` or `1:3: Node 'x' does not exist`.
+// Type errors (a step applied to the wrong kind of input) are found at
+// compile time. Errors that are not *syntax.Error are context errors.
+//
+// # Results
+//
+// Run returns a Value; its concrete type tells the shape:
+//
+//	Graph   G, At(), SubGraph()          [{"Nodes":[...],"Edges":[...]}]
+//	Nodes   V(), Has(), Out() ...        [node, ...]
+//	Edges   E(), OutE() ...              [edge, ...]
+//	Values  Values(), ValueMap(), Keys() [v, ...] (flat)
+//	Number  Count(), Sum()               42
+//	Paths   ShortestPathTo()             [[node, ...], ...]
+//	Object  Diff()                       [{...}] (map-shaped, wrapped in an array)
+//
+// Nodes and edges are in a deterministic order: creation time, then ID
+// (then revision in history windows); traversal steps return each element
+// once.
+//
+// # Steps
+//
+// G, V([id] | [k, v, ...]), E(...), Has(k[, v, k2, v2 ...]), HasKey(k),
+// HasNot(k), HasEither(k, v, ...), Out/In/Both([k, v ...]),
+// OutE/InE/BothE([k, v ...]), OutV/InV/BothV([k, v ...]) — with Skydive's
+// convention InV = parent, OutV = child —, Dedup([k ...]), Count(),
+// Limit(n), Range(a, b), Sort([ASC|DESC,] [k]) (default key @CreatedAt),
+// Values(k), ValueMap([k ...]) (no key: all metadata), Keys() (metadata
+// keys, dotted), Sum([k]), As(name), Select(name ...),
+// ShortestPathTo(Metadata(...)[, Metadata(edge filter)]), SubGraph([k, v
+// ...]), Descendants/Ascendants([k, v ...][, depth]) (default
+// RelationType=ownership, depth 1, 0 = unlimited), Neighbors([k, v ...][,
+// depth]), Context/At(time[, duration]), Diff([time]).
+//
+// Keys are dotted metadata paths ('Neutron.IPV4', 'ExtID.vm-id'), with an
+// optional "Metadata." prefix, or element fields: @ID, @Host, @Origin,
+// @CreatedAt, @UpdatedAt, @DeletedAt, @Revision (bare ID, Host ...
+// resolve to the field when the metadata has no such key). A list value
+// matches when any element matches. Predicates: see package predicate (NE,
+// NEE, LT, GT, LTE, GTE, INSIDE, OUTSIDE, BETWEEN, WITHIN, WITHOUT, REGEX,
+// IPV4RANGE alias IPRANGE).
+//
+// V().Has(...) is one index lookup when the filter has a Type or Name
+// equality: consecutive Has() steps are merged into V() at compile time.
+//
+// # Time
+//
+// G.At(t) / G.Context(t) (directly after G) runs on Env.History.At(t);
+// G.At(t, d) on Env.History.Window(t-d, t): every revision alive in the
+// window. t is NOW, a duration relative to now ('-1m'), a Unix timestamp
+// (≤ MaxInt32: seconds, else milliseconds; a negative integer: seconds
+// relative to now), or a date (RFC1123 'Sun, 27 Nov 2016 15:53:58 CET',
+// RFC3339 ...); d is seconds, a duration ('5m') or FOREVER. Without
+// History: error "Backend does not support history".
+//
+// Diff([t]) (beyond the original) compares the nodes or edges selected so
+// far with what the same query prefix selected at time t (default: now,
+// which is useful after At): G.V().Has('Type', 'veth').Diff('-5m') tells
+// what appeared, disappeared and changed in the last five minutes;
+// G.At('-1m').V().Diff('-1h') between one hour and one minute ago. Result:
+// [{"From":ms,"To":ms,"Added":[...],"Removed":[...],"Changed":[{"ID",
+// "Keys":[changed dotted keys, @Host, @Origin],"Old":elem,"New":elem}]}].
+//
+// # Extensions (flows)
+//
+// The step table is per Engine, built at construction; there is no global
+// registration. Flow steps are added by the flow engine:
+//
+//	eng := eval.NewEngine(eval.Options{
+//		Signatures: []*syntax.Signature{...}, // new step syntax, if any
+//		Steps: []eval.StepDef{
+//			{Name: "Flows", In: []eval.Kind{eval.KindGraph, eval.KindNodes}, Compile: compileFlows},
+//			{Name: "Has", In: []eval.Kind{KindFlows}, Compile: compileFlowHas},
+//			...
+//		},
+//	})
+//	q, err := eng.Compile(src)
+//
+// A StepDef's Compile receives the *Compiler (c.Filter(args) compiles
+// key/value pairs into a *Filter usable on flows via Filter.Fields, and
+// c.Predicate compiles one value) and returns a StepFunc(r *Run, in Value)
+// and its output Kind; r.Env.Flows carries the flow source, r.View the
+// graph, r.Tick() reports cancellation. The output Value must marshal to
+// JSON. Steps of the same name are chosen by input kind, the last given
+// first.
+//
+// Without a flow extension, the dialect's flow steps (Flows, Hops,
+// CaptureNode/Node, Nodes, Metrics, Aggregates, RawPackets, BPF, Group,
+// MoreThan, Sockets) parse and fail at run time with "<Step>(): no flow
+// source"; NextHop and Workflow fail with "not supported by this server".
+package eval

@@ -1,0 +1,238 @@
+package eval
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/skydive-ng/skydive/internal/graph"
+	"github.com/skydive-ng/skydive/internal/gremlin/syntax"
+)
+
+// History gives the graph as it was; *history.Store implements it.
+type History interface {
+	// At returns the graph at instant t.
+	At(t time.Time) graph.View
+	// Window returns every revision alive at some point in [from, to].
+	Window(from, to time.Time) graph.View
+}
+
+// Env is what a query runs against.
+type Env struct {
+	// Graph is the live graph (required).
+	Graph graph.View
+	// History answers At()/Context() and Diff(); nil: "Backend does not
+	// support history".
+	History History
+	// Flows is the flow source, used by flow steps that extensions
+	// register (Options.Steps); the core never looks into it.
+	Flows any
+	// Now is the clock for relative times ('-1m', NOW); nil: time.Now.
+	Now func() time.Time
+}
+
+// StepFunc runs one compiled step on the previous step's value.
+type StepFunc func(r *Run, in Value) (Value, error)
+
+// StepDef implements a step for some input kinds. Several StepDefs may
+// share a name (Has on nodes, Has on flows ...): the one accepting the input
+// kind is chosen at compile time, the last given winning.
+type StepDef struct {
+	// Name is the canonical name of the step's syntax signature.
+	Name string
+	// In lists the accepted input kinds; empty accepts any.
+	In []Kind
+	// Compile checks the arguments and returns the step function and the
+	// kind it produces. Errors should be *syntax.Error (c.Errorf).
+	Compile func(c *Compiler, s *syntax.Step, in Kind) (StepFunc, Kind, error)
+}
+
+// Options extend an Engine.
+type Options struct {
+	// Signatures add or replace step signatures (the syntax of new steps).
+	Signatures []*syntax.Signature
+	// Steps add implementations; they take precedence over the core ones
+	// for the same name and input kind.
+	Steps []StepDef
+}
+
+// Engine compiles queries. It is immutable and safe for concurrent use.
+type Engine struct {
+	table *syntax.Table
+	defs  map[string][]StepDef
+}
+
+// NewEngine returns an engine with the core steps and the given extensions.
+func NewEngine(opts Options) *Engine {
+	e := &Engine{table: syntax.DefaultTable().With(opts.Signatures...), defs: map[string][]StepDef{}}
+	for _, d := range coreSteps() {
+		e.defs[d.Name] = append(e.defs[d.Name], d)
+	}
+	for _, d := range opts.Steps {
+		e.defs[d.Name] = append(e.defs[d.Name], d)
+	}
+	return e
+}
+
+var defaultEngine = NewEngine(Options{})
+
+// Compile compiles a query with the core steps (see NewEngine for
+// extensions).
+func Compile(src string) (*Query, error) { return defaultEngine.Compile(src) }
+
+// Table returns the engine's syntax table.
+func (e *Engine) Table() *syntax.Table { return e.table }
+
+type compiledStep struct {
+	step *syntax.Step
+	fn   StepFunc
+	out  Kind
+}
+
+// Query is a compiled query; it may be run many times, concurrently.
+type Query struct {
+	ast   *syntax.Query
+	steps []compiledStep
+	out   Kind
+}
+
+// Kind is the kind of the query's result (KindAny if only known at run).
+func (q *Query) Kind() Kind { return q.out }
+
+// AST returns the parsed query.
+func (q *Query) AST() *syntax.Query { return q.ast }
+
+func (q *Query) String() string { return q.ast.String() }
+
+// Compiler is the per-query compilation state given to StepDef.Compile.
+type Compiler struct {
+	engine *Engine
+	steps  []compiledStep
+	marks  map[string]Kind
+	lastV  *selector // set by V()/E() so that a following Has() merges into it
+	prev   *syntax.Step
+}
+
+// Previous returns the step before the one being compiled (nil for G).
+func (c *Compiler) Previous() *syntax.Step { return c.prev }
+
+// Errorf returns a positioned query error.
+func (c *Compiler) Errorf(pos syntax.Pos, format string, args ...any) error {
+	return syntax.Errorf(pos, format, args...)
+}
+
+// Compile parses and compiles a query. Every error is a *syntax.Error.
+func (e *Engine) Compile(src string) (*Query, error) {
+	ast, err := syntax.Parse(src, e.table)
+	if err != nil {
+		return nil, err
+	}
+	c := &Compiler{engine: e, marks: map[string]Kind{}}
+	kind := KindStart
+	var prevName string
+	for i, s := range ast.Steps {
+		var cs compiledStep
+		if kind == KindAny {
+			// Only known at run time; the step before fails or an
+			// extension knows better. Nothing to check.
+			cs = compiledStep{step: s, out: KindAny, fn: func(r *Run, in Value) (Value, error) {
+				return nil, syntax.Errorf(s.Pos(), "%s() cannot follow %s()", s.Name, prevName)
+			}}
+		} else {
+			def := e.lookup(s.Sig.Name, kind)
+			if def == nil {
+				if i > 0 && kind == KindGraph && ast.Steps[i-1].Name == "G" {
+					return nil, syntax.Errorf(s.Pos(), "%s() cannot follow G", s.Name)
+				}
+				return nil, syntax.Errorf(s.Pos(), "%s() cannot follow %s()", s.Name, prevName)
+			}
+			fn, out, err := def.Compile(c, s, kind)
+			if err != nil {
+				var se *syntax.Error
+				if !errors.As(err, &se) {
+					err = syntax.Errorf(s.Pos(), "%s(): %v", s.Name, err)
+				}
+				return nil, err
+			}
+			cs = compiledStep{step: s, fn: fn, out: out}
+		}
+		if cs.step.Name != "V" && cs.step.Name != "E" && cs.step.Name != "Has" {
+			c.lastV = nil
+		}
+		c.steps = append(c.steps, cs)
+		c.prev = s
+		kind = cs.out
+		prevName = s.Name
+	}
+	return &Query{ast: ast, steps: c.steps, out: kind}, nil
+}
+
+func (e *Engine) lookup(name string, in Kind) *StepDef {
+	defs := e.defs[name]
+	for i := len(defs) - 1; i >= 0; i-- {
+		if len(defs[i].In) == 0 || slices.Contains(defs[i].In, in) {
+			return &defs[i]
+		}
+	}
+	return nil
+}
+
+// Run is the state of one execution, given to step functions.
+type Run struct {
+	Ctx context.Context
+	Env *Env
+	// View is the graph the query currently walks (live, historical or a
+	// subgraph).
+	View graph.View
+
+	now      time.Time
+	marks    map[string]Value
+	override graph.View // Diff: evaluate the prefix on this view
+	ticks    int
+}
+
+// Now is the query's reference time (fixed for the whole run).
+func (r *Run) Now() time.Time { return r.now }
+
+// Tick is called in loops: it reports cancellation every 512 calls.
+func (r *Run) Tick() error {
+	r.ticks++
+	if r.ticks&511 == 0 {
+		return r.Ctx.Err()
+	}
+	return nil
+}
+
+// Run executes the query. Query errors are *syntax.Error (with the position
+// of the failing step); a cancelled ctx returns ctx.Err().
+func (q *Query) Run(ctx context.Context, env Env) (Value, error) {
+	if env.Now == nil {
+		env.Now = time.Now
+	}
+	r := &Run{Ctx: ctx, Env: &env, now: env.Now(), marks: map[string]Value{}}
+	return runSteps(r, q.steps)
+}
+
+func runSteps(r *Run, steps []compiledStep) (v Value, err error) {
+	for _, s := range steps {
+		if err := r.Ctx.Err(); err != nil {
+			return nil, err
+		}
+		v, err = s.fn(r, v)
+		if err != nil {
+			var se *syntax.Error
+			if errors.As(err, &se) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				return nil, err
+			}
+			return nil, syntax.Errorf(s.step.Pos(), "%s(): %v", s.step.Name, err)
+		}
+	}
+	return v, nil
+}
+
+// stepError is a positioned error naming the step.
+func stepError(s *syntax.Step, format string, args ...any) error {
+	return syntax.Errorf(s.Pos(), "%s(): %s", s.Name, fmt.Sprintf(format, args...))
+}

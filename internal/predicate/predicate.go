@@ -1,0 +1,443 @@
+// Package predicate holds compiled value predicates: the arguments of the
+// query language's Has() and friends (NE, GT, WITHIN, REGEX, IPV4RANGE ...),
+// shared by graph queries and flow filters.
+//
+// A predicate is compiled once (regular expressions and address ranges are
+// parsed at construction) and then matched against many values. Values are
+// the canonical metadata forms: string, bool, int64, float64 (other Go
+// integer and float types are accepted too), []any and map[string]any. A
+// list matches when any of its elements matches.
+package predicate
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"regexp"
+	rsyntax "regexp/syntax"
+	"strings"
+)
+
+// P is a compiled predicate. The zero value is not usable; use the
+// constructors.
+type P struct {
+	name string
+	// match tests one scalar value (lists are expanded by Match).
+	match func(v any) bool
+	// missing is the result for an absent key.
+	missing bool
+	text    string
+}
+
+// String renders the predicate as written in a query.
+func (p *P) String() string { return p.text }
+
+// Name is the predicate's canonical name ("NE", "REGEX", "EQ" ...).
+func (p *P) Name() string { return p.name }
+
+// Match reports whether a value matches; present is false when the key is
+// absent (v is then ignored). A list value matches when any element does.
+func (p *P) Match(v any, present bool) bool {
+	if !present {
+		return p.missing
+	}
+	if l, ok := v.([]any); ok {
+		for _, e := range l {
+			if p.Match(e, true) {
+				return true
+			}
+		}
+		return false
+	}
+	return p.match(v)
+}
+
+// MatchValue is Match for a present value.
+func (p *P) MatchValue(v any) bool { return p.Match(v, true) }
+
+func newP(name, text string, missing bool, match func(any) bool) *P {
+	return &P{name: name, text: text, missing: missing, match: match}
+}
+
+// Exists matches any present key.
+func Exists() *P { return newP("EXISTS", "EXISTS()", false, func(any) bool { return true }) }
+
+// Absent matches an absent key only.
+func Absent() *P { return newP("ABSENT", "ABSENT()", true, func(any) bool { return false }) }
+
+// Eq matches values equal to want (numbers compare across int and float).
+func Eq(want any) *P {
+	want = canon(want)
+	return newP("EQ", render(want), false, func(v any) bool { return Equal(v, want) })
+}
+
+// NE matches present values different from want.
+func NE(want any) *P {
+	want = canon(want)
+	return newP("NE", "NE("+render(want)+")", false, func(v any) bool { return !Equal(v, want) })
+}
+
+// NEE matches values different from want, and absent keys.
+func NEE(want any) *P {
+	want = canon(want)
+	return newP("NEE", "NEE("+render(want)+")", true, func(v any) bool { return !Equal(v, want) })
+}
+
+func ordered(name string, want any, ok func(c int) bool) *P {
+	want = canon(want)
+	return newP(name, name+"("+render(want)+")", false, func(v any) bool {
+		c, comparable := Compare(v, want)
+		return comparable && ok(c)
+	})
+}
+
+// LT matches values lower than want.
+func LT(want any) *P { return ordered("LT", want, func(c int) bool { return c < 0 }) }
+
+// LTE matches values lower than or equal to want.
+func LTE(want any) *P { return ordered("LTE", want, func(c int) bool { return c <= 0 }) }
+
+// GT matches values greater than want.
+func GT(want any) *P { return ordered("GT", want, func(c int) bool { return c > 0 }) }
+
+// GTE matches values greater than or equal to want.
+func GTE(want any) *P { return ordered("GTE", want, func(c int) bool { return c >= 0 }) }
+
+func interval(name string, a, b any, ok func(ca, cb int) bool) *P {
+	a, b = canon(a), canon(b)
+	return newP(name, name+"("+render(a)+", "+render(b)+")", false, func(v any) bool {
+		ca, okA := Compare(v, a)
+		cb, okB := Compare(v, b)
+		return okA && okB && ok(ca, cb)
+	})
+}
+
+// Inside matches a < x < b.
+func Inside(a, b any) *P {
+	return interval("INSIDE", a, b, func(ca, cb int) bool { return ca > 0 && cb < 0 })
+}
+
+// Outside matches x < a or x > b.
+func Outside(a, b any) *P {
+	return interval("OUTSIDE", a, b, func(ca, cb int) bool { return ca < 0 || cb > 0 })
+}
+
+// Between matches a ≤ x < b.
+func Between(a, b any) *P {
+	return interval("BETWEEN", a, b, func(ca, cb int) bool { return ca >= 0 && cb < 0 })
+}
+
+func renderList(vs []any) string {
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = render(v)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Within matches values equal to one of vs.
+func Within(vs ...any) *P {
+	vs = canonList(vs)
+	return newP("WITHIN", "WITHIN("+renderList(vs)+")", false, func(v any) bool {
+		for _, w := range vs {
+			if Equal(v, w) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// Without matches present values equal to none of vs.
+func Without(vs ...any) *P {
+	vs = canonList(vs)
+	return newP("WITHOUT", "WITHOUT("+renderList(vs)+")", false, func(v any) bool {
+		for _, w := range vs {
+			if Equal(v, w) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// Regex matches strings matching the whole pattern (it is anchored: "eth.*"
+// matches "eth0", not "veth0"). Numbers and booleans are matched in their
+// text form.
+func Regex(pattern string) (*P, error) {
+	re, err := regexp.Compile("^(?:" + pattern + ")$")
+	if err != nil {
+		return nil, fmt.Errorf("invalid regular expression %q: %v", pattern, unwrapRegexErr(err))
+	}
+	return newP("REGEX", "REGEX("+render(pattern)+")", false, func(v any) bool {
+		switch t := v.(type) {
+		case string:
+			return re.MatchString(t)
+		case bool, int64, float64:
+			return re.MatchString(render(t))
+		}
+		return false
+	}), nil
+}
+
+func unwrapRegexErr(err error) string {
+	if e, ok := err.(*rsyntax.Error); ok {
+		return string(e.Code)
+	}
+	return err.Error()
+}
+
+// IPRange matches address strings ("10.0.0.3") and CIDR strings
+// ("10.0.0.3/24", by their address) inside a range given in CIDR notation
+// (a bare address is a /32 or /128). It is IPV4RANGE, also spelled IPRANGE.
+func IPRange(cidr string) (*P, error) {
+	prefix, err := parsePrefix(cidr)
+	if err != nil {
+		return nil, fmt.Errorf("invalid address range %q, expected CIDR notation like 10.0.0.0/24", cidr)
+	}
+	return newP("IPV4RANGE", "IPV4RANGE("+render(cidr)+")", false, func(v any) bool {
+		s, ok := v.(string)
+		if !ok {
+			return false
+		}
+		addr, ok := parseAddr(s)
+		return ok && prefix.Contains(addr)
+	}), nil
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		if p.Addr().Is4In6() {
+			return netip.Prefix{}, fmt.Errorf("mapped address")
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func parseAddr(s string) (netip.Addr, bool) {
+	if i := strings.IndexByte(s, '/'); i >= 0 {
+		s = s[:i]
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return a.Unmap(), true
+}
+
+// New builds a predicate by name (any case: "NE", "ipv4range", "IPRange"
+// ...) from already-evaluated arguments. It is what the query compiler uses.
+func New(name string, args []any) (*P, error) {
+	up := strings.ToUpper(name)
+	need := func(n int) error {
+		if len(args) != n {
+			return fmt.Errorf("%s() takes %d %s, got %d", up, n, map[bool]string{true: "argument", false: "arguments"}[n == 1], len(args))
+		}
+		return nil
+	}
+	switch up {
+	case "EQ", "NE", "NEE", "LT", "LTE", "GT", "GTE":
+		if err := need(1); err != nil {
+			return nil, err
+		}
+		return map[string]func(any) *P{"EQ": Eq, "NE": NE, "NEE": NEE, "LT": LT, "LTE": LTE, "GT": GT, "GTE": GTE}[up](args[0]), nil
+	case "INSIDE", "OUTSIDE", "BETWEEN":
+		if err := need(2); err != nil {
+			return nil, err
+		}
+		return map[string]func(a, b any) *P{"INSIDE": Inside, "OUTSIDE": Outside, "BETWEEN": Between}[up](args[0], args[1]), nil
+	case "WITHIN", "WITHOUT":
+		if len(args) == 0 {
+			return nil, fmt.Errorf("%s() takes at least 1 argument", up)
+		}
+		if up == "WITHIN" {
+			return Within(args...), nil
+		}
+		return Without(args...), nil
+	case "REGEX", "IPV4RANGE", "IPRANGE":
+		if err := need(1); err != nil {
+			return nil, err
+		}
+		s, ok := args[0].(string)
+		if !ok {
+			return nil, fmt.Errorf("%s() takes a string", up)
+		}
+		if up == "REGEX" {
+			return Regex(s)
+		}
+		return IPRange(s)
+	}
+	return nil, fmt.Errorf("unknown predicate %q", name)
+}
+
+// canon converts Go numbers to int64/float64.
+func canon(v any) any {
+	switch t := v.(type) {
+	case int:
+		return int64(t)
+	case int8:
+		return int64(t)
+	case int16:
+		return int64(t)
+	case int32:
+		return int64(t)
+	case uint:
+		return uintCanon(uint64(t))
+	case uint8:
+		return int64(t)
+	case uint16:
+		return int64(t)
+	case uint32:
+		return int64(t)
+	case uint64:
+		return uintCanon(t)
+	case float32:
+		return float64(t)
+	}
+	return v
+}
+
+func uintCanon(u uint64) any {
+	if u > math.MaxInt64 {
+		return float64(u)
+	}
+	return int64(u)
+}
+
+func canonList(vs []any) []any {
+	out := make([]any, len(vs))
+	for i, v := range vs {
+		out[i] = canon(v)
+	}
+	return out
+}
+
+func render(v any) string {
+	switch t := v.(type) {
+	case string:
+		return "'" + t + "'"
+	case float64:
+		return fmt.Sprint(t)
+	}
+	return fmt.Sprint(v)
+}
+
+// Equal compares two scalar values: strings and booleans by value, numbers
+// numerically across int and float kinds. Lists and maps are never equal to
+// a scalar.
+func Equal(a, b any) bool {
+	a, b = canon(a), canon(b)
+	switch x := a.(type) {
+	case string:
+		y, ok := b.(string)
+		return ok && x == y
+	case bool:
+		y, ok := b.(bool)
+		return ok && x == y
+	case int64, float64:
+		c, ok := compareNumbers(x, b)
+		return ok && c == 0
+	case nil:
+		return b == nil
+	}
+	return false
+}
+
+// Compare orders two scalar values: numbers numerically (int and float
+// mixed), strings lexically, false before true. ok is false when the values
+// are not comparable (different kinds, lists, maps, NaN).
+func Compare(a, b any) (c int, ok bool) {
+	a, b = canon(a), canon(b)
+	switch x := a.(type) {
+	case string:
+		y, ok := b.(string)
+		if !ok {
+			return 0, false
+		}
+		return strings.Compare(x, y), true
+	case bool:
+		y, ok := b.(bool)
+		if !ok {
+			return 0, false
+		}
+		switch {
+		case x == y:
+			return 0, true
+		case !x:
+			return -1, true
+		}
+		return 1, true
+	case int64, float64:
+		return compareNumbers(x, b)
+	}
+	return 0, false
+}
+
+func compareNumbers(a, b any) (int, bool) {
+	switch x := a.(type) {
+	case int64:
+		switch y := b.(type) {
+		case int64:
+			return cmpOrdered(x, y), true
+		case float64:
+			return compareIntFloat(x, y)
+		}
+	case float64:
+		switch y := b.(type) {
+		case int64:
+			c, ok := compareIntFloat(y, x)
+			return -c, ok
+		case float64:
+			if math.IsNaN(x) || math.IsNaN(y) {
+				return 0, false
+			}
+			return cmpOrdered(x, y), true
+		}
+	}
+	return 0, false
+}
+
+// compareIntFloat compares exactly, without losing int64 precision.
+func compareIntFloat(i int64, f float64) (int, bool) {
+	switch {
+	case math.IsNaN(f):
+		return 0, false
+	case f >= 0x1p63:
+		return -1, true
+	case f < -0x1p63:
+		return 1, true
+	}
+	t := math.Trunc(f)
+	if c := cmpOrdered(i, int64(t)); c != 0 {
+		return c, true
+	}
+	frac := f - t
+	switch {
+	case frac > 0:
+		return -1, true
+	case frac < 0:
+		return 1, true
+	}
+	return 0, true
+}
+
+func cmpOrdered[T int64 | float64](a, b T) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

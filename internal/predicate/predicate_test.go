@@ -1,0 +1,118 @@
+package predicate
+
+import (
+	"math"
+	"testing"
+)
+
+func mustP(p *P, err error) *P {
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+func TestPredicates(t *testing.T) {
+	type c struct {
+		v       any
+		present bool
+		want    bool
+	}
+	val := func(v any, want bool) c { return c{v, true, want} }
+	missing := func(want bool) c { return c{nil, false, want} }
+	tests := []struct {
+		name  string
+		p     *P
+		cases []c
+	}{
+		{"eq string", Eq("eth0"), []c{val("eth0", true), val("eth1", false), val(int64(1), false), missing(false), val([]any{"a", "eth0"}, true)}},
+		{"eq int/float", Eq(int64(1500)), []c{val(int64(1500), true), val(1500.0, true), val(1500.5, false), val("1500", false), val(1500, true)}},
+		{"eq float", Eq(1.5), []c{val(1.5, true), val(int64(1), false)}},
+		{"eq bool", Eq(true), []c{val(true, true), val(false, false), val("true", false), val([]any{false, true}, true)}},
+		{"ne", NE(int64(1500)), []c{val(int64(1500), false), val(int64(9000), true), missing(false), val([]any{int64(1500)}, false)}},
+		{"nee", NEE(int64(1500)), []c{val(int64(1500), false), val(int64(9000), true), missing(true)}},
+		{"gt", GT(int64(10)), []c{val(int64(11), true), val(int64(10), false), val(10.5, true), val("11", false), missing(false), val([]any{int64(1), int64(20)}, true)}},
+		{"gte", GTE(int64(10)), []c{val(int64(10), true), val(9.99, false)}},
+		{"lt", LT(10.5), []c{val(int64(10), true), val(int64(11), false)}},
+		{"lte", LTE(int64(10)), []c{val(int64(10), true), val(10.0, true), val(10.01, false)}},
+		{"lt string", LT("b"), []c{val("a", true), val("c", false)}},
+		{"inside", Inside(int64(1), int64(5)), []c{val(int64(1), false), val(int64(2), true), val(int64(5), false), val(4.9, true)}},
+		{"outside", Outside(int64(1), int64(5)), []c{val(int64(0), true), val(int64(1), false), val(int64(3), false), val(int64(5), false), val(int64(6), true), missing(false)}},
+		{"between", Between(int64(1), int64(5)), []c{val(int64(1), true), val(int64(4), true), val(int64(5), false), val(int64(0), false)}},
+		{"within", Within(int64(1), int64(2), "x"), []c{val(int64(2), true), val(2.0, true), val("x", true), val(int64(3), false), missing(false)}},
+		{"without", Without(int64(1), "x"), []c{val(int64(2), true), val(int64(1), false), val("x", false), missing(false)}},
+		{"regex", mustP(Regex("eth.*")), []c{val("eth0", true), val("veth0", false), val("eth0x", true), val(int64(1), false), val([]any{"lo", "eth1"}, true)}},
+		{"regex anchored", mustP(Regex("a|b")), []c{val("a", true), val("ab", false)}},
+		{"regex number", mustP(Regex("15..")), []c{val(int64(1500), true)}},
+		{"iprange", mustP(IPRange("10.0.0.0/24")), []c{val("10.0.0.3", true), val("10.0.1.3", false), val("10.0.0.20/16", true), val([]any{"192.168.0.1/24", "10.0.0.9/24"}, true), val("garbage", false), val(int64(1), false)}},
+		{"iprange host", mustP(IPRange("10.0.0.3/32")), []c{val("10.0.0.3", true), val("10.0.0.4", false)}},
+		{"iprange bare", mustP(IPRange("10.0.0.3")), []c{val("10.0.0.3/24", true), val("10.0.0.4", false)}},
+		{"iprange v6", mustP(IPRange("fd00::/64")), []c{val("fd00::1", true), val("10.0.0.1", false)}},
+		{"exists", Exists(), []c{val(int64(0), true), missing(false)}},
+		{"absent", Absent(), []c{val(int64(0), false), missing(true)}},
+	}
+	for _, tt := range tests {
+		for i, c := range tt.cases {
+			if got := tt.p.Match(c.v, c.present); got != c.want {
+				t.Errorf("%s case %d: %s.Match(%#v, %v) = %v, want %v", tt.name, i, tt.p, c.v, c.present, got, c.want)
+			}
+		}
+	}
+}
+
+func TestNew(t *testing.T) {
+	for _, name := range []string{"ne", "NEE", "Lt", "gt", "LTE", "GTE"} {
+		if _, err := New(name, []any{int64(1)}); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	for _, name := range []string{"IPV4RANGE", "IPRANGE", "IPRange", "ipv4range"} {
+		p, err := New(name, []any{"10.0.0.0/8"})
+		if err != nil || !p.MatchValue("10.1.2.3") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	bad := []struct {
+		name string
+		args []any
+	}{
+		{"REGEX", []any{"("}}, {"IPV4RANGE", []any{"10.0.0/8"}}, {"IPV4RANGE", []any{int64(1)}},
+		{"NE", nil}, {"INSIDE", []any{int64(1)}}, {"WITHIN", nil}, {"FOO", nil},
+	}
+	for _, b := range bad {
+		if _, err := New(b.name, b.args); err == nil {
+			t.Errorf("New(%s, %v) succeeded", b.name, b.args)
+		}
+	}
+	if p, _ := New("between", []any{1, 3}); !p.MatchValue(int64(2)) {
+		t.Error("between via New")
+	}
+}
+
+func TestCompare(t *testing.T) {
+	tests := []struct {
+		a, b any
+		c    int
+		ok   bool
+	}{
+		{int64(1), int64(2), -1, true},
+		{int64(2), 1.5, 1, true},
+		{1.5, int64(2), -1, true},
+		{int64(math.MaxInt64), float64(math.MaxInt64), -1, true},
+		{int64(3), 3.0, 0, true},
+		{"a", "b", -1, true},
+		{false, true, -1, true},
+		{"a", int64(1), 0, false},
+		{math.NaN(), int64(1), 0, false},
+		{[]any{}, int64(1), 0, false},
+	}
+	for _, tt := range tests {
+		c, ok := Compare(tt.a, tt.b)
+		if c != tt.c || ok != tt.ok {
+			t.Errorf("Compare(%v, %v) = %d, %v; want %d, %v", tt.a, tt.b, c, ok, tt.c, tt.ok)
+		}
+	}
+	if Equal([]any{int64(1)}, int64(1)) || !Equal(nil, nil) {
+		t.Error("Equal on lists/nil")
+	}
+}
