@@ -39,7 +39,7 @@ func TestLoad(t *testing.T) {
 			}},
 		{name: "alias", yaml: "analyzer_servers: [a:1]\n", check: func(c *Config) bool { return c.AnalyzerAddrs()[0] == "a:1" }},
 		{name: "env overrides file", yaml: "analyzer:\n  listen: 1.2.3.4:1\n",
-			env:   []string{"SKYDIVE_ANALYZER_LISTEN=0.0.0.0:9999", "SKYDIVE_ANALYZERS=a:1,b:2", "SKYDIVE_AGENT_TOPOLOGY_NETLINK_METRICS_UPDATE=5"},
+			env: []string{"SKYDIVE_ANALYZER_LISTEN=0.0.0.0:9999", "SKYDIVE_ANALYZERS=a:1,b:2", "SKYDIVE_AGENT_TOPOLOGY_NETLINK_METRICS_UPDATE=5"},
 			check: func(c *Config) bool {
 				return c.Analyzer.Listen == "0.0.0.0:9999" && len(c.Analyzers) == 2 && c.Agent.Topology.Netlink.MetricsUpdate == 5
 			}},

@@ -175,9 +175,9 @@ func (p *Probe) session(ctx context.Context, ep string) error {
 
 type eventHandler struct{ mark func() }
 
-func (h *eventHandler) OnAdd(string, model.Model)                { h.mark() }
+func (h *eventHandler) OnAdd(string, model.Model)                 { h.mark() }
 func (h *eventHandler) OnUpdate(string, model.Model, model.Model) { h.mark() }
-func (h *eventHandler) OnDelete(string, model.Model)             { h.mark() }
+func (h *eventHandler) OnDelete(string, model.Model)              { h.mark() }
 
 type desired struct {
 	nodes    map[graph.Identifier]graph.Metadata
@@ -497,4 +497,3 @@ func putMap(m graph.Metadata, key string, v map[string]string) {
 		m[key] = mm
 	}
 }
-
