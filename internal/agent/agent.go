@@ -22,6 +22,7 @@ import (
 	nsprobe "github.com/skydive-ng/skydive/internal/probe/netns"
 	"github.com/skydive-ng/skydive/internal/replicate"
 	"github.com/skydive-ng/skydive/internal/topology"
+	"github.com/skydive-ng/skydive/internal/topoquery"
 	"github.com/skydive-ng/skydive/internal/version"
 )
 
@@ -29,8 +30,6 @@ import (
 type Options struct {
 	Config *config.Config
 	Logger *slog.Logger
-	// NewQueryRunner builds the Gremlin evaluator over a graph.
-	NewQueryRunner func(graph.View) httpapi.QueryRunner
 	// Listener, when set, is used instead of listening on agent.listen.
 	Listener net.Listener
 }
@@ -66,7 +65,7 @@ func Run(ctx context.Context, opts Options) error {
 	api := &httpapi.Server{
 		Info:    v1.APIInfo{Host: cfg.HostID, Version: version.Version, Service: "agent"},
 		Graph:   g,
-		Queries: opts.NewQueryRunner(g),
+		Queries: topoquery.NewLive(g),
 		Logger:  log,
 		Status: func() any {
 			return v1.AgentStatus{

@@ -14,16 +14,17 @@ import (
 	v1 "github.com/skydive-ng/skydive/api/v1"
 	"github.com/skydive-ng/skydive/internal/config"
 	"github.com/skydive-ng/skydive/internal/graph"
+	"github.com/skydive-ng/skydive/internal/history"
 	"github.com/skydive-ng/skydive/internal/httpapi"
 	"github.com/skydive-ng/skydive/internal/replicate"
+	"github.com/skydive-ng/skydive/internal/topoquery"
 	"github.com/skydive-ng/skydive/internal/version"
 )
 
 // Options are the analyzer's dependencies.
 type Options struct {
-	Config         *config.Config
-	Logger         *slog.Logger
-	NewQueryRunner func(graph.View) httpapi.QueryRunner
+	Config *config.Config
+	Logger *slog.Logger
 	// Listener, when set, is used instead of listening on analyzer.listen.
 	Listener net.Listener
 	// Ready, when set, is closed once the analyzer serves.
@@ -37,6 +38,8 @@ func Run(ctx context.Context, opts Options) error {
 		log = slog.Default()
 	}
 	g := graph.New()
+	hist := history.New(history.Options{Retention: time.Duration(cfg.Analyzer.Topology.HistoryRetention) * time.Second})
+	defer hist.Attach(g)()
 	agents := &replicate.Server{Graph: g, Logger: log,
 		PingDelay: time.Duration(cfg.HTTP.WS.PingDelay) * time.Second,
 		PongWait:  time.Duration(cfg.HTTP.WS.PingDelay+cfg.HTTP.WS.PongTimeout) * time.Second}
@@ -44,7 +47,7 @@ func Run(ctx context.Context, opts Options) error {
 	api := &httpapi.Server{
 		Info:    v1.APIInfo{Host: cfg.HostID, Version: version.Version, Service: "analyzer"},
 		Graph:   g,
-		Queries: opts.NewQueryRunner(g),
+		Queries: topoquery.New(topoquery.Options{Graph: g, History: hist}),
 		Logger:  log,
 		Status: func() any {
 			return v1.AnalyzerStatus{
@@ -75,6 +78,7 @@ func Run(ctx context.Context, opts Options) error {
 		close(opts.Ready)
 	}
 	grp, ctx := errgroup.WithContext(ctx)
+	grp.Go(func() error { return hist.Run(ctx) })
 	grp.Go(func() error { return httpapi.Serve(ctx, l, cfg.Analyzer.Listen, mux, log.With("server", "analyzer")) })
 	log.Info("analyzer started", "host_id", cfg.HostID, "listen", l.Addr().String())
 	return grp.Wait()

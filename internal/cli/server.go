@@ -9,7 +9,6 @@ import (
 
 	"github.com/skydive-ng/skydive/internal/agent"
 	"github.com/skydive-ng/skydive/internal/analyzer"
-	"github.com/skydive-ng/skydive/internal/topoquery"
 )
 
 func newAnalyzerCommand(rf *rootFlags) *cobra.Command {
@@ -27,7 +26,7 @@ func newAnalyzerCommand(rf *rootFlags) *cobra.Command {
 				cfg.Analyzer.Listen = listen
 			}
 			log := newLogger(cfg, cmd.ErrOrStderr(), "analyzer")
-			return ignoreCanceled(analyzer.Run(cmd.Context(), analyzer.Options{Config: cfg, Logger: log, NewQueryRunner: topoquery.New}))
+			return ignoreCanceled(analyzer.Run(cmd.Context(), analyzer.Options{Config: cfg, Logger: log}))
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "address and port to listen on (analyzer.listen)")
@@ -52,7 +51,7 @@ func newAgentCommand(rf *rootFlags) *cobra.Command {
 				cfg.HostID = hostID
 			}
 			log := newLogger(cfg, cmd.ErrOrStderr(), "agent")
-			return ignoreCanceled(agent.Run(cmd.Context(), agent.Options{Config: cfg, Logger: log, NewQueryRunner: topoquery.New}))
+			return ignoreCanceled(agent.Run(cmd.Context(), agent.Options{Config: cfg, Logger: log}))
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "address and port to listen on (agent.listen)")
@@ -80,11 +79,10 @@ func newAllInOneCommand(rf *rootFlags) *cobra.Command {
 			grp, ctx := errgroup.WithContext(cmd.Context())
 			grp.Go(func() error {
 				return analyzer.Run(ctx, analyzer.Options{Config: cfg, Logger: newLogger(cfg, cmd.ErrOrStderr(), "analyzer"),
-					NewQueryRunner: topoquery.New, Listener: l})
+					Listener: l})
 			})
 			grp.Go(func() error {
-				return agent.Run(ctx, agent.Options{Config: cfg, Logger: newLogger(cfg, cmd.ErrOrStderr(), "agent"),
-					NewQueryRunner: topoquery.New})
+				return agent.Run(ctx, agent.Options{Config: cfg, Logger: newLogger(cfg, cmd.ErrOrStderr(), "agent")})
 			})
 			return ignoreCanceled(grp.Wait())
 		},

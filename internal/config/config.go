@@ -34,7 +34,15 @@ type Config struct {
 
 // Analyzer is the analyzer section.
 type Analyzer struct {
-	Listen string `yaml:"listen"`
+	Listen   string           `yaml:"listen"`
+	Topology AnalyzerTopology `yaml:"topology"`
+}
+
+// AnalyzerTopology configures the analyzer's graph.
+type AnalyzerTopology struct {
+	// HistoryRetention is how long, in seconds, past revisions stay queryable
+	// with G.At(...) (kept in memory).
+	HistoryRetention int `yaml:"history_retention"`
 }
 
 // Agent is the agent section.
@@ -87,7 +95,7 @@ func Default() *Config {
 	}
 	return &Config{
 		HostID:   host,
-		Analyzer: Analyzer{Listen: "127.0.0.1:8082"},
+		Analyzer: Analyzer{Listen: "127.0.0.1:8082", Topology: AnalyzerTopology{HistoryRetention: 3600}},
 		Agent: Agent{
 			Listen: "127.0.0.1:8081",
 			Topology: AgentTopology{
@@ -170,6 +178,9 @@ func (c *Config) Validate() error {
 		if !builtinProbes[p] && !laterProbes[p] {
 			return fmt.Errorf("agent.topology.probes[%d]: unknown probe %q", i, p)
 		}
+	}
+	if c.Analyzer.Topology.HistoryRetention < 0 {
+		return fmt.Errorf("analyzer.topology.history_retention: must be >= 0 seconds, got %d", c.Analyzer.Topology.HistoryRetention)
 	}
 	if c.Agent.Topology.Netlink.MetricsUpdate <= 0 {
 		return fmt.Errorf("agent.topology.netlink.metrics_update: must be > 0 seconds, got %d", c.Agent.Topology.Netlink.MetricsUpdate)

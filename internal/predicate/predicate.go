@@ -246,6 +246,24 @@ func New(name string, args []any) (*P, error) {
 		}
 		return nil
 	}
+	// Order predicates compare numbers, as the original's: a string there is
+	// a mistake worth telling rather than a silent empty answer.
+	numeric := func() error {
+		for _, a := range args {
+			switch canon(a).(type) {
+			case int64, float64:
+			default:
+				return fmt.Errorf("%s() takes numbers, got %s", up, render(a))
+			}
+		}
+		return nil
+	}
+	switch up {
+	case "LT", "LTE", "GT", "GTE", "INSIDE", "OUTSIDE", "BETWEEN":
+		if err := numeric(); err != nil {
+			return nil, err
+		}
+	}
 	switch up {
 	case "EQ", "NE", "NEE", "LT", "LTE", "GT", "GTE":
 		if err := need(1); err != nil {

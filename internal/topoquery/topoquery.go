@@ -18,10 +18,23 @@ type Runner struct {
 	env    eval.Env
 }
 
-// New returns a runner on g with the core steps.
-func New(g graph.View) httpapi.QueryRunner {
-	return &Runner{engine: eval.NewEngine(eval.Options{}), env: eval.Env{Graph: g}}
+// Options are what queries run against.
+type Options struct {
+	Graph graph.View
+	// History answers G.At(...); nil: "Backend does not support history".
+	History eval.History
+	// Flows is the flow source of the flow steps in Extensions.
+	Flows      any
+	Extensions eval.Options
 }
+
+// New returns a runner.
+func New(opts Options) *Runner {
+	return &Runner{engine: eval.NewEngine(opts.Extensions), env: eval.Env{Graph: opts.Graph, History: opts.History, Flows: opts.Flows}}
+}
+
+// NewLive returns a runner on the live graph g only.
+func NewLive(g graph.View) httpapi.QueryRunner { return New(Options{Graph: g}) }
 
 // Query compiles and runs src.
 func (r *Runner) Query(ctx context.Context, src string) (any, error) {
