@@ -6,6 +6,8 @@ BIN := bin/skydive
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/skydive-ng/skydive/internal/version.Version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
+# What the tests need on a fresh Debian machine.
+APT_PACKAGES := iproute2 iputils-ping tcpdump libpcap-dev openvswitch-switch
 
 .PHONY: all build run test deps unit privileged e2e lint bench fuzz clean
 
@@ -20,10 +22,9 @@ run: build
 
 ## deps: what the tests need on a fresh Debian machine
 deps:
-	@missing=; for p in iproute2:ip iputils-ping:ping; do \
-	  command -v $${p#*:} >/dev/null || missing="$$missing $${p%%:*}"; done; \
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
+	  echo "installing:" $$missing; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 	$(GO) mod download

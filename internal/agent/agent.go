@@ -20,6 +20,7 @@ import (
 	hostprobe "github.com/skydive-ng/skydive/internal/probe/host"
 	nlprobe "github.com/skydive-ng/skydive/internal/probe/netlink"
 	nsprobe "github.com/skydive-ng/skydive/internal/probe/netns"
+	ovsprobe "github.com/skydive-ng/skydive/internal/probe/ovsdb"
 	"github.com/skydive-ng/skydive/internal/replicate"
 	"github.com/skydive-ng/skydive/internal/topology"
 	"github.com/skydive-ng/skydive/internal/topoquery"
@@ -51,13 +52,22 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	period := time.Duration(cfg.Agent.Topology.Netlink.MetricsUpdate) * time.Second
 	peers := nlprobe.NewVethLinker()
-	hostLinks, err := nlprobe.New(nlprobe.Options{Writer: w, Owner: hostID, Peers: peers, MetricsPeriod: period, Logger: log})
+	overlays := topology.NewOverlays()
+	hostLinks, err := nlprobe.New(nlprobe.Options{Writer: w, Owner: hostID, Peers: peers, Overlays: overlays, MetricsPeriod: period, Logger: log})
 	if err != nil {
 		return fmt.Errorf("netlink probe: %w", err)
 	}
 	peers.AddNamespace("", hostLinks.NsHandle())
 	namespaces := nsprobe.New(nsprobe.Options{Writer: w, Host: hostID, RunPath: cfg.Agent.Topology.Netns.RunPath,
 		Peers: peers, MetricsPeriod: period, Logger: log})
+
+	probes := map[string]string{"host": "running", "netlink": "running", "netns": "running"}
+	var ovs *ovsprobe.Probe
+	if cfg.HasProbe("ovsdb") {
+		ovs = ovsprobe.New(ovsprobe.Options{Writer: w, Host: hostID, Address: cfg.OVS.OVSDB, Overlays: overlays,
+			EnableStats: cfg.OVS.EnableStats, Logger: log})
+		probes["ovsdb"] = "running"
+	}
 
 	fwd := &replicate.Forwarder{Graph: g, HostID: cfg.HostID, Analyzers: cfg.AnalyzerAddrs(), Logger: log,
 		PongWait: time.Duration(cfg.HTTP.WS.PingDelay+cfg.HTTP.WS.PongTimeout) * time.Second}
@@ -71,7 +81,7 @@ func Run(ctx context.Context, opts Options) error {
 			return v1.AgentStatus{
 				Clients:        map[string]v1.ConnStatus{},
 				Analyzers:      fwd.Status(),
-				TopologyProbes: map[string]string{"host": "running", "netlink": "running", "netns": "running"},
+				TopologyProbes: probes,
 				FlowProbes:     []string{},
 			}
 		},
@@ -82,6 +92,9 @@ func Run(ctx context.Context, opts Options) error {
 	grp, ctx := errgroup.WithContext(ctx)
 	grp.Go(func() error { return hostLinks.Run(ctx) })
 	grp.Go(func() error { return namespaces.Run(ctx) })
+	if ovs != nil {
+		grp.Go(func() error { return ovs.Run(ctx) })
+	}
 	if len(cfg.AnalyzerAddrs()) > 0 {
 		grp.Go(func() error { return fwd.Run(ctx) })
 	} else {

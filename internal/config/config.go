@@ -30,6 +30,15 @@ type Config struct {
 	Agent           Agent    `yaml:"agent"`
 	Logging         Logging  `yaml:"logging"`
 	HTTP            HTTP     `yaml:"http"`
+	OVS             OVS      `yaml:"ovs"`
+}
+
+// OVS configures the Open vSwitch probe.
+type OVS struct {
+	// OVSDB is the database address: unix:///path or tcp:host:port.
+	OVSDB string `yaml:"ovsdb"`
+	// EnableStats puts interface statistics in Ovs.Metric.
+	EnableStats bool `yaml:"enable_stats"`
 }
 
 // Analyzer is the analyzer section.
@@ -99,21 +108,23 @@ func Default() *Config {
 		Agent: Agent{
 			Listen: "127.0.0.1:8081",
 			Topology: AgentTopology{
+				Probes:  []string{"ovsdb"},
 				Netlink: NetlinkConfig{MetricsUpdate: 30},
 				Netns:   NetnsConfig{RunPath: "/var/run/netns"},
 			},
 		},
 		Logging: Logging{Level: "info"},
 		HTTP:    HTTP{WS: WS{PingDelay: 2, PongTimeout: 5}},
+		OVS:     OVS{OVSDB: "unix:///var/run/openvswitch/db.sock"},
 	}
 }
 
 // Probes the agent always runs, and those of the original this build lacks
 // (accepted in a configuration, reported as unavailable).
 var (
-	builtinProbes = map[string]bool{"host": true, "netlink": true, "netns": true}
+	builtinProbes = map[string]bool{"host": true, "netlink": true, "netns": true, "ovsdb": true}
 	laterProbes   = map[string]bool{
-		"ovsdb": true, "docker": true, "neutron": true, "opencontrail": true, "socketinfo": true,
+		"docker": true, "neutron": true, "opencontrail": true, "socketinfo": true,
 		"lxd": true, "lldp": true, "libvirt": true, "runc": true, "vpp": true, "bess": true, "blockdev": true,
 	}
 )
@@ -194,6 +205,16 @@ func (c *Config) Validate() error {
 		return errors.New("http.ws.ping_delay and http.ws.pong_timeout: must be > 0 seconds")
 	}
 	return nil
+}
+
+// HasProbe tells whether a probe is configured.
+func (c *Config) HasProbe(name string) bool {
+	for _, p := range c.Agent.Topology.Probes {
+		if p == name {
+			return true
+		}
+	}
+	return false
 }
 
 // UnavailableProbes returns the configured probes this build does not have.

@@ -33,9 +33,9 @@ func TestLoad(t *testing.T) {
 		wantErr    string
 		check      func(*Config) bool
 	}{
-		{name: "file", yaml: "host_id: h1\nanalyzers: [10.0.0.1:8082]\nagent:\n  topology:\n    probes: [ovsdb]\n",
+		{name: "file", yaml: "host_id: h1\nanalyzers: [10.0.0.1:8082]\nagent:\n  topology:\n    probes: [ovsdb, docker]\n",
 			check: func(c *Config) bool {
-				return c.HostID == "h1" && c.AnalyzerAddrs()[0] == "10.0.0.1:8082" && c.UnavailableProbes()[0] == "ovsdb"
+				return c.HostID == "h1" && c.AnalyzerAddrs()[0] == "10.0.0.1:8082" && c.HasProbe("ovsdb") && c.UnavailableProbes()[0] == "docker"
 			}},
 		{name: "alias", yaml: "analyzer_servers: [a:1]\n", check: func(c *Config) bool { return c.AnalyzerAddrs()[0] == "a:1" }},
 		{name: "env overrides file", yaml: "analyzer:\n  listen: 1.2.3.4:1\n",

@@ -1,0 +1,74 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/skydive-ng/skydive/client"
+	"github.com/skydive-ng/skydive/internal/testutil/ovstest"
+)
+
+// TestOVSTopology runs allinone against a real ovsdb-server/ovs-vswitchd.
+func TestOVSTopology(t *testing.T) {
+	ovs := ovstest.Start(t)
+	hostID := "e2e-" + uniq()
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	conf := writeConf(t, fmt.Sprintf("host_id: %s\nanalyzer:\n  listen: %s\nagent:\n  listen: 127.0.0.1:%d\novs:\n  ovsdb: %s\n",
+		hostID, addr, freePort(t), ovs.DB))
+	start(t, conf, "allinone")
+	c := client.New(addr)
+	waitAgent(t, c, hostID)
+
+	p := uniq()
+	br, internal := p+"br", p+"in"
+	vmID := "3f2c1a9e-7b4d-4e8a-9c1f-2d3e4f5a6b7c"
+	ovs.Vsctl("add-br", br, "--", "set", "bridge", br, "datapath_type=netdev")
+	for _, n := range []string{"1", "2"} {
+		ns := p + "n" + n
+		netnsAdd(t, ns)
+		sh(t, "ip", "link", "add", p+"v"+n, "type", "veth", "peer", "name", p+"p"+n)
+		linkCleanup(t, p+"v"+n)
+		sh(t, "ip", "link", "set", p+"p"+n, "netns", ns)
+		sh(t, "ip", "link", "set", p+"v"+n, "up")
+		ovs.Vsctl("add-port", br, p+"v"+n)
+	}
+	ovs.Vsctl("add-port", br, internal, "--", "set", "interface", internal, "type=internal",
+		"external_ids:vm-id="+vmID, "external_ids:iface-id=8d1c2b3a-4e5f-6a7b-8c9d-0e1f2a3b4c5d")
+
+	eventually(t, 5*time.Second, "OVS bridge, ports and interfaces", func() error {
+		if _, err := oneNode(c, fmt.Sprintf("G.V().Has('Type', 'ovsbridge', 'Name', '%s')", br)); err != nil {
+			return err
+		}
+		ports, err := queryNodes(c, fmt.Sprintf("G.V().Has('Type', 'ovsbridge', 'Name', '%s').Out('Type', 'ovsport')", br))
+		if err != nil {
+			return err
+		}
+		if len(ports) != 4 { // the bridge's own port, two veths, the internal port
+			return fmt.Errorf("%d ports", len(ports))
+		}
+		n, err := oneNode(c, fmt.Sprintf("G.V().Has('ExtID.vm-id', '%s')", vmID))
+		if err != nil {
+			return err
+		}
+		if n.Metadata["Name"] != internal || n.Metadata["Type"] != "internal" {
+			return fmt.Errorf("vm-id on %v", n.Metadata)
+		}
+		// The original's own test query: bridge -> port -> internal interface.
+		_, err = oneNode(c, fmt.Sprintf("G.V().Has('Type','ovsbridge','Name','%s').Out('Type','ovsport').Out('Type','internal','Driver','openvswitch').Has('Name', '%s')", br, internal))
+		return err
+	})
+	ovs.Vsctl("del-port", br, internal)
+	eventually(t, 5*time.Second, "port removed", func() error {
+		ns, err := queryNodes(c, fmt.Sprintf("G.V().Has('Type', 'ovsport', 'Name', '%s')", internal))
+		if err != nil {
+			return err
+		}
+		if len(ns) != 0 {
+			return fmt.Errorf("port still there")
+		}
+		return nil
+	})
+}
