@@ -5,7 +5,7 @@ GO ?= go
 BIN := bin/skydive
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/skydive-ng/skydive/internal/version.Version=$(VERSION)
-STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # What the tests need on a fresh Debian machine.
 APT_PACKAGES := iproute2 iputils-ping tcpdump libpcap-dev openvswitch-switch
 

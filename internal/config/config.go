@@ -315,10 +315,7 @@ func setFromString(f reflect.Value, s string) error {
 		if f.Type().Elem().Kind() != reflect.String {
 			return fmt.Errorf("cannot be set from the environment")
 		}
-		var items []string
-		for _, p := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
-			items = append(items, p)
-		}
+		items := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
 		f.Set(reflect.ValueOf(items))
 	default:
 		return fmt.Errorf("cannot be set from the environment")

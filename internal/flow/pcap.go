@@ -36,7 +36,7 @@ func FeedPcap(ctx context.Context, r io.Reader, t *Table) error {
 	}
 
 	var src packetSource
-	linkType := func(gopacket.CaptureInfo) layers.LinkType { return layers.LinkTypeEthernet }
+	var linkType func(gopacket.CaptureInfo) layers.LinkType
 	switch binary.LittleEndian.Uint32(magic) {
 	case 0x0a0d0d0a: // pcapng section header block
 		ng, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true})

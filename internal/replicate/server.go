@@ -159,7 +159,7 @@ func (s *Server) apply(origin string, data []byte) error {
 	case v1.SyncMsgType:
 		var obj GraphObj
 		if err := json.Unmarshal(msg.Obj, &obj); err != nil {
-			return fmt.Errorf("Sync: %w", err)
+			return fmt.Errorf("%s: %w", v1.SyncMsgType, err)
 		}
 		s.sync(origin, &obj)
 		return nil

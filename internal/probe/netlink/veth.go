@@ -25,11 +25,6 @@ type endKey struct {
 	ifindex int
 }
 
-type nsidKey struct {
-	from string
-	nsid int
-}
-
 // VethLinker joins the two ends of every veth with a layer2 edge, even when
 // they live in different namespaces watched by different probes. The kernel
 // tells each end only the peer's ifindex and a namespace ID local to its own
@@ -38,7 +33,6 @@ type nsidKey struct {
 type VethLinker struct {
 	mu         sync.Mutex
 	namespaces map[string]netns.NsHandle
-	nsids      map[nsidKey]string
 	ends       map[graph.Identifier]VethEnd
 	byKey      map[endKey]graph.Identifier
 	paired     map[graph.Identifier]graph.Identifier
@@ -48,7 +42,6 @@ type VethLinker struct {
 func NewVethLinker() *VethLinker {
 	return &VethLinker{
 		namespaces: map[string]netns.NsHandle{},
-		nsids:      map[nsidKey]string{},
 		ends:       map[graph.Identifier]VethEnd{},
 		byKey:      map[endKey]graph.Identifier{},
 		paired:     map[graph.Identifier]graph.Identifier{},
@@ -72,11 +65,6 @@ func (v *VethLinker) RemoveNamespace(path string) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	delete(v.namespaces, path)
-	for k, p := range v.nsids {
-		if k.from == path || p == path {
-			delete(v.nsids, k)
-		}
-	}
 }
 
 // NamespaceOf resolves a namespace ID seen from the namespace of h.
