@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -116,4 +117,12 @@ func (c *Client) AnalyzerStatus(ctx context.Context) (*v1.AnalyzerStatus, error)
 // Query runs a Gremlin query and returns the raw JSON result.
 func (c *Client) Query(ctx context.Context, gremlin string) (json.RawMessage, error) {
 	return c.Do(ctx, http.MethodPost, "/api/topology", v1.TopologyQuery{GremlinQuery: gremlin}, nil)
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "cli"
+	}
+	return h
 }

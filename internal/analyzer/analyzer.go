@@ -43,6 +43,7 @@ func Run(ctx context.Context, opts Options) error {
 	agents := &replicate.Server{Graph: g, Logger: log,
 		PingDelay: time.Duration(cfg.HTTP.WS.PingDelay) * time.Second,
 		PongWait:  time.Duration(cfg.HTTP.WS.PingDelay+cfg.HTTP.WS.PongTimeout) * time.Second}
+	publishers := &replicate.Publishers{Graph: g, Logger: log}
 	subscribers := &replicate.Subscribers{Graph: g, Logger: log, PingDelay: time.Duration(cfg.HTTP.WS.PingDelay) * time.Second}
 	api := &httpapi.Server{
 		Info:    v1.APIInfo{Host: cfg.HostID, Version: version.Version, Service: "analyzer"},
@@ -53,7 +54,7 @@ func Run(ctx context.Context, opts Options) error {
 			return v1.AnalyzerStatus{
 				Agents:      agents.Agents(),
 				Peers:       v1.Peers{Incomers: map[string]v1.ConnStatus{}, Outgoers: map[string]v1.ConnStatus{}},
-				Publishers:  map[string]v1.ConnStatus{},
+				Publishers:  publishers.Status(),
 				Subscribers: subscribers.Status(),
 				Alerts:      v1.ElectionStatus{IsMaster: true},
 				Captures:    v1.ElectionStatus{IsMaster: true},
@@ -65,6 +66,7 @@ func Run(ctx context.Context, opts Options) error {
 	api.Register(mux)
 	mux.Handle("GET "+replicate.AgentTopologyPath, agents)
 	mux.Handle("GET "+replicate.SubscriberPath, subscribers)
+	mux.Handle("GET "+replicate.PublisherPath, publishers)
 
 	l := opts.Listener
 	if l == nil {

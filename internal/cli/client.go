@@ -88,6 +88,43 @@ func newQueryCommand(cf *clientFlags, use, defaultQuery string) *cobra.Command {
 
 func newTopologyCommand(cf *clientFlags) *cobra.Command {
 	cmd := &cobra.Command{Use: "topology", Short: "Query or export the topology"}
+	var file, endpoint string
+	importCmd := &cobra.Command{
+		Use:   "import",
+		Short: "Add the nodes and edges of a JSON export to the analyzer's topology",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				return err
+			}
+			var graphs []struct {
+				Nodes []json.RawMessage
+				Edges []json.RawMessage
+			}
+			if err := json.Unmarshal(data, &graphs); err != nil {
+				return fmt.Errorf("%s: expected the JSON of `skydive client topology export` ([{\"Nodes\": [...], \"Edges\": [...]}]): %w", file, err)
+			}
+			if len(graphs) != 1 {
+				return fmt.Errorf("%s: expected a list of exactly one graph, got %d", file, len(graphs))
+			}
+			refused, err := cf.client().Publish(cmd.Context(), endpoint, graphs[0].Nodes, graphs[0].Edges)
+			if err != nil {
+				return err
+			}
+			for _, r := range refused {
+				fmt.Fprintln(cmd.ErrOrStderr(), "refused:", r)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d nodes and %d edges sent, %d refused\n", len(graphs[0].Nodes), len(graphs[0].Edges), len(refused))
+			if len(refused) > 0 {
+				return fmt.Errorf("%d elements refused", len(refused))
+			}
+			return nil
+		},
+	}
+	importCmd.Flags().StringVar(&file, "file", "graph.json", "JSON file of the graph")
+	importCmd.Flags().StringVar(&endpoint, "endpoint", "/ws/publisher", "publisher endpoint")
+	cmd.AddCommand(importCmd)
 	cmd.AddCommand(newQueryCommand(cf, "query", "G"), &cobra.Command{
 		Use:   "export",
 		Short: "Print the whole graph as JSON",

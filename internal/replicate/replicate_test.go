@@ -134,3 +134,39 @@ func TestSubscriberGetsSyncAndEvents(t *testing.T) {
 		t.Fatalf("event %+v", msg)
 	}
 }
+
+func TestPublisherValidatesAndFollowsPolicy(t *testing.T) {
+	g := graph.New()
+	hs := httptest.NewServer(&Publishers{Graph: g})
+	defer hs.Close()
+	dial := func(policy string) *websocket.Conn {
+		h := http.Header{}
+		h.Set(v1.HeaderHostID, "ext")
+		h.Set(v1.HeaderClientType, "cli")
+		h.Set(HeaderPersistencePolicy, policy)
+		c, _, err := websocket.DefaultDialer.Dial(strings.Replace(hs.URL, "http", "ws", 1), h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c := dial("Persistent")
+	must(t, c.WriteMessage(websocket.TextMessage, []byte(`{"Namespace":"Graph","Type":"NodeAdded","Obj":{"ID":"t1","Metadata":{"Name":"tor1"}}}`)))
+	var msg v1.Message
+	must(t, c.ReadJSON(&msg))
+	if msg.Status != http.StatusBadRequest || !strings.Contains(string(msg.Obj), "Metadata.Type") {
+		t.Fatalf("invalid node answered %+v", msg)
+	}
+	must(t, c.WriteMessage(websocket.TextMessage, []byte(`{"Namespace":"Graph","Type":"NodeAdded","Obj":{"ID":"t1","Metadata":{"Name":"tor1","Type":"switch"}}}`)))
+	eventually(t, "published node", func() bool { n := g.Node("t1"); return n != nil && n.Origin == "cli.ext" })
+	c.Close()
+	time.Sleep(100 * time.Millisecond)
+	if g.Node("t1") == nil {
+		t.Fatal("persistent node removed on disconnect")
+	}
+	c2 := dial("DeleteOnDisconnect")
+	must(t, c2.WriteMessage(websocket.TextMessage, []byte(`{"Namespace":"Graph","Type":"NodeAdded","Obj":{"ID":"t2","Metadata":{"Name":"tor2","Type":"switch"}}}`)))
+	eventually(t, "second node", func() bool { return g.Node("t2") != nil })
+	c2.Close()
+	eventually(t, "removed with its publisher", func() bool { return g.Node("t2") == nil })
+}

@@ -146,8 +146,13 @@ func (s *Server) ping(conn *websocket.Conn, stop <-chan struct{}) {
 	}
 }
 
-// apply merges one message of an agent whose elements carry origin.
 func (s *Server) apply(origin string, data []byte) error {
+	return applyMessage(s.Graph, s.logger(), origin, data, false)
+}
+
+// applyMessage merges one message of a source whose elements carry origin;
+// validate checks what the original's JSON schemas required.
+func applyMessage(g *graph.Graph, log *slog.Logger, origin string, data []byte, validate bool) error {
 	var msg v1.Message
 	if err := json.Unmarshal(data, &msg); err != nil {
 		return fmt.Errorf("not a message: %w", err)
@@ -161,7 +166,19 @@ func (s *Server) apply(origin string, data []byte) error {
 		if err := json.Unmarshal(msg.Obj, &obj); err != nil {
 			return fmt.Errorf("%s: %w", v1.SyncMsgType, err)
 		}
-		s.sync(origin, &obj)
+		if validate {
+			for _, n := range obj.Nodes {
+				if err := validNode(n); err != nil {
+					return err
+				}
+			}
+			for _, e := range obj.Edges {
+				if err := validEdge(e); err != nil {
+					return err
+				}
+			}
+		}
+		syncOrigin(g, log, origin, &obj)
 		return nil
 	case v1.NodeAddedMsgType, v1.NodeUpdatedMsgType, v1.NodeDeletedMsgType:
 		var n graph.Node
@@ -170,10 +187,15 @@ func (s *Server) apply(origin string, data []byte) error {
 		}
 		n.Origin = origin
 		if msg.Type == v1.NodeDeletedMsgType {
-			_ = s.Graph.DeleteNode(n.ID)
+			_ = g.DeleteNode(n.ID)
 			return nil
 		}
-		return s.Graph.ReplaceNode(&n)
+		if validate {
+			if err := validNode(&n); err != nil {
+				return err
+			}
+		}
+		return g.ReplaceNode(&n)
 	case v1.EdgeAddedMsgType, v1.EdgeUpdatedMsgType, v1.EdgeDeletedMsgType:
 		var e graph.Edge
 		if err := json.Unmarshal(msg.Obj, &e); err != nil {
@@ -181,16 +203,21 @@ func (s *Server) apply(origin string, data []byte) error {
 		}
 		e.Origin = origin
 		if msg.Type == v1.EdgeDeletedMsgType {
-			_ = s.Graph.DeleteEdge(e.ID)
+			_ = g.DeleteEdge(e.ID)
 			return nil
 		}
-		return s.Graph.ReplaceEdge(&e)
+		if validate {
+			if err := validEdge(&e); err != nil {
+				return err
+			}
+		}
+		return g.ReplaceEdge(&e)
 	}
 	return fmt.Errorf("unknown message type %q", msg.Type)
 }
 
-// sync makes the origin's subgraph equal to obj, touching only what differs.
-func (s *Server) sync(origin string, obj *GraphObj) {
+// syncOrigin makes the origin's subgraph equal to obj, touching only what differs.
+func syncOrigin(g *graph.Graph, log *slog.Logger, origin string, obj *GraphObj) {
 	keepN := map[graph.Identifier]bool{}
 	keepE := map[graph.Identifier]bool{}
 	for _, n := range obj.Nodes {
@@ -199,25 +226,25 @@ func (s *Server) sync(origin string, obj *GraphObj) {
 	for _, e := range obj.Edges {
 		keepE[e.ID] = true
 	}
-	s.Graph.DeleteWhere(func(e *graph.Element) bool {
+	g.DeleteWhere(func(e *graph.Element) bool {
 		return e.Origin == origin && !keepN[e.ID] && !keepE[e.ID]
 	})
 	for _, n := range obj.Nodes {
 		n.Origin = origin
-		if old := s.Graph.Node(n.ID); old != nil && old.Revision == n.Revision && old.Metadata.Equal(n.Metadata) {
+		if old := g.Node(n.ID); old != nil && old.Revision == n.Revision && old.Metadata.Equal(n.Metadata) {
 			continue
 		}
-		if err := s.Graph.ReplaceNode(n); err != nil {
-			s.logger().Warn("sync node", "id", n.ID, "err", err)
+		if err := g.ReplaceNode(n); err != nil {
+			log.Warn("sync node", "id", n.ID, "err", err)
 		}
 	}
 	for _, e := range obj.Edges {
 		e.Origin = origin
-		if old := s.Graph.Edge(e.ID); old != nil && old.Revision == e.Revision && old.Metadata.Equal(e.Metadata) {
+		if old := g.Edge(e.ID); old != nil && old.Revision == e.Revision && old.Metadata.Equal(e.Metadata) {
 			continue
 		}
-		if err := s.Graph.ReplaceEdge(e); err != nil {
-			s.logger().Warn("sync edge", "id", e.ID, "err", err)
+		if err := g.ReplaceEdge(e); err != nil {
+			log.Warn("sync edge", "id", e.ID, "err", err)
 		}
 	}
 }

@@ -393,3 +393,24 @@ func TestMalformedQueriesAre400WithPosition(t *testing.T) {
 		t.Fatalf("analyzer died: %v", err)
 	}
 }
+
+func TestTopologyImport(t *testing.T) {
+	c, addr, _ := allInOne(t)
+	p := uniq()
+	good := writeConf(t, fmt.Sprintf(`[{"Nodes": [
+	  {"ID": "%[1]s-tor", "Metadata": {"Name": "%[1]s-tor", "Type": "switch"}},
+	  {"ID": "%[1]s-port", "Metadata": {"Name": "%[1]s-port1", "Type": "switchport", "MTU": 9000}}],
+	 "Edges": [{"ID": "%[1]s-e", "Parent": "%[1]s-tor", "Child": "%[1]s-port", "Metadata": {"RelationType": "ownership"}}]}]`, p))
+	if out, err := cli(addr, "topology", "import", "--file", good); err != nil {
+		t.Fatalf("import: %v: %s", err, out)
+	}
+	eventually(t, 2*time.Second, "imported nodes", func() error {
+		_, err := oneNode(c, fmt.Sprintf("G.V().Has('Type', 'switch', 'Name', '%s-tor').Out().Has('MTU', 9000)", p))
+		return err
+	})
+	bad := writeConf(t, `[{"Nodes": [{"ID": "x", "Metadata": {"Name": "no type"}}], "Edges": []}]`)
+	out, err := cli(addr, "topology", "import", "--file", bad)
+	if err == nil || !strings.Contains(out, "Metadata.Type") {
+		t.Fatalf("import of an invalid node: err %v, output %q", err, out)
+	}
+}

@@ -1,0 +1,124 @@
+package replicate
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	v1 "github.com/skydive-ng/skydive/api/v1"
+	"github.com/skydive-ng/skydive/internal/graph"
+)
+
+// PublisherPath is the endpoint of external publishers.
+const PublisherPath = "/ws/publisher"
+
+// HeaderPersistencePolicy tells whether a publisher's elements outlive it.
+const HeaderPersistencePolicy = "X-Persistence-Policy"
+
+// Publishers serves /ws/publisher: external sources (scripts, `skydive
+// client topology import`) add nodes and edges with the agents' messages.
+// Their elements carry the origin "<client type>.<host>"; with the policy
+// DeleteOnDisconnect (the default) they leave with the publisher.
+type Publishers struct {
+	Graph  *graph.Graph
+	Logger *slog.Logger
+
+	mu      sync.Mutex
+	clients map[string]v1.ConnStatus
+}
+
+// Status reports the connected publishers.
+func (p *Publishers) Status() map[string]v1.ConnStatus {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string]v1.ConnStatus, len(p.clients))
+	for k, v := range p.clients {
+		out[k] = v
+	}
+	return out
+}
+
+func (p *Publishers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	host := headerOrQuery(r, v1.HeaderHostID)
+	if host == "" {
+		host = "publisher"
+	}
+	clientType := headerOrQuery(r, v1.HeaderClientType)
+	if clientType == "" {
+		clientType = "publisher"
+	}
+	policy := headerOrQuery(r, HeaderPersistencePolicy)
+	switch policy {
+	case "", "DeleteOnDisconnect", "Persistent":
+	default:
+		http.Error(w, fmt.Sprintf("%s: unknown policy %q (Persistent or DeleteOnDisconnect)", HeaderPersistencePolicy, policy), http.StatusBadRequest)
+		return
+	}
+	conn, err := upgrader.Upgrade(w, r, http.Header{v1.HeaderServiceType: {"analyzer"}})
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	origin := clientType + "." + host
+	log := p.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("publisher", origin)
+	addr, port := splitHostPort(r.RemoteAddr)
+	key := origin + "@" + r.RemoteAddr
+	p.mu.Lock()
+	if p.clients == nil {
+		p.clients = map[string]v1.ConnStatus{}
+	}
+	p.clients[key] = v1.ConnStatus{ServiceType: clientType, ClientProtocol: "json", Addr: addr, Port: port,
+		IsConnected: true, ConnectTime: time.Now().UTC(), RemoteHost: host, RemoteServiceType: clientType}
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.clients, key)
+		p.mu.Unlock()
+		if policy != "Persistent" {
+			p.Graph.DeleteWhere(func(e *graph.Element) bool { return e.Origin == origin })
+		}
+	}()
+	conn.SetReadLimit(256 << 20)
+	for {
+		_, data, err := conn.ReadMessage()
+		if err != nil {
+			return
+		}
+		if err := applyMessage(p.Graph, log, origin, data, true); err != nil {
+			// Tell the publisher what was wrong; keep the connection.
+			_ = conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			_ = conn.WriteJSON(v1.Message{Namespace: v1.NamespaceGraph, Type: "Error", Status: http.StatusBadRequest, Obj: jsonString(err.Error())})
+		}
+	}
+}
+
+func validNode(n *graph.Node) error {
+	switch {
+	case n.ID == "":
+		return errors.New("node: ID is required")
+	case n.Metadata.String(graph.KeyName) == "":
+		return fmt.Errorf("node %s: Metadata.Name is required", n.ID)
+	case n.Metadata.String(graph.KeyType) == "":
+		return fmt.Errorf("node %s: Metadata.Type is required", n.ID)
+	}
+	return nil
+}
+
+func validEdge(e *graph.Edge) error {
+	switch {
+	case e.ID == "":
+		return errors.New("edge: ID is required")
+	case e.Parent == "" || e.Child == "":
+		return fmt.Errorf("edge %s: Parent and Child are required", e.ID)
+	case e.Metadata.String(graph.KeyRelationType) == "":
+		return fmt.Errorf("edge %s: Metadata.RelationType is required", e.ID)
+	}
+	return nil
+}
