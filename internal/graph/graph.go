@@ -157,12 +157,12 @@ var _ View = (*Graph)(nil)
 // Graph is a concurrency-safe topology graph.
 type Graph struct {
 	mu        sync.RWMutex
-	nodes     map[Identifier]*Node
-	edges     map[Identifier]*Edge
+	nodes     *orderedSet[*Node]
+	edges     *orderedSet[*Edge]
 	out       map[Identifier]map[Identifier]struct{} // node -> edges where it is parent
 	in        map[Identifier]map[Identifier]struct{} // node -> edges where it is child
-	byType    map[string]map[Identifier]struct{}
-	byName    map[string]map[Identifier]struct{}
+	byType    map[string]*orderedSet[*Node]
+	byName    map[string]*orderedSet[*Node]
 	listeners map[int]Listener
 	nextL     int
 	now       func() Time
@@ -177,12 +177,12 @@ func WithClock(now func() Time) Option { return func(g *Graph) { g.now = now } }
 // New returns an empty graph.
 func New(opts ...Option) *Graph {
 	g := &Graph{
-		nodes:     map[Identifier]*Node{},
-		edges:     map[Identifier]*Edge{},
+		nodes:     newOrderedSet(nodeKey),
+		edges:     newOrderedSet(edgeKey),
 		out:       map[Identifier]map[Identifier]struct{}{},
 		in:        map[Identifier]map[Identifier]struct{}{},
-		byType:    map[string]map[Identifier]struct{}{},
-		byName:    map[string]map[Identifier]struct{}{},
+		byType:    map[string]*orderedSet[*Node]{},
+		byName:    map[string]*orderedSet[*Node]{},
 		listeners: map[int]Listener{},
 		now:       Now,
 	}
@@ -235,35 +235,54 @@ func (g *Graph) emit(ev Event) {
 	}
 }
 
-func indexAdd(idx map[string]map[Identifier]struct{}, key string, id Identifier) {
+func indexAdd(idx map[string]*orderedSet[*Node], key string, n *Node) {
 	if key == "" {
 		return
 	}
 	s := idx[key]
 	if s == nil {
-		s = map[Identifier]struct{}{}
+		s = newOrderedSet(nodeKey)
 		idx[key] = s
 	}
-	s[id] = struct{}{}
+	s.add(n.ID, n)
 }
 
-func indexDel(idx map[string]map[Identifier]struct{}, key string, id Identifier) {
+func indexDel(idx map[string]*orderedSet[*Node], key string, id Identifier) {
 	if s := idx[key]; s != nil {
-		delete(s, id)
-		if len(s) == 0 {
+		s.remove(id)
+		if len(s.m) == 0 {
 			delete(idx, key)
 		}
 	}
 }
 
 func (g *Graph) index(n *Node) {
-	indexAdd(g.byType, n.Metadata.String(KeyType), n.ID)
-	indexAdd(g.byName, n.Metadata.String(KeyName), n.ID)
+	indexAdd(g.byType, n.Metadata.String(KeyType), n)
+	indexAdd(g.byName, n.Metadata.String(KeyName), n)
 }
 
 func (g *Graph) unindex(n *Node) {
 	indexDel(g.byType, n.Metadata.String(KeyType), n.ID)
 	indexDel(g.byName, n.Metadata.String(KeyName), n.ID)
+}
+
+// replaceStored swaps the stored revision of a node, keeping the orders.
+func (g *Graph) replaceStored(old, n *Node) {
+	g.nodes.update(n.ID, n, old.CreatedAt != n.CreatedAt)
+	for _, ix := range []struct {
+		idx map[string]*orderedSet[*Node]
+		key string
+	}{{g.byType, KeyType}, {g.byName, KeyName}} {
+		ok, nk := old.Metadata.String(ix.key), n.Metadata.String(ix.key)
+		if ok == nk {
+			if s := ix.idx[nk]; s != nil {
+				s.update(n.ID, n, old.CreatedAt != n.CreatedAt)
+			}
+			continue
+		}
+		indexDel(ix.idx, ok, n.ID)
+		indexAdd(ix.idx, nk, n)
+	}
 }
 
 // AddNode stores n as given (ID, host, origin, times, revision). Unset times
@@ -278,12 +297,12 @@ func (g *Graph) addNodeLocked(n *Node) error {
 	if n.ID == "" {
 		return errors.New("node has no ID")
 	}
-	if _, ok := g.nodes[n.ID]; ok {
+	if _, ok := g.nodes.m[n.ID]; ok {
 		return fmt.Errorf("node %s: %w", n.ID, ErrExists)
 	}
 	n = n.Clone()
 	g.stamp(&n.Element)
-	g.nodes[n.ID] = n
+	g.nodes.add(n.ID, n)
 	g.index(n)
 	g.emit(Event{Type: NodeAdded, Node: n})
 	return nil
@@ -308,15 +327,13 @@ func (g *Graph) stamp(e *Element) {
 func (g *Graph) ReplaceNode(n *Node) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	old, ok := g.nodes[n.ID]
+	old, ok := g.nodes.m[n.ID]
 	if !ok {
 		return g.addNodeLocked(n)
 	}
 	n = n.Clone()
 	g.stamp(&n.Element)
-	g.unindex(old)
-	g.nodes[n.ID] = n
-	g.index(n)
+	g.replaceStored(old, n)
 	g.emit(Event{Type: NodeUpdated, Node: n, OldNode: old})
 	return nil
 }
@@ -326,7 +343,7 @@ func (g *Graph) ReplaceNode(n *Node) error {
 func (g *Graph) UpdateNodeMetadata(id Identifier, change func(Metadata) bool) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	old, ok := g.nodes[id]
+	old, ok := g.nodes.m[id]
 	if !ok {
 		return fmt.Errorf("node %s: %w", id, ErrNodeNotFound)
 	}
@@ -340,9 +357,7 @@ func (g *Graph) UpdateNodeMetadata(id Identifier, change func(Metadata) bool) er
 	}
 	n.Revision++
 	n.UpdatedAt = g.now()
-	g.unindex(old)
-	g.nodes[id] = n
-	g.index(n)
+	g.replaceStored(old, n)
 	g.emit(Event{Type: NodeUpdated, Node: n, OldNode: old})
 	return nil
 }
@@ -371,7 +386,7 @@ func (g *Graph) DeleteNode(id Identifier) error {
 }
 
 func (g *Graph) deleteNodeLocked(id Identifier) error {
-	n, ok := g.nodes[id]
+	n, ok := g.nodes.m[id]
 	if !ok {
 		return fmt.Errorf("node %s: %w", id, ErrNodeNotFound)
 	}
@@ -382,7 +397,7 @@ func (g *Graph) deleteNodeLocked(id Identifier) error {
 		g.deleteEdgeLocked(eid)
 	}
 	g.unindex(n)
-	delete(g.nodes, id)
+	g.nodes.remove(id)
 	delete(g.out, id)
 	delete(g.in, id)
 	d := *n
@@ -402,18 +417,18 @@ func (g *Graph) addEdgeLocked(e *Edge) error {
 	if e.ID == "" {
 		return errors.New("edge has no ID")
 	}
-	if _, ok := g.edges[e.ID]; ok {
+	if _, ok := g.edges.m[e.ID]; ok {
 		return fmt.Errorf("edge %s: %w", e.ID, ErrExists)
 	}
-	if _, ok := g.nodes[e.Parent]; !ok {
+	if _, ok := g.nodes.m[e.Parent]; !ok {
 		return fmt.Errorf("edge %s parent %s: %w", e.ID, e.Parent, ErrNodeNotFound)
 	}
-	if _, ok := g.nodes[e.Child]; !ok {
+	if _, ok := g.nodes.m[e.Child]; !ok {
 		return fmt.Errorf("edge %s child %s: %w", e.ID, e.Child, ErrNodeNotFound)
 	}
 	e = e.Clone()
 	g.stamp(&e.Element)
-	g.edges[e.ID] = e
+	g.edges.add(e.ID, e)
 	link(g.out, e.Parent, e.ID)
 	link(g.in, e.Child, e.ID)
 	g.emit(Event{Type: EdgeAdded, Edge: e})
@@ -433,7 +448,7 @@ func link(m map[Identifier]map[Identifier]struct{}, n, e Identifier) {
 func (g *Graph) ReplaceEdge(e *Edge) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	old, ok := g.edges[e.ID]
+	old, ok := g.edges.m[e.ID]
 	if !ok {
 		return g.addEdgeLocked(e)
 	}
@@ -443,7 +458,7 @@ func (g *Graph) ReplaceEdge(e *Edge) error {
 	}
 	e = e.Clone()
 	g.stamp(&e.Element)
-	g.edges[e.ID] = e
+	g.edges.update(e.ID, e, old.CreatedAt != e.CreatedAt)
 	g.emit(Event{Type: EdgeUpdated, Edge: e, OldEdge: old})
 	return nil
 }
@@ -452,7 +467,7 @@ func (g *Graph) ReplaceEdge(e *Edge) error {
 func (g *Graph) UpdateEdgeMetadata(id Identifier, change func(Metadata) bool) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	old, ok := g.edges[id]
+	old, ok := g.edges.m[id]
 	if !ok {
 		return fmt.Errorf("edge %s: %w", id, ErrEdgeNotFound)
 	}
@@ -466,7 +481,7 @@ func (g *Graph) UpdateEdgeMetadata(id Identifier, change func(Metadata) bool) er
 	}
 	e.Revision++
 	e.UpdatedAt = g.now()
-	g.edges[id] = e
+	g.edges.update(id, e, false)
 	g.emit(Event{Type: EdgeUpdated, Edge: e, OldEdge: old})
 	return nil
 }
@@ -475,7 +490,7 @@ func (g *Graph) UpdateEdgeMetadata(id Identifier, change func(Metadata) bool) er
 func (g *Graph) DeleteEdge(id Identifier) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if _, ok := g.edges[id]; !ok {
+	if _, ok := g.edges.m[id]; !ok {
 		return fmt.Errorf("edge %s: %w", id, ErrEdgeNotFound)
 	}
 	g.deleteEdgeLocked(id)
@@ -483,8 +498,8 @@ func (g *Graph) DeleteEdge(id Identifier) error {
 }
 
 func (g *Graph) deleteEdgeLocked(id Identifier) {
-	e := g.edges[id]
-	delete(g.edges, id)
+	e := g.edges.m[id]
+	g.edges.remove(id)
 	if s := g.out[e.Parent]; s != nil {
 		delete(s, id)
 	}
@@ -501,13 +516,13 @@ func (g *Graph) deleteEdgeLocked(id Identifier) {
 func (g *Graph) DeleteWhere(match func(*Element) bool) int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for id, e := range g.edges {
+	for id, e := range g.edges.m {
 		if match(&e.Element) {
 			g.deleteEdgeLocked(id)
 		}
 	}
 	count := 0
-	for id, n := range g.nodes {
+	for id, n := range g.nodes.m {
 		if match(&n.Element) {
 			_ = g.deleteNodeLocked(id)
 			count++
@@ -520,14 +535,14 @@ func (g *Graph) DeleteWhere(match func(*Element) bool) int {
 func (g *Graph) Node(id Identifier) *Node {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	return g.nodes[id]
+	return g.nodes.m[id]
 }
 
 // Edge returns an edge or nil.
 func (g *Graph) Edge(id Identifier) *Edge {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	return g.edges[id]
+	return g.edges.m[id]
 }
 
 // Nodes returns every node, ordered by creation time then ID.
@@ -537,14 +552,7 @@ func (g *Graph) Nodes() []*Node {
 	return g.nodesLocked()
 }
 
-func (g *Graph) nodesLocked() []*Node {
-	out := make([]*Node, 0, len(g.nodes))
-	for _, n := range g.nodes {
-		out = append(out, n)
-	}
-	SortNodes(out)
-	return out
-}
+func (g *Graph) nodesLocked() []*Node { return g.nodes.list() }
 
 // Edges returns every edge, ordered by creation time then ID.
 func (g *Graph) Edges() []*Edge {
@@ -553,14 +561,7 @@ func (g *Graph) Edges() []*Edge {
 	return g.edgesLocked()
 }
 
-func (g *Graph) edgesLocked() []*Edge {
-	out := make([]*Edge, 0, len(g.edges))
-	for _, e := range g.edges {
-		out = append(out, e)
-	}
-	SortEdges(out)
-	return out
-}
+func (g *Graph) edgesLocked() []*Edge { return g.edges.list() }
 
 // SortNodes orders nodes by creation time, then ID, for stable answers.
 func SortNodes(ns []*Node) {
@@ -585,7 +586,7 @@ func SortEdges(es []*Edge) {
 // NodesByIndex returns the nodes whose indexed key (Type or Name) equals
 // value; ok is false when key is not indexed.
 func (g *Graph) NodesByIndex(key, value string) (nodes []*Node, ok bool) {
-	var idx map[string]map[Identifier]struct{}
+	var idx map[string]*orderedSet[*Node]
 	switch key {
 	case KeyType:
 		idx = g.byType
@@ -596,11 +597,10 @@ func (g *Graph) NodesByIndex(key, value string) (nodes []*Node, ok bool) {
 	}
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	for id := range idx[value] {
-		nodes = append(nodes, g.nodes[id])
+	if s := idx[value]; s != nil {
+		return s.list(), true
 	}
-	SortNodes(nodes)
-	return nodes, true
+	return nil, true
 }
 
 // OutEdges returns the edges whose parent is id.
@@ -615,7 +615,7 @@ func (g *Graph) adjacent(m map[Identifier]map[Identifier]struct{}, id Identifier
 	s := m[id]
 	out := make([]*Edge, 0, len(s))
 	for eid := range s {
-		out = append(out, g.edges[eid])
+		out = append(out, g.edges.m[eid])
 	}
 	SortEdges(out)
 	return out
@@ -625,5 +625,5 @@ func (g *Graph) adjacent(m map[Identifier]map[Identifier]struct{}, id Identifier
 func (g *Graph) Len() (nodes, edges int) {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	return len(g.nodes), len(g.edges)
+	return len(g.nodes.m), len(g.edges.m)
 }

@@ -1,0 +1,94 @@
+package graph
+
+import (
+	"slices"
+	"sync"
+)
+
+// orderedSet keeps elements by ID and, lazily, in creation order. Queries
+// list whole sets often while membership changes seldom: the order is
+// computed again only after an addition or a removal, and an update swaps
+// the element in place.
+type orderedSet[T any] struct {
+	key func(T) (Time, Identifier)
+
+	m map[Identifier]T
+
+	mu     sync.Mutex // guards the cache below; readers share the graph's read lock
+	sorted []T
+	pos    map[Identifier]int
+	dirty  bool
+}
+
+func newOrderedSet[T any](key func(T) (Time, Identifier)) *orderedSet[T] {
+	return &orderedSet[T]{key: key, m: map[Identifier]T{}, dirty: true}
+}
+
+// The writers below run under the graph's write lock.
+
+func (s *orderedSet[T]) add(id Identifier, el T) {
+	s.m[id] = el
+	s.mu.Lock()
+	s.dirty = true
+	s.mu.Unlock()
+}
+
+// update swaps an element; moved tells that its creation time changed.
+func (s *orderedSet[T]) update(id Identifier, el T, moved bool) {
+	s.m[id] = el
+	s.mu.Lock()
+	if moved {
+		s.dirty = true
+	} else if !s.dirty {
+		s.sorted[s.pos[id]] = el
+	}
+	s.mu.Unlock()
+}
+
+func (s *orderedSet[T]) remove(id Identifier) {
+	delete(s.m, id)
+	s.mu.Lock()
+	s.dirty = true
+	s.mu.Unlock()
+}
+
+// list returns the elements in creation order (a copy).
+func (s *orderedSet[T]) list() []T {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dirty {
+		s.sorted = s.sorted[:0]
+		for _, el := range s.m {
+			s.sorted = append(s.sorted, el)
+		}
+		slices.SortFunc(s.sorted, func(a, b T) int {
+			ta, ia := s.key(a)
+			tb, ib := s.key(b)
+			switch {
+			case ta < tb:
+				return -1
+			case ta > tb:
+				return 1
+			case ia < ib:
+				return -1
+			case ia > ib:
+				return 1
+			}
+			return 0
+		})
+		if s.pos == nil {
+			s.pos = make(map[Identifier]int, len(s.sorted))
+		} else {
+			clear(s.pos)
+		}
+		for i, el := range s.sorted {
+			_, id := s.key(el)
+			s.pos[id] = i
+		}
+		s.dirty = false
+	}
+	return slices.Clone(s.sorted)
+}
+
+func nodeKey(n *Node) (Time, Identifier) { return n.CreatedAt, n.ID }
+func edgeKey(e *Edge) (Time, Identifier) { return e.CreatedAt, e.ID }
