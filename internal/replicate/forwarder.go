@@ -54,9 +54,68 @@ type Forwarder struct {
 	PongWait   time.Duration
 	Logger     *slog.Logger
 	MaxBackoff time.Duration
+	// OnMessage receives the analyzer's messages other than graph ones
+	// (capture assignments ...). It runs on the reader goroutine.
+	OnMessage func(v1.Message)
+	// OutboxSize bounds the messages (flow updates) kept while the analyzer
+	// is away; beyond it the oldest are dropped and counted.
+	OutboxSize int
 
-	mu     sync.Mutex
-	status map[string]v1.ConnStatus
+	mu      sync.Mutex
+	status  map[string]v1.ConnStatus
+	outbox  []v1.Message
+	notify  chan struct{}
+	dropped int64
+}
+
+// Send queues a message for the analyzer (sent in order, after the graph's
+// changes of the moment). It never blocks: when the queue is full the oldest
+// message is dropped and counted.
+func (f *Forwarder) Send(msg v1.Message) {
+	f.mu.Lock()
+	size := f.OutboxSize
+	if size <= 0 {
+		size = 10000
+	}
+	if len(f.outbox) >= size {
+		f.outbox = f.outbox[1:]
+		f.dropped++
+	}
+	f.outbox = append(f.outbox, msg)
+	n := f.notifyLocked()
+	f.mu.Unlock()
+	select {
+	case n <- struct{}{}:
+	default:
+	}
+}
+
+func (f *Forwarder) notifyLocked() chan struct{} {
+	if f.notify == nil {
+		f.notify = make(chan struct{}, 1)
+	}
+	return f.notify
+}
+
+// Dropped counts the queued messages lost while the analyzer was away.
+func (f *Forwarder) Dropped() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.dropped
+}
+
+func (f *Forwarder) takeOutbox() []v1.Message {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := f.outbox
+	f.outbox = nil
+	return out
+}
+
+func (f *Forwarder) requeue(msgs []v1.Message) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.outbox = append(msgs, f.outbox...)
 }
 
 // Status reports the connection to each analyzer.
@@ -185,14 +244,35 @@ func (f *Forwarder) session(ctx context.Context, addr string) (connected bool, e
 	})
 	go func() {
 		for {
-			if _, _, err := conn.NextReader(); err != nil {
+			_, data, err := conn.ReadMessage()
+			if err != nil {
 				readErr <- err
 				return
 			}
+			var msg v1.Message
+			if json.Unmarshal(data, &msg) == nil && f.OnMessage != nil {
+				f.OnMessage(msg)
+			}
 		}
 	}()
+	f.mu.Lock()
+	notify := f.notifyLocked()
+	f.mu.Unlock()
+	select {
+	case notify <- struct{}{}: // what was queued while away
+	default:
+	}
 	for {
 		select {
+		case <-notify:
+			msgs := f.takeOutbox()
+			for i, m := range msgs {
+				_ = conn.SetWriteDeadline(time.Now().Add(pongWait))
+				if err := conn.WriteJSON(m); err != nil {
+					f.requeue(msgs[i:])
+					return true, fmt.Errorf("send %s: %w", m.Type, err)
+				}
+			}
 		case <-ctx.Done():
 			_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "agent stopping"), time.Now().Add(time.Second))
 			return true, nil

@@ -170,3 +170,49 @@ func TestPublisherValidatesAndFollowsPolicy(t *testing.T) {
 	c2.Close()
 	eventually(t, "removed with its publisher", func() bool { return g.Node("t2") == nil })
 }
+
+func TestMessagesBothWays(t *testing.T) {
+	agentG, analyzerG := graph.New(), graph.New()
+	got := make(chan v1.Message, 10)
+	srv := &Server{Graph: analyzerG, OnMessage: func(host string, m v1.Message) {
+		if host == "h1" {
+			got <- m
+		}
+	}}
+	srv.OnConnect = func(host string) {
+		_ = srv.Send(host, v1.Message{Namespace: "OnDemandCapture", Type: "Set", Obj: []byte(`[]`)})
+	}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	toAgent := make(chan v1.Message, 10)
+	fwd := &Forwarder{Graph: agentG, HostID: "h1", Analyzers: []string{strings.TrimPrefix(hs.URL, "http://")},
+		OnMessage: func(m v1.Message) { toAgent <- m }, OutboxSize: 2}
+	// Queued before any connection: the oldest beyond the bound is dropped.
+	for i := 0; i < 3; i++ {
+		fwd.Send(v1.Message{Namespace: "Flow", Type: "Update", Obj: []byte(fmt.Sprint(i))})
+	}
+	if fwd.Dropped() != 1 {
+		t.Fatalf("dropped %d", fwd.Dropped())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = fwd.Run(ctx) }()
+	for _, want := range []string{"1", "2"} {
+		select {
+		case m := <-got:
+			if string(m.Obj) != want {
+				t.Fatalf("got %s, want %s", m.Obj, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("flow message not received")
+		}
+	}
+	select {
+	case m := <-toAgent:
+		if m.Namespace != "OnDemandCapture" {
+			t.Fatalf("agent got %+v", m)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("agent did not get the analyzer's message")
+	}
+}

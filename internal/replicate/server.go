@@ -24,9 +24,43 @@ type Server struct {
 	PingDelay time.Duration
 	PongWait  time.Duration
 	Logger    *slog.Logger
+	// OnConnect is called when an agent's connection is ready for Send.
+	OnConnect func(host string)
+	// OnMessage receives an agent's messages other than graph ones (flow
+	// updates ...), on the connection's reader goroutine.
+	OnMessage func(host string, msg v1.Message)
 
 	mu     sync.Mutex
 	agents map[string]v1.ConnStatus
+	outs   map[string]chan v1.Message
+}
+
+// Send queues a message for the agent of host; it fails when the agent is
+// not connected or does not keep up.
+func (s *Server) Send(host string, msg v1.Message) error {
+	s.mu.Lock()
+	out, ok := s.outs[host]
+	s.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("agent %q is not connected", host)
+	}
+	select {
+	case out <- msg:
+		return nil
+	default:
+		return fmt.Errorf("agent %q: send queue full", host)
+	}
+}
+
+// Hosts lists the connected agents.
+func (s *Server) Hosts() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.outs))
+	for h := range s.outs {
+		out = append(out, h)
+	}
+	return out
 }
 
 // Agents reports the connected agents, keyed by host.
@@ -94,7 +128,35 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	stop := make(chan struct{})
 	defer close(stop)
+	out := make(chan v1.Message, 1024)
+	s.mu.Lock()
+	if s.outs == nil {
+		s.outs = map[string]chan v1.Message{}
+	}
+	s.outs[host] = out
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.outs, host)
+		s.mu.Unlock()
+	}()
 	go s.ping(conn, stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case m := <-out:
+				_ = conn.SetWriteDeadline(time.Now().Add(s.pongWait()))
+				if err := conn.WriteJSON(m); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	if s.OnConnect != nil {
+		s.OnConnect(host)
+	}
 	_ = conn.SetReadDeadline(time.Now().Add(s.pongWait()))
 	conn.SetPongHandler(func(string) error {
 		return conn.SetReadDeadline(time.Now().Add(s.pongWait()))
@@ -106,6 +168,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		_ = conn.SetReadDeadline(time.Now().Add(s.pongWait()))
+		if s.OnMessage != nil {
+			var msg v1.Message
+			if json.Unmarshal(data, &msg) == nil && msg.Namespace != v1.NamespaceGraph {
+				s.OnMessage(host, msg)
+				continue
+			}
+		}
 		if err := s.apply(origin, data); err != nil {
 			// A bad message is reported and skipped, never fatal.
 			log.Warn("bad message from agent", "err", err)
