@@ -126,3 +126,30 @@ func hostname() string {
 	}
 	return h
 }
+
+// DoRaw sends a raw body (a pcap stream ...) and returns the answer.
+func (c *Client) DoRaw(ctx context.Context, method, path string, body io.Reader, contentType string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", contentType)
+	if c.user != "" {
+		req.SetBasicAuth(c.user, c.pass)
+	}
+	hc := *c.http
+	hc.Timeout = 0 // large files take their time
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 300 {
+		return nil, &Error{Status: resp.StatusCode, Message: strings.TrimSpace(string(data))}
+	}
+	return data, nil
+}

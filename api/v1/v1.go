@@ -92,3 +92,62 @@ type AgentStatus struct {
 	TopologyProbes map[string]string     `json:"TopologyProbes"`
 	FlowProbes     []string              `json:"FlowProbes"`
 }
+
+// Capture is a capture resource (POST/GET/DELETE /api/capture).
+type Capture struct {
+	UUID            string `json:"UUID"`
+	GremlinQuery    string `json:"GremlinQuery"`
+	BPFFilter       string `json:"BPFFilter,omitempty"`
+	Name            string `json:"Name,omitempty"`
+	Description     string `json:"Description,omitempty"`
+	Type            string `json:"Type,omitempty"`
+	Count           int    `json:"Count"`
+	Port            int    `json:"Port,omitempty"`
+	SamplingRate    uint32 `json:"SamplingRate"`
+	PollingInterval uint32 `json:"PollingInterval"`
+	RawPacketLimit  int    `json:"RawPacketLimit,omitempty"`
+	HeaderSize      int    `json:"HeaderSize,omitempty"`
+	ExtraTCPMetric  bool   `json:"ExtraTCPMetric"`
+	IPDefrag        bool   `json:"IPDefrag"`
+	ReassembleTCP   bool   `json:"ReassembleTCP"`
+	LayerKeyMode    string `json:"LayerKeyMode,omitempty"`
+	ExtraLayers     int    `json:"ExtraLayers,omitempty"`
+	Target          string `json:"Target,omitempty"`
+	TargetType      string `json:"TargetType,omitempty"`
+}
+
+// Websocket namespaces between the analyzer and its agents.
+const (
+	// NamespaceOnDemandCapture carries the analyzer's capture assignments.
+	NamespaceOnDemandCapture = "OnDemandCapture"
+	// CaptureSetMsgType gives an agent the whole set of its captures.
+	CaptureSetMsgType = "Set"
+	// NamespaceFlow carries an agent's flow updates.
+	NamespaceFlow = "Flow"
+	// FlowUpdateMsgType is a batch of updated or ended flows (Obj: FlowUpdate).
+	FlowUpdateMsgType = "Update"
+)
+
+// CaptureAssignment tells an agent to capture on one of its nodes.
+type CaptureAssignment struct {
+	NodeID  string  `json:"NodeID"`
+	Capture Capture `json:"Capture"`
+}
+
+// CaptureStats are the counters of one capture point, sent with its flows.
+type CaptureStats struct {
+	CaptureID         string `json:"CaptureID"`
+	NodeID            string `json:"NodeID"`
+	FlowCount         int64  `json:"FlowCount"`
+	FlowDropped       int64  `json:"FlowDropped"`
+	KernelFlowDropped int64  `json:"KernelFlowDropped"`
+	PacketsDropped    int64  `json:"PacketsDropped"`
+	PacketsReceived   int64  `json:"PacketsReceived"`
+}
+
+// FlowUpdate is the Obj of a Flow Update message: flows as the flow
+// record's JSON, and the capture's counters.
+type FlowUpdate struct {
+	Flows json.RawMessage `json:"Flows"`
+	Stats CaptureStats    `json:"Stats"`
+}

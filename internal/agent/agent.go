@@ -16,7 +16,9 @@ import (
 	v1 "github.com/skydive-ng/skydive/api/v1"
 	"github.com/skydive-ng/skydive/internal/config"
 	"github.com/skydive-ng/skydive/internal/graph"
+	"github.com/skydive-ng/skydive/internal/capture"
 	"github.com/skydive-ng/skydive/internal/httpapi"
+	"github.com/skydive-ng/skydive/internal/ondemand"
 	hostprobe "github.com/skydive-ng/skydive/internal/probe/host"
 	nlprobe "github.com/skydive-ng/skydive/internal/probe/netlink"
 	nsprobe "github.com/skydive-ng/skydive/internal/probe/netns"
@@ -71,6 +73,9 @@ func Run(ctx context.Context, opts Options) error {
 
 	fwd := &replicate.Forwarder{Graph: g, HostID: cfg.HostID, Analyzers: cfg.AnalyzerAddrs(), Logger: log,
 		PongWait: time.Duration(cfg.HTTP.WS.PingDelay+cfg.HTTP.WS.PongTimeout) * time.Second}
+	captures := ondemand.New(ondemand.Options{Graph: g, Send: fwd.Send, Logger: log,
+		FlowUpdate: time.Duration(cfg.Flow.Update) * time.Second, FlowExpire: time.Duration(cfg.Flow.Expire) * time.Second})
+	fwd.OnMessage = captures.HandleMessage
 
 	api := &httpapi.Server{
 		Info:    v1.APIInfo{Host: cfg.HostID, Version: version.Version, Service: "agent"},
@@ -82,7 +87,7 @@ func Run(ctx context.Context, opts Options) error {
 				Clients:        map[string]v1.ConnStatus{},
 				Analyzers:      fwd.Status(),
 				TopologyProbes: probes,
-				FlowProbes:     []string{},
+				FlowProbes:     capture.Types,
 			}
 		},
 	}
@@ -92,6 +97,7 @@ func Run(ctx context.Context, opts Options) error {
 	grp, ctx := errgroup.WithContext(ctx)
 	grp.Go(func() error { return hostLinks.Run(ctx) })
 	grp.Go(func() error { return namespaces.Run(ctx) })
+	grp.Go(func() error { return captures.Run(ctx) })
 	if ovs != nil {
 		grp.Go(func() error { return ovs.Run(ctx) })
 	}

@@ -7,13 +7,17 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
+	"github.com/skydive-ng/skydive/internal/captures"
 	"github.com/skydive-ng/skydive/internal/config"
+	"github.com/skydive-ng/skydive/internal/flowstore"
 	"github.com/skydive-ng/skydive/internal/graph"
+	"github.com/skydive-ng/skydive/internal/gremlin/flowsteps"
 	"github.com/skydive-ng/skydive/internal/history"
 	"github.com/skydive-ng/skydive/internal/httpapi"
 	"github.com/skydive-ng/skydive/internal/replicate"
@@ -40,16 +44,19 @@ func Run(ctx context.Context, opts Options) error {
 	g := graph.New()
 	hist := history.New(history.Options{Retention: time.Duration(cfg.Analyzer.Topology.HistoryRetention) * time.Second})
 	defer hist.Attach(g)()
-	agents := &replicate.Server{Graph: g, Logger: log,
+	store := flowstore.NewMemory(flowstore.MemoryOptions{})
+	imported := flowstore.NewMemory(flowstore.MemoryOptions{Expire: importedForever, Hold: importedForever})
+	agents := &replicate.Server{Graph: g, Logger: log, OnMessage: flowUpdates(ctx, store, log),
 		PingDelay: time.Duration(cfg.HTTP.WS.PingDelay) * time.Second,
 		PongWait:  time.Duration(cfg.HTTP.WS.PingDelay+cfg.HTTP.WS.PongTimeout) * time.Second}
 	publishers := &replicate.Publishers{Graph: g, Logger: log}
 	subscribers := &replicate.Subscribers{Graph: g, Logger: log, PingDelay: time.Duration(cfg.HTTP.WS.PingDelay) * time.Second}
 	api := &httpapi.Server{
-		Info:    v1.APIInfo{Host: cfg.HostID, Version: version.Version, Service: "analyzer"},
-		Graph:   g,
-		Queries: topoquery.New(topoquery.Options{Graph: g, History: hist}),
-		Logger:  log,
+		Info:  v1.APIInfo{Host: cfg.HostID, Version: version.Version, Service: "analyzer"},
+		Graph: g,
+		Queries: topoquery.New(topoquery.Options{Graph: g, History: hist, Extensions: flowsteps.Options(),
+			Flows: &flowsteps.Source{Live: liveFlows{main: store, imported: imported}, Store: store}}),
+		Logger: log,
 		Status: func() any {
 			return v1.AnalyzerStatus{
 				Agents:      agents.Agents(),
@@ -62,8 +69,15 @@ func Run(ctx context.Context, opts Options) error {
 			}
 		},
 	}
+	capMgr, err := captures.New(captures.Options{Graph: g, File: filepath.Join(cfg.Analyzer.DataDir, "captures.json"), Agents: agents, Logger: log})
+	if err != nil {
+		return err
+	}
+	agents.OnConnect = capMgr.AgentConnected
 	mux := http.NewServeMux()
 	api.Register(mux)
+	captureHandlers(mux, api, capMgr, store)
+	mux.HandleFunc("POST /api/pcap", pcapHandler(store, imported))
 	mux.Handle("GET "+replicate.AgentTopologyPath, agents)
 	mux.Handle("GET "+replicate.SubscriberPath, subscribers)
 	mux.Handle("GET "+replicate.PublisherPath, publishers)
@@ -81,6 +95,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	grp, ctx := errgroup.WithContext(ctx)
 	grp.Go(func() error { return hist.Run(ctx) })
+	grp.Go(func() error { return capMgr.Run(ctx) })
 	grp.Go(func() error { return httpapi.Serve(ctx, l, cfg.Analyzer.Listen, mux, log.With("server", "analyzer")) })
 	log.Info("analyzer started", "host_id", cfg.HostID, "listen", l.Addr().String())
 	return grp.Wait()

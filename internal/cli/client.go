@@ -53,6 +53,8 @@ func newClientCommand() *cobra.Command {
 		},
 		newQueryCommand(cf, "query [gremlin]", ""),
 		newTopologyCommand(cf),
+		newCaptureCommand(cf),
+		newPcapClientCommand(cf),
 	)
 	return cmd
 }

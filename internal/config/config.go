@@ -31,6 +31,17 @@ type Config struct {
 	Logging         Logging  `yaml:"logging"`
 	HTTP            HTTP     `yaml:"http"`
 	OVS             OVS      `yaml:"ovs"`
+	Flow            Flow     `yaml:"flow"`
+}
+
+// Flow configures the agents' flow tables.
+type Flow struct {
+	// Expire ends a flow without packets for that many seconds.
+	Expire int `yaml:"expire"`
+	// Update is the period, in seconds, of flow updates to the analyzer.
+	// The original sent them every 60 s; here they are live (1 s) since the
+	// analyzer answers flow queries from them.
+	Update int `yaml:"update"`
 }
 
 // OVS configures the Open vSwitch probe.
@@ -45,6 +56,8 @@ type OVS struct {
 type Analyzer struct {
 	Listen   string           `yaml:"listen"`
 	Topology AnalyzerTopology `yaml:"topology"`
+	// DataDir keeps what must survive a restart (capture definitions).
+	DataDir string `yaml:"data_dir"`
 }
 
 // AnalyzerTopology configures the analyzer's graph.
@@ -104,7 +117,7 @@ func Default() *Config {
 	}
 	return &Config{
 		HostID:   host,
-		Analyzer: Analyzer{Listen: "127.0.0.1:8082", Topology: AnalyzerTopology{HistoryRetention: 3600}},
+		Analyzer: Analyzer{Listen: "127.0.0.1:8082", Topology: AnalyzerTopology{HistoryRetention: 3600}, DataDir: "/var/lib/skydive"},
 		Agent: Agent{
 			Listen: "127.0.0.1:8081",
 			Topology: AgentTopology{
@@ -116,6 +129,7 @@ func Default() *Config {
 		Logging: Logging{Level: "info"},
 		HTTP:    HTTP{WS: WS{PingDelay: 2, PongTimeout: 5}},
 		OVS:     OVS{OVSDB: "unix:///var/run/openvswitch/db.sock"},
+		Flow:    Flow{Expire: 600, Update: 1},
 	}
 }
 
@@ -200,6 +214,9 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "warning", "error":
 	default:
 		return fmt.Errorf("logging.level: unknown level %q (debug, info, warn, error)", c.Logging.Level)
+	}
+	if c.Flow.Expire <= 0 || c.Flow.Update <= 0 {
+		return fmt.Errorf("flow.expire and flow.update: must be > 0 seconds, got %d and %d", c.Flow.Expire, c.Flow.Update)
 	}
 	if c.HTTP.WS.PingDelay <= 0 || c.HTTP.WS.PongTimeout <= 0 {
 		return errors.New("http.ws.ping_delay and http.ws.pong_timeout: must be > 0 seconds")

@@ -39,6 +39,7 @@ const (
 	KeyMaster     = "MasterIndex"
 	KeyMetric     = "Metric"
 	KeyLastMetric = "LastUpdateMetric"
+	KeyCaptures   = "Captures"
 )
 
 // namespace of the deterministic (v5) IDs, the ISO OID namespace as the original uses.

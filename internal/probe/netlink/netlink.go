@@ -214,8 +214,9 @@ func (p *Probe) onLink(u netlink.LinkUpdate) {
 		st.known = true
 	} else {
 		_ = p.opts.Writer.G.UpdateNodeMetadata(st.id, func(cur graph.Metadata) bool {
-			// Counters are the periodic update's; keep them.
-			for _, k := range []string{topology.KeyMetric, topology.KeyLastMetric} {
+			// Counters are the periodic update's, captures the capture
+			// manager's: keep them.
+			for _, k := range []string{topology.KeyMetric, topology.KeyLastMetric, topology.KeyCaptures} {
 				if v, ok := cur[k]; ok {
 					m[k] = v
 				}

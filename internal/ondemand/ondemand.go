@@ -1,0 +1,239 @@
+// Package ondemand is the agent's side of captures: it runs the captures the
+// analyzer assigns to the agent's nodes, keeps their state in the nodes'
+// Captures metadata, and sends their flows to the analyzer.
+package ondemand
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	v1 "github.com/skydive-ng/skydive/api/v1"
+	"github.com/skydive-ng/skydive/internal/capture"
+	"github.com/skydive-ng/skydive/internal/flow"
+	"github.com/skydive-ng/skydive/internal/graph"
+	"github.com/skydive-ng/skydive/internal/topology"
+)
+
+// Options configure the manager.
+type Options struct {
+	Graph *graph.Graph
+	// Send delivers a message to the analyzer (never blocks).
+	Send func(v1.Message)
+	// FlowUpdate is the period of flow updates; FlowExpire ends idle flows.
+	FlowUpdate, FlowExpire time.Duration
+	// AppPorts names applications by port.
+	AppPorts *flow.AppPorts
+	Logger   *slog.Logger
+}
+
+// Manager runs the agent's captures.
+type Manager struct {
+	opts Options
+	log  *slog.Logger
+	ctx  context.Context
+
+	mu      sync.Mutex
+	running map[string]*running // by capture ID + "/" + node ID
+}
+
+type running struct {
+	assignment v1.CaptureAssignment
+	capture    *capture.Capture
+	table      *flow.Table
+	cancel     context.CancelFunc
+	err        error
+}
+
+// New returns a manager; Run must be called for captures to start.
+func New(opts Options) *Manager {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Manager{opts: opts, log: opts.Logger.With("component", "captures"), running: map[string]*running{}}
+}
+
+// Run keeps the captures until ctx ends, then stops them all.
+func (m *Manager) Run(ctx context.Context) error {
+	m.mu.Lock()
+	m.ctx = ctx
+	m.mu.Unlock()
+	<-ctx.Done()
+	m.apply(nil)
+	return nil
+}
+
+// HandleMessage takes the analyzer's capture messages.
+func (m *Manager) HandleMessage(msg v1.Message) {
+	if msg.Namespace != v1.NamespaceOnDemandCapture || msg.Type != v1.CaptureSetMsgType {
+		return
+	}
+	var list []v1.CaptureAssignment
+	if err := json.Unmarshal(msg.Obj, &list); err != nil {
+		m.log.Warn("bad capture assignment from the analyzer", "err", err)
+		return
+	}
+	m.apply(list)
+}
+
+func key(a v1.CaptureAssignment) string { return a.Capture.UUID + "/" + a.NodeID }
+
+// apply makes the running captures match list.
+func (m *Manager) apply(list []v1.CaptureAssignment) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	want := map[string]v1.CaptureAssignment{}
+	for _, a := range list {
+		want[key(a)] = a
+	}
+	touched := map[graph.Identifier]bool{}
+	for k, r := range m.running {
+		a, keep := want[k]
+		if keep && a.Capture == r.assignment.Capture && r.err == nil {
+			continue
+		}
+		m.stopLocked(k, r)
+		touched[graph.Identifier(r.assignment.NodeID)] = true
+	}
+	if m.ctx == nil || m.ctx.Err() != nil {
+		m.refreshLocked(touched)
+		return
+	}
+	for k, a := range want {
+		if _, ok := m.running[k]; ok {
+			continue
+		}
+		m.running[k] = m.startLocked(a)
+		touched[graph.Identifier(a.NodeID)] = true
+	}
+	m.refreshLocked(touched)
+}
+
+func (m *Manager) stopLocked(k string, r *running) {
+	delete(m.running, k)
+	if r.capture != nil {
+		_ = r.capture.Stop()
+	}
+	if r.cancel != nil {
+		r.cancel() // the table flushes its flows as it stops
+	}
+}
+
+// target finds the interface name and namespace of a node.
+func (m *Manager) target(n *graph.Node) (capture.Target, error) {
+	t := capture.Target{IfName: n.Metadata.String(graph.KeyName)}
+	if idx, ok := n.Metadata[topology.KeyIfIndex].(int64); ok {
+		t.IfIndex = int(idx)
+	} else {
+		return t, fmt.Errorf("node %s (%s) is not a network interface", n.ID, t.IfName)
+	}
+	for _, e := range m.opts.Graph.InEdges(n.ID) {
+		if e.Metadata.String(graph.KeyRelationType) != topology.OwnershipLink {
+			continue
+		}
+		if owner := m.opts.Graph.Node(e.Parent); owner != nil && owner.Metadata.String(graph.KeyType) == topology.TypeNetns {
+			t.NsPath = owner.Metadata.String(topology.KeyPath)
+		}
+	}
+	return t, nil
+}
+
+func (m *Manager) startLocked(a v1.CaptureAssignment) *running {
+	r := &running{assignment: a}
+	n := m.opts.Graph.Node(graph.Identifier(a.NodeID))
+	if n == nil {
+		r.err = fmt.Errorf("node %s not found on this agent", a.NodeID)
+		return r
+	}
+	target, err := m.target(n)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	spec := capture.SpecOf(&a.Capture, n.Metadata.String(topology.KeyTID))
+	spec.Logger = m.opts.Logger
+	opts := capture.TableOptions(spec)
+	opts.Update, opts.Expire, opts.AppPorts, opts.Logger = m.opts.FlowUpdate, m.opts.FlowExpire, m.opts.AppPorts, m.opts.Logger
+	ctx, cancel := context.WithCancel(m.ctx)
+	var c *capture.Capture
+	opts.OnUpdate = func(b flow.Batch) { m.sendFlows(a, c, b) }
+	table := flow.NewTable(opts)
+	r.table, r.cancel = table, cancel
+	c, err = capture.Start(ctx, spec, target, table)
+	if err != nil {
+		cancel()
+		r.err = err
+		m.log.Warn("capture failed", "capture", a.Capture.UUID, "node", a.NodeID, "err", err)
+		return r
+	}
+	r.capture = c
+	go func() { _ = table.Run(ctx) }()
+	return r
+}
+
+// sendFlows forwards a table's batch with the capture's counters.
+func (m *Manager) sendFlows(a v1.CaptureAssignment, c *capture.Capture, b flow.Batch) {
+	if len(b.Flows) == 0 {
+		return
+	}
+	raw, err := json.Marshal(b.Flows)
+	if err != nil {
+		m.log.Warn("encode flows", "err", err)
+		return
+	}
+	st := v1.CaptureStats{CaptureID: a.Capture.UUID, NodeID: a.NodeID, FlowCount: int64(b.Stats.FlowCount),
+		FlowDropped: b.Stats.FlowDropped, KernelFlowDropped: b.Stats.KernelFlowDropped,
+		PacketsDropped: b.Stats.PacketsDropped, PacketsReceived: b.Stats.PacketsReceived}
+	obj, err := json.Marshal(v1.FlowUpdate{Flows: raw, Stats: st})
+	if err != nil {
+		return
+	}
+	m.opts.Send(v1.Message{Namespace: v1.NamespaceFlow, Type: v1.FlowUpdateMsgType, Status: http.StatusOK, Obj: obj})
+}
+
+// refreshLocked writes the Captures metadata of the given nodes.
+func (m *Manager) refreshLocked(nodes map[graph.Identifier]bool) {
+	for id := range nodes {
+		var entries []any
+		for _, r := range m.running {
+			if graph.Identifier(r.assignment.NodeID) != id {
+				continue
+			}
+			c := r.assignment.Capture
+			e := map[string]any{"ID": c.UUID, "State": "active", "Type": c.Type}
+			if c.BPFFilter != "" {
+				e["BPFFilter"] = c.BPFFilter
+			}
+			if c.Name != "" {
+				e["Name"] = c.Name
+			}
+			if c.Description != "" {
+				e["Description"] = c.Description
+			}
+			if r.capture != nil && r.capture.Addr() != "" {
+				e["PCAPSocket"] = r.capture.Addr()
+			}
+			if r.err != nil {
+				e["State"] = "error"
+				e["Error"] = r.err.Error()
+			}
+			entries = append(entries, e)
+		}
+		sort.Slice(entries, func(i, j int) bool {
+			return entries[i].(map[string]any)["ID"].(string) < entries[j].(map[string]any)["ID"].(string)
+		})
+		_ = m.opts.Graph.UpdateNodeMetadata(id, func(md graph.Metadata) bool {
+			if len(entries) == 0 {
+				delete(md, topology.KeyCaptures)
+			} else {
+				md[topology.KeyCaptures] = entries
+			}
+			return true
+		})
+	}
+}
