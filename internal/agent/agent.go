@@ -14,9 +14,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
+	"github.com/skydive-ng/skydive/internal/capture"
 	"github.com/skydive-ng/skydive/internal/config"
 	"github.com/skydive-ng/skydive/internal/graph"
-	"github.com/skydive-ng/skydive/internal/capture"
 	"github.com/skydive-ng/skydive/internal/httpapi"
 	"github.com/skydive-ng/skydive/internal/ondemand"
 	hostprobe "github.com/skydive-ng/skydive/internal/probe/host"
