@@ -16,8 +16,8 @@ func TestOVSTopology(t *testing.T) {
 	ovs := ovstest.Start(t)
 	hostID := "e2e-" + uniq()
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	conf := writeConf(t, fmt.Sprintf("host_id: %s\nanalyzer:\n  listen: %s\nagent:\n  listen: 127.0.0.1:%d\novs:\n  ovsdb: %s\n",
-		hostID, addr, freePort(t), ovs.DB))
+	conf := writeConf(t, fmt.Sprintf("host_id: %s\nanalyzer:\n  listen: %s\n  data_dir: %s\nagent:\n  listen: 127.0.0.1:%d\novs:\n  ovsdb: %s\n",
+		hostID, addr, t.TempDir(), freePort(t), ovs.DB))
 	start(t, conf, "allinone")
 	c := client.New(addr)
 	waitAgent(t, c, hostID)

@@ -23,7 +23,7 @@ func allInOne(t *testing.T) (*client.Client, string, string) {
 	t.Helper()
 	hostID := "e2e-" + uniq()
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	conf := writeConf(t, fmt.Sprintf("host_id: %s\nanalyzer:\n  listen: %s\nagent:\n  listen: 127.0.0.1:%d\n", hostID, addr, freePort(t)))
+	conf := writeConf(t, fmt.Sprintf("host_id: %s\nanalyzer:\n  listen: %s\n  data_dir: %s\nagent:\n  listen: 127.0.0.1:%d\n", hostID, addr, t.TempDir(), freePort(t)))
 	start(t, conf, "allinone")
 	c := client.New(addr)
 	waitAgent(t, c, hostID)
@@ -263,7 +263,7 @@ func hasLayer2(c *client.Client, a, b string) error {
 func TestAnalyzerRestart(t *testing.T) {
 	hostID := "e2e-" + uniq()
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	aconf := writeConf(t, fmt.Sprintf("host_id: %s-analyzer\nanalyzer:\n  listen: %s\n", hostID, addr))
+	aconf := writeConf(t, fmt.Sprintf("host_id: %s-analyzer\nanalyzer:\n  listen: %s\n  data_dir: %s\n", hostID, addr, t.TempDir()))
 	gconf := writeConf(t, fmt.Sprintf("host_id: %s\nanalyzers: [%s]\nagent:\n  listen: 127.0.0.1:%d\n", hostID, addr, freePort(t)))
 	analyzer := start(t, aconf, "analyzer")
 	agentProc := start(t, gconf, "agent")
