@@ -76,6 +76,9 @@ func Run(ctx context.Context, opts Options) error {
 	captures := ondemand.New(ondemand.Options{Graph: g, Send: fwd.Send, Logger: log,
 		FlowUpdate: time.Duration(cfg.Flow.Update) * time.Second, FlowExpire: time.Duration(cfg.Flow.Expire) * time.Second})
 	fwd.OnMessage = captures.HandleMessage
+	if ovs != nil {
+		captures.EnableOVSSFlow(ovs)
+	}
 
 	api := &httpapi.Server{
 		Info:    v1.APIInfo{Host: cfg.HostID, Version: version.Version, Service: "agent"},

@@ -86,6 +86,12 @@ func Start(ctx context.Context, spec Spec, target Target, table *flow.Table) (*C
 		c.src, err = openAFPacket(spec, target)
 	case TypePcap:
 		c.src, err = openPcap(spec, target)
+	case TypeSFlow, TypeOVSSFlow:
+		var sf *sflowSource
+		sf, err = openSFlow(spec, c.log)
+		if err == nil {
+			c.src, c.addr = sf, sf.addr()
+		}
 	case TypePcapSocket:
 		var ps *pcapSocket
 		ps, err = openPcapSocket(spec, c.log)

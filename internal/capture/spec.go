@@ -26,10 +26,15 @@ const (
 	TypeAFPacket   = "afpacket"
 	TypePcap       = "pcap"
 	TypePcapSocket = "pcapsocket"
+	// TypeSFlow collects sFlow from any sender.
+	TypeSFlow = "sflow"
+	// TypeOVSSFlow collects the sFlow an OVS bridge is told to send (the
+	// agent configures the bridge; the capture itself is a TypeSFlow one).
+	TypeOVSSFlow = "ovssflow"
 )
 
 // Types lists the capture types this package runs.
-var Types = []string{TypeAFPacket, TypePcap, TypePcapSocket}
+var Types = []string{TypeAFPacket, TypePcap, TypePcapSocket, TypeSFlow, TypeOVSSFlow}
 
 // Header sizes (snap lengths) accepted by Spec.HeaderSize.
 const (
@@ -72,6 +77,10 @@ type Spec struct {
 	// PcapSocketMinPort and PcapSocketMaxPort bound the port choice
 	// (8100 and 8132).
 	PcapSocketMinPort, PcapSocketMaxPort int
+	// SFlowAddr and the port range are where sFlow captures listen
+	// (127.0.0.1, 6345..6355); Port, when set, is the port.
+	SFlowAddr                  string
+	SFlowMinPort, SFlowMaxPort int
 	// Promiscuous puts the interface in promiscuous mode while capturing.
 	Promiscuous bool
 	// Logger (slog.Default() if nil).
@@ -125,7 +134,7 @@ func (s Spec) Normalize() Spec {
 // compiled (with libpcap) for Ethernet.
 func (s Spec) Validate() error {
 	switch s.Type {
-	case "", TypeAFPacket, TypePcap, TypePcapSocket:
+	case "", TypeAFPacket, TypePcap, TypePcapSocket, TypeSFlow, TypeOVSSFlow:
 	default:
 		return &ValidationError{Field: "Type", Err: fmt.Errorf("%w %q (want one of %s)", ErrUnknownType, s.Type, strings.Join(Types, ", "))}
 	}

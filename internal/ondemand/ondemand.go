@@ -17,6 +17,7 @@ import (
 	"github.com/skydive-ng/skydive/internal/capture"
 	"github.com/skydive-ng/skydive/internal/flow"
 	"github.com/skydive-ng/skydive/internal/graph"
+	ovsprobe "github.com/skydive-ng/skydive/internal/probe/ovsdb"
 	"github.com/skydive-ng/skydive/internal/topology"
 )
 
@@ -29,7 +30,10 @@ type Options struct {
 	FlowUpdate, FlowExpire time.Duration
 	// AppPorts names applications by port.
 	AppPorts *flow.AppPorts
-	Logger   *slog.Logger
+	// EnableOVSSFlow points an OVS bridge's sFlow at a collector address
+	// and returns how to undo it (nil: no OVS on this agent).
+	EnableOVSSFlow func(ctx context.Context, bridge, target string, c v1.Capture) (disable func(context.Context) error, err error)
+	Logger         *slog.Logger
 }
 
 // Manager runs the agent's captures.
@@ -47,6 +51,7 @@ type running struct {
 	capture    *capture.Capture
 	table      *flow.Table
 	cancel     context.CancelFunc
+	cleanup    func(context.Context) error
 	err        error
 }
 
@@ -116,6 +121,13 @@ func (m *Manager) apply(list []v1.CaptureAssignment) {
 
 func (m *Manager) stopLocked(k string, r *running) {
 	delete(m.running, k)
+	if r.cleanup != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := r.cleanup(ctx); err != nil {
+			m.log.Warn("undo capture configuration", "capture", r.assignment.Capture.UUID, "err", err)
+		}
+		cancel()
+	}
 	if r.capture != nil {
 		_ = r.capture.Stop()
 	}
@@ -150,10 +162,25 @@ func (m *Manager) startLocked(a v1.CaptureAssignment) *running {
 		r.err = fmt.Errorf("node %s not found on this agent", a.NodeID)
 		return r
 	}
-	target, err := m.target(n)
-	if err != nil {
-		r.err = err
-		return r
+	var target capture.Target
+	var err error
+	switch a.Capture.Type {
+	case capture.TypeOVSSFlow:
+		if n.Metadata.String(graph.KeyType) != "ovsbridge" {
+			r.err = fmt.Errorf("an ovssflow capture runs on OVS bridges, %s is a %s", n.Metadata.String(graph.KeyName), n.Metadata.String(graph.KeyType))
+			return r
+		}
+		if m.opts.EnableOVSSFlow == nil {
+			r.err = fmt.Errorf("no OVS probe on this agent")
+			return r
+		}
+	case capture.TypeSFlow:
+		// A collector: any node may stand for the sFlow agents it hears.
+	default:
+		if target, err = m.target(n); err != nil {
+			r.err = err
+			return r
+		}
 	}
 	spec := capture.SpecOf(&a.Capture, n.Metadata.String(topology.KeyTID))
 	spec.Logger = m.opts.Logger
@@ -173,6 +200,16 @@ func (m *Manager) startLocked(a v1.CaptureAssignment) *running {
 	}
 	r.capture = c
 	go func() { _ = table.Run(ctx) }()
+	if a.Capture.Type == capture.TypeOVSSFlow {
+		disable, err := m.opts.EnableOVSSFlow(ctx, n.Metadata.String(graph.KeyName), c.Addr(), a.Capture)
+		if err != nil {
+			_ = c.Stop()
+			cancel()
+			r.capture, r.err = nil, fmt.Errorf("configure sFlow on %s: %w", n.Metadata.String(graph.KeyName), err)
+			return r
+		}
+		r.cleanup = disable
+	}
 	return r
 }
 
@@ -216,7 +253,12 @@ func (m *Manager) refreshLocked(nodes map[graph.Identifier]bool) {
 				e["Description"] = c.Description
 			}
 			if r.capture != nil && r.capture.Addr() != "" {
-				e["PCAPSocket"] = r.capture.Addr()
+				switch c.Type {
+				case capture.TypeSFlow, capture.TypeOVSSFlow:
+					e["SFlowSocket"] = r.capture.Addr()
+				default:
+					e["PCAPSocket"] = r.capture.Addr()
+				}
 			}
 			if r.err != nil {
 				e["State"] = "error"
@@ -235,5 +277,24 @@ func (m *Manager) refreshLocked(nodes map[graph.Identifier]bool) {
 			}
 			return true
 		})
+	}
+}
+
+// SFlowEnabler is the OVS probe's side of ovssflow captures.
+type SFlowEnabler interface {
+	EnableSFlow(ctx context.Context, bridge string, s ovsprobe.SFlowSettings) (func(context.Context) error, error)
+}
+
+// EnableOVSSFlow lets ovssflow captures configure bridges through o.
+func (m *Manager) EnableOVSSFlow(o SFlowEnabler) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.opts.EnableOVSSFlow = func(ctx context.Context, bridge, target string, c v1.Capture) (func(context.Context) error, error) {
+		header := c.HeaderSize
+		if header == 0 {
+			header = 128
+		}
+		return o.EnableSFlow(ctx, bridge, ovsprobe.SFlowSettings{Target: target, Sampling: int(c.SamplingRate),
+			Polling: int(c.PollingInterval), Header: header, CaptureID: c.UUID})
 	}
 }

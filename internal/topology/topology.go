@@ -62,16 +62,33 @@ type Writer struct {
 	Origin string
 }
 
-// AddNode creates a node, or replaces the metadata of the existing one.
+// AddNode creates a node, or replaces the metadata of the existing one
+// (but for the capture state, which the capture manager owns).
 func (w *Writer) AddNode(id graph.Identifier, m graph.Metadata) error {
 	if w.G.Node(id) != nil {
-		return w.G.SetNodeMetadata(id, m)
+		return w.replace(id, m)
 	}
 	err := w.G.AddNode(&graph.Node{Element: graph.Element{ID: id, Metadata: m, Host: w.Host, Origin: w.Origin}})
 	if errors.Is(err, graph.ErrExists) { // raced with another writer of the same node
-		return w.G.SetNodeMetadata(id, m)
+		return w.replace(id, m)
 	}
 	return err
+}
+
+func (w *Writer) replace(id graph.Identifier, m graph.Metadata) error {
+	return w.G.UpdateNodeMetadata(id, func(cur graph.Metadata) bool {
+		captures, kept := cur[KeyCaptures]
+		for k := range cur {
+			delete(cur, k)
+		}
+		for k, v := range m {
+			cur[k] = v
+		}
+		if _, set := m[KeyCaptures]; kept && !set {
+			cur[KeyCaptures] = captures
+		}
+		return true
+	})
 }
 
 // Link ensures the edge parent -> child of relation exists with the extra

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,6 +34,8 @@ func TestOVSTopology(t *testing.T) {
 		linkCleanup(t, p+"v"+n)
 		sh(t, "ip", "link", "set", p+"p"+n, "netns", ns)
 		sh(t, "ip", "link", "set", p+"v"+n, "up")
+		sh(t, "ip", "-n", ns, "addr", "add", "10.244.0."+n+"/24", "dev", p+"p"+n)
+		sh(t, "ip", "-n", ns, "link", "set", p+"p"+n, "up")
 		ovs.Vsctl("add-port", br, p+"v"+n)
 	}
 	ovs.Vsctl("add-port", br, internal, "--", "set", "interface", internal, "type=internal",
@@ -60,6 +63,34 @@ func TestOVSTopology(t *testing.T) {
 		_, err = oneNode(c, fmt.Sprintf("G.V().Has('Type','ovsbridge','Name','%s').Out('Type','ovsport').Out('Type','internal','Driver','openvswitch').Has('Name', '%s')", br, internal))
 		return err
 	})
+	// An ovssflow capture: the agent points the bridge's sFlow at itself.
+	id := createCapture(t, addr, "--type", "ovssflow", "--samplingrate", "1", "--gremlin",
+		fmt.Sprintf("G.V().Has('Type', 'ovsbridge', 'Name', '%s')", br))
+	waitCaptureActive(t, c, br, id)
+	if got := strings.TrimSpace(ovs.Vsctl("get", "bridge", br, "sflow")); got == "[]" {
+		t.Fatalf("bridge sflow not configured")
+	}
+	sh(t, "ip", "netns", "exec", p+"n1", "ping", "-c", "5", "-i", "0.2", "10.244.0.2")
+	eventually(t, 10*time.Second, "ICMPv4 flow from sFlow", func() error {
+		fs, err := queryFlows(c, fmt.Sprintf("G.Flows().Has('CaptureID', '%s', 'Application', 'ICMPv4')", id))
+		if err != nil {
+			return err
+		}
+		if len(fs) != 1 || fs[0].Metric.ABPackets+fs[0].Metric.BAPackets == 0 {
+			return fmt.Errorf("flows %+v", fs)
+		}
+		return nil
+	})
+	if out, err := cli(addr, "capture", "delete", id); err != nil {
+		t.Fatalf("delete: %v %s", err, out)
+	}
+	eventually(t, 5*time.Second, "bridge sflow removed", func() error {
+		if got := strings.TrimSpace(ovs.Vsctl("get", "bridge", br, "sflow")); got != "[]" {
+			return fmt.Errorf("sflow %s", got)
+		}
+		return nil
+	})
+
 	ovs.Vsctl("del-port", br, internal)
 	eventually(t, 5*time.Second, "port removed", func() error {
 		ns, err := queryNodes(c, fmt.Sprintf("G.V().Has('Type', 'ovsport', 'Name', '%s')", internal))

@@ -67,6 +67,7 @@ func dbModel() (model.ClientDBModel, error) {
 		"Bridge":       &bridge{},
 		"Port":         &port{},
 		"Interface":    &iface{},
+		"sFlow":        &sflow{},
 	})
 }
 
@@ -90,4 +91,14 @@ func columnsOf(m model.Model) []any {
 		}
 	}
 	return out
+}
+
+type sflow struct {
+	UUID        string            `ovsdb:"_uuid"`
+	Agent       *string           `ovsdb:"agent"`
+	ExternalIDs map[string]string `ovsdb:"external_ids"`
+	Header      *int              `ovsdb:"header"`
+	Polling     *int              `ovsdb:"polling"`
+	Sampling    *int              `ovsdb:"sampling"`
+	Targets     []string          `ovsdb:"targets"`
 }

@@ -11,11 +11,13 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/ovn-org/libovsdb/client"
 	"github.com/ovn-org/libovsdb/model"
+	"github.com/ovn-org/libovsdb/ovsdb"
 
 	"github.com/skydive-ng/skydive/internal/graph"
 	"github.com/skydive-ng/skydive/internal/topology"
@@ -49,6 +51,9 @@ type Probe struct {
 	opts    Options
 	log     *slog.Logger
 	hostTID string
+
+	mu     sync.Mutex
+	client client.Client // the live connection, nil while away
 
 	// What the probe wrote, to undo what is no longer true.
 	nodes    map[graph.Identifier]bool
@@ -138,6 +143,14 @@ func (p *Probe) session(ctx context.Context, ep string) error {
 		return err
 	}
 	defer c.Close()
+	p.mu.Lock()
+	p.client = c
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.client = nil
+		p.mu.Unlock()
+	}()
 	dirty := make(chan struct{}, 1)
 	mark := func() {
 		select {
@@ -496,4 +509,87 @@ func putMap(m graph.Metadata, key string, v map[string]string) {
 		}
 		m[key] = mm
 	}
+}
+
+// SFlowSettings is what an ovssflow capture asks of a bridge.
+type SFlowSettings struct {
+	Target   string // host:port of the collector
+	Sampling int    // 1 packet in Sampling
+	Polling  int    // seconds between counter samples
+	Header   int    // bytes of each sampled packet
+	Agent    string // interface whose address is the agent's (default lo)
+	// CaptureID names the row (external_ids:skydive-capture-id).
+	CaptureID string
+}
+
+// EnableSFlow points the sFlow of bridge at a collector, through OVSDB; the
+// returned function removes it. It fails while OVSDB is unreachable.
+func (p *Probe) EnableSFlow(ctx context.Context, bridgeName string, s SFlowSettings) (disable func(context.Context) error, err error) {
+	p.mu.Lock()
+	c := p.client
+	p.mu.Unlock()
+	if c == nil {
+		return nil, fmt.Errorf("OVSDB %s is not connected", p.opts.Address)
+	}
+	var bridges []bridge
+	if err := c.List(ctx, &bridges); err != nil {
+		return nil, fmt.Errorf("list bridges: %w", err)
+	}
+	var br *bridge
+	for i := range bridges {
+		if bridges[i].Name == bridgeName {
+			br = &bridges[i]
+		}
+	}
+	if br == nil {
+		return nil, fmt.Errorf("no OVS bridge named %q", bridgeName)
+	}
+	if br.Sflow != nil {
+		return nil, fmt.Errorf("bridge %s already sends sFlow (row %s): one sFlow configuration per bridge", bridgeName, *br.Sflow)
+	}
+	agent := s.Agent
+	if agent == "" {
+		agent = "lo"
+	}
+	row := &sflow{UUID: "skydivesflow", Agent: &agent, Header: &s.Header, Polling: &s.Polling, Sampling: &s.Sampling,
+		Targets: []string{s.Target}, ExternalIDs: map[string]string{"skydive-capture-id": s.CaptureID}}
+	create, err := c.Create(row)
+	if err != nil {
+		return nil, fmt.Errorf("sFlow row: %w", err)
+	}
+	named := row.UUID
+	target := &bridge{UUID: br.UUID, Sflow: &named}
+	update, err := c.Where(target).Update(target, &target.Sflow)
+	if err != nil {
+		return nil, fmt.Errorf("bridge update: %w", err)
+	}
+	if err := p.transact(ctx, c, append(create, update...)); err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) error {
+		p.mu.Lock()
+		c := p.client
+		p.mu.Unlock()
+		if c == nil {
+			return fmt.Errorf("OVSDB %s is not connected: the sFlow of %s stays", p.opts.Address, bridgeName)
+		}
+		clear := &bridge{UUID: br.UUID}
+		ops, err := c.Where(clear).Update(clear, &clear.Sflow)
+		if err != nil {
+			return err
+		}
+		// The sFlow row, no longer referenced, is garbage-collected by OVSDB.
+		return p.transact(ctx, c, ops)
+	}, nil
+}
+
+func (p *Probe) transact(ctx context.Context, c client.Client, ops []ovsdb.Operation) error {
+	res, err := c.Transact(ctx, ops...)
+	if err != nil {
+		return fmt.Errorf("OVSDB transaction: %w", err)
+	}
+	if _, err := ovsdb.CheckOperationResults(res, ops); err != nil {
+		return fmt.Errorf("OVSDB transaction: %w", err)
+	}
+	return nil
 }
