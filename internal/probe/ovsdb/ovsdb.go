@@ -179,6 +179,15 @@ func (p *Probe) session(ctx context.Context, ep string) error {
 			time.Sleep(10 * time.Millisecond)
 			pending = p.reconcile(ctx, c)
 		case <-tick.C:
+			// A server that died without closing the socket, or a
+			// disconnect the library missed, shows here.
+			ectx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			err := c.Echo(ectx)
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				p.log.Warn("OVSDB does not answer, reconnecting", "address", p.opts.Address, "err", err)
+				return errLost
+			}
 			if pending {
 				pending = p.reconcile(ctx, c)
 			}
