@@ -150,4 +150,7 @@ type CaptureStats struct {
 type FlowUpdate struct {
 	Flows json.RawMessage `json:"Flows"`
 	Stats CaptureStats    `json:"Stats"`
+	// RawPackets are the raw packets kept of these flows, by flow UUID
+	// (captures with RawPacketLimit > 0).
+	RawPackets json.RawMessage `json:"RawPackets,omitempty"`
 }

@@ -45,8 +45,9 @@ func Run(ctx context.Context, opts Options) error {
 	hist := history.New(history.Options{Retention: time.Duration(cfg.Analyzer.Topology.HistoryRetention) * time.Second})
 	defer hist.Attach(g)()
 	store := flowstore.NewMemory(flowstore.MemoryOptions{})
+	flowSubs := &flowSubscribers{}
 	imported := flowstore.NewMemory(flowstore.MemoryOptions{Expire: importedForever, Hold: importedForever})
-	agents := &replicate.Server{Graph: g, Logger: log, OnMessage: flowUpdates(ctx, store, log),
+	agents := &replicate.Server{Graph: g, Logger: log, OnMessage: flowUpdates(ctx, store, flowSubs.publish, log),
 		PingDelay: time.Duration(cfg.HTTP.WS.PingDelay) * time.Second,
 		PongWait:  time.Duration(cfg.HTTP.WS.PingDelay+cfg.HTTP.WS.PongTimeout) * time.Second}
 	publishers := &replicate.Publishers{Graph: g, Logger: log}
@@ -78,6 +79,7 @@ func Run(ctx context.Context, opts Options) error {
 	api.Register(mux)
 	captureHandlers(mux, api, capMgr, store)
 	mux.HandleFunc("POST /api/pcap", pcapHandler(store, imported))
+	mux.Handle("GET /ws/subscriber/flow", flowSubs)
 	mux.Handle("GET "+replicate.AgentTopologyPath, agents)
 	mux.Handle("GET "+replicate.SubscriberPath, subscribers)
 	mux.Handle("GET "+replicate.PublisherPath, publishers)

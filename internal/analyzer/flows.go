@@ -70,7 +70,7 @@ func (l liveFlows) RawPackets(ctx context.Context, uuids []string) (map[string][
 }
 
 // flowUpdates takes the agents' Flow messages into the store.
-func flowUpdates(ctx context.Context, store flowstore.Store, log *slog.Logger) func(host string, msg v1.Message) {
+func flowUpdates(ctx context.Context, store flowstore.Store, live func([]*flow.Flow), log *slog.Logger) func(host string, msg v1.Message) {
 	return func(host string, msg v1.Message) {
 		if msg.Namespace != v1.NamespaceFlow || msg.Type != v1.FlowUpdateMsgType {
 			return
@@ -87,6 +87,17 @@ func flowUpdates(ctx context.Context, store flowstore.Store, log *slog.Logger) f
 		}
 		if err := store.Insert(ctx, flows); err != nil {
 			log.Warn("store flows", "agent", host, "err", err)
+		}
+		if len(up.RawPackets) > 0 {
+			var pkts map[string][]rawpacket.Packet
+			if err := json.Unmarshal(up.RawPackets, &pkts); err != nil {
+				log.Warn("bad raw packets in update", "agent", host, "err", err)
+			} else if err := store.InsertRawPackets(ctx, pkts); err != nil {
+				log.Warn("store raw packets", "agent", host, "err", err)
+			}
+		}
+		if live != nil {
+			live(flows)
 		}
 	}
 }

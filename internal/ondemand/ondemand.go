@@ -15,6 +15,7 @@ import (
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
 	"github.com/skydive-ng/skydive/internal/capture"
+	"github.com/skydive-ng/skydive/internal/capture/rawpacket"
 	"github.com/skydive-ng/skydive/internal/flow"
 	"github.com/skydive-ng/skydive/internal/graph"
 	ovsprobe "github.com/skydive-ng/skydive/internal/probe/ovsdb"
@@ -218,6 +219,11 @@ func (m *Manager) sendFlows(a v1.CaptureAssignment, c *capture.Capture, b flow.B
 	if len(b.Flows) == 0 {
 		return
 	}
+	var pkts map[string][]rawpacket.Packet
+	if c != nil && a.Capture.RawPacketLimit > 0 {
+		// Before encoding: it also sets the flows' RawPacketsCaptured.
+		pkts = c.RawPackets(b.Flows)
+	}
 	raw, err := json.Marshal(b.Flows)
 	if err != nil {
 		m.log.Warn("encode flows", "err", err)
@@ -226,7 +232,13 @@ func (m *Manager) sendFlows(a v1.CaptureAssignment, c *capture.Capture, b flow.B
 	st := v1.CaptureStats{CaptureID: a.Capture.UUID, NodeID: a.NodeID, FlowCount: int64(b.Stats.FlowCount),
 		FlowDropped: b.Stats.FlowDropped, KernelFlowDropped: b.Stats.KernelFlowDropped,
 		PacketsDropped: b.Stats.PacketsDropped, PacketsReceived: b.Stats.PacketsReceived}
-	obj, err := json.Marshal(v1.FlowUpdate{Flows: raw, Stats: st})
+	up := v1.FlowUpdate{Flows: raw, Stats: st}
+	if len(pkts) > 0 {
+		if up.RawPackets, err = json.Marshal(pkts); err != nil {
+			m.log.Warn("encode raw packets", "err", err)
+		}
+	}
+	obj, err := json.Marshal(up)
 	if err != nil {
 		return
 	}

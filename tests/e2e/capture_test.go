@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/vishvananda/netns"
 
 	"github.com/skydive-ng/skydive/client"
@@ -367,5 +368,67 @@ func TestClientPcap(t *testing.T) {
 	}
 	if out, err := cli(addr, "pcap", "--trace", "/etc/hostname"); err == nil || !strings.Contains(out, "not a pcap") {
 		t.Fatalf("garbage trace: %v %s", err, out)
+	}
+}
+
+// TestRawPacketsAndLiveFlows: raw packets kept by a capture, downloaded as
+// a pcap, and flow updates pushed on /ws/subscriber/flow.
+func TestRawPacketsAndLiveFlows(t *testing.T) {
+	c, addr, _ := allInOne(t)
+	p := uniq()
+	ns1, _, v1, _, _, ip2 := vethPair(t, p, 245)
+	eventually(t, 5*time.Second, "veth seen", func() error {
+		_, err := oneNode(c, fmt.Sprintf("G.V().Has('Name', '%s')", v1))
+		return err
+	})
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws/subscriber/flow", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	id := createCapture(t, addr, "--gremlin", fmt.Sprintf("G.V().Has('Name', '%s')", v1), "--bpf", "icmp", "--rawpacket-limit", "3")
+	waitCaptureActive(t, c, v1, id)
+	sh(t, "ip", "netns", "exec", ns1, "ping", "-c", "5", "-i", "0.2", ip2)
+
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		var msg struct {
+			Namespace, Type string
+			Obj             []flowJSON
+		}
+		if err := ws.ReadJSON(&msg); err != nil {
+			t.Fatalf("no live flow update: %v", err)
+		}
+		if msg.Namespace == "flow" && len(msg.Obj) > 0 && msg.Obj[0].CaptureID == id {
+			break
+		}
+	}
+	eventually(t, 5*time.Second, "raw packets", func() error {
+		raw, err := c.Query(context.Background(), fmt.Sprintf("G.Flows().Has('CaptureID', '%s', 'Application', 'ICMPv4').RawPackets()", id))
+		if err != nil {
+			return err
+		}
+		var res []map[string][]struct{ Data []byte }
+		if err := json.Unmarshal(raw, &res); err != nil || len(res) != 1 {
+			return fmt.Errorf("RawPackets(): %s %v", raw, err)
+		}
+		for _, pkts := range res[0] {
+			if len(pkts) != 3 {
+				return fmt.Errorf("%d raw packets, want 3", len(pkts))
+			}
+		}
+		return nil
+	})
+	resp, err := http.Get("http://" + addr + "/api/capture/" + id + "/pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(body) < 24+3*(16+42) {
+		t.Fatalf("pcap download: %d, %d bytes", resp.StatusCode, len(body))
+	}
+	if magic := fmt.Sprintf("%x", body[:4]); magic != "d4c3b2a1" && magic != "a1b2c3d4" && magic != "4d3cb2a1" {
+		t.Fatalf("not a pcap file: magic %s", magic)
 	}
 }
