@@ -177,7 +177,7 @@ func WithClock(now func() Time) Option { return func(g *Graph) { g.now = now } }
 // New returns an empty graph.
 func New(opts ...Option) *Graph {
 	g := &Graph{
-		nodes:     newOrderedSet(nodeKey),
+		nodes:     newColumnSet(),
 		edges:     newOrderedSet(edgeKey),
 		out:       map[Identifier]map[Identifier]struct{}{},
 		in:        map[Identifier]map[Identifier]struct{}{},
@@ -601,6 +601,16 @@ func (g *Graph) NodesByIndex(key, value string) (nodes []*Node, ok bool) {
 		return s.list(), true
 	}
 	return nil, true
+}
+
+// NodeColumn returns every node and the value of its top-level metadata key
+// (nil when absent), in creation order: a scan of one key reads a dense
+// slice rather than every node's map. ok is false when no column can be
+// kept for key.
+func (g *Graph) NodeColumn(key string) (nodes []*Node, values []any, ok bool) {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return g.nodes.column(key)
 }
 
 // OutEdges returns the edges whose parent is id.

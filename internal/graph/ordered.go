@@ -18,7 +18,16 @@ type orderedSet[T any] struct {
 	sorted []T
 	pos    map[Identifier]int
 	dirty  bool
+
+	// Columns: for keys that queries scan, the value of each element in
+	// creation order, kept in step with updates so that a scan reads one
+	// dense slice instead of one map per element.
+	colOf func(T, string) any
+	cols  map[string][]any
 }
+
+// maxColumns bounds the keys kept as columns.
+const maxColumns = 32
 
 func newOrderedSet[T any](key func(T) (Time, Identifier)) *orderedSet[T] {
 	return &orderedSet[T]{key: key, m: map[Identifier]T{}, dirty: true}
@@ -40,7 +49,11 @@ func (s *orderedSet[T]) update(id Identifier, el T, moved bool) {
 	if moved {
 		s.dirty = true
 	} else if !s.dirty {
-		s.sorted[s.pos[id]] = el
+		i := s.pos[id]
+		s.sorted[i] = el
+		for k, col := range s.cols {
+			col[i] = s.colOf(el, k)
+		}
 	}
 	s.mu.Unlock()
 }
@@ -56,6 +69,37 @@ func (s *orderedSet[T]) remove(id Identifier) {
 func (s *orderedSet[T]) list() []T {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.refreshLocked()
+	return slices.Clone(s.sorted)
+}
+
+// column returns the elements and their values of key, in creation order
+// (copies); ok is false when the set keeps no columns.
+func (s *orderedSet[T]) column(key string) (els []T, values []any, ok bool) {
+	if s.colOf == nil {
+		return nil, nil, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refreshLocked()
+	col, ok := s.cols[key]
+	if !ok {
+		if len(s.cols) >= maxColumns {
+			return nil, nil, false
+		}
+		col = make([]any, len(s.sorted))
+		for i, el := range s.sorted {
+			col[i] = s.colOf(el, key)
+		}
+		if s.cols == nil {
+			s.cols = map[string][]any{}
+		}
+		s.cols[key] = col
+	}
+	return slices.Clone(s.sorted), slices.Clone(col), true
+}
+
+func (s *orderedSet[T]) refreshLocked() {
 	if s.dirty {
 		s.sorted = s.sorted[:0]
 		for _, el := range s.m {
@@ -85,10 +129,24 @@ func (s *orderedSet[T]) list() []T {
 			_, id := s.key(el)
 			s.pos[id] = i
 		}
+		for k := range s.cols {
+			col := make([]any, len(s.sorted))
+			for i, el := range s.sorted {
+				col[i] = s.colOf(el, k)
+			}
+			s.cols[k] = col
+		}
 		s.dirty = false
 	}
-	return slices.Clone(s.sorted)
 }
 
 func nodeKey(n *Node) (Time, Identifier) { return n.CreatedAt, n.ID }
 func edgeKey(e *Edge) (Time, Identifier) { return e.CreatedAt, e.ID }
+
+func nodeColumn(n *Node, key string) any { return n.Metadata[key] }
+
+func newColumnSet() *orderedSet[*Node] {
+	s := newOrderedSet(nodeKey)
+	s.colOf = nodeColumn
+	return s
+}

@@ -92,6 +92,8 @@ func BenchmarkQueries(b *testing.B) {
 		{"AtCount", "G.At('-1m').V().Count()"},
 		{"ByName", "G.V().Has('Name','h500-ns5-if5')"},
 		{"NEValues", "G.V().Has('MTU', NE(1500)).Values('IPV4')"},
+		{"NECount", "G.V().Has('MTU', NE(1500)).Count()"},
+		{"GTCount", "G.V().Has('MTU', GT(1400)).Count()"},
 		{"Out3", "G.V().Has('Type','host').Out().Out().Out().Count()"},
 		{"ShortestPathL2", "G.V().Has('Name','h1-ns0-if1').ShortestPathTo(Metadata('Name','h2-ns0-if8'), Metadata('RelationType','layer2'))"},
 		{"ShortestPath", "G.V().Has('Name','h1-ns0-if1').ShortestPathTo(Metadata('Name','h3-ns2-if9'))"},

@@ -107,6 +107,21 @@ func (f *Filter) Map(m map[string]any) bool {
 
 func (f *Filter) empty() bool { return f == nil || len(f.Conds) == 0 }
 
+// columnar returns the first condition on a plain top-level metadata key,
+// which a graph column can answer without reading every node's map.
+func (f *Filter) columnar() (int, bool) {
+	if f == nil || f.Any {
+		return 0, false
+	}
+	for i, c := range f.Conds {
+		if _, field := elementFields[c.Key]; field || strings.ContainsAny(c.Key, ".@") {
+			continue
+		}
+		return i, true
+	}
+	return 0, false
+}
+
 // indexable returns a Type or Name equality usable with NodesByIndex.
 func (f *Filter) indexable() (key, value string, ok bool) {
 	if f == nil || f.Any {

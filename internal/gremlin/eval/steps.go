@@ -170,10 +170,22 @@ func compileV(c *Compiler, s *syntax.Step, in Kind) (StepFunc, Kind, error) {
 			return Nodes{n}, nil
 		}
 		var cands []*graph.Node
+		if _, _, indexed := sel.filter.indexable(); !indexed {
+			if i, ok := sel.filter.columnar(); ok {
+				if cv, ok := v.(columnView); ok {
+					if nodes, vals, ok := cv.NodeColumn(sel.filter.Conds[i].Key); ok {
+						return scanColumn(r, sel.filter, i, nodes, vals)
+					}
+				}
+			}
+		}
 		if k, val, ok := sel.filter.indexable(); ok {
-			cands, ok = v.NodesByIndex(k, val)
-			if !ok {
+			var indexed bool
+			cands, indexed = v.NodesByIndex(k, val)
+			if !indexed {
 				cands = v.Nodes()
+			} else if len(sel.filter.Conds) == 1 {
+				return Nodes(cands), nil // the index answered the only condition
 			}
 		} else {
 			cands = v.Nodes()
@@ -820,4 +832,30 @@ func compileSelect(c *Compiler, s *syntax.Step, in Kind) (StepFunc, Kind, error)
 		}
 		return nil, stepError(s, "cannot merge %s", kind)
 	}, kind, nil
+}
+
+// columnView is a graph that keeps metadata columns (the live graph).
+type columnView interface {
+	NodeColumn(key string) (nodes []*graph.Node, values []any, ok bool)
+}
+
+// scanColumn applies condition i to a column, then the other conditions to
+// the nodes that passed.
+func scanColumn(r *Run, f *Filter, i int, nodes []*graph.Node, vals []any) (Value, error) {
+	c := &f.Conds[i]
+	rest := len(f.Conds) > 1
+	out := make(Nodes, 0, 64)
+	for j, val := range vals {
+		if err := r.Tick(); err != nil {
+			return nil, err
+		}
+		if !c.P.Match(val, val != nil) {
+			continue
+		}
+		if rest && !f.Element(&nodes[j].Element) {
+			continue
+		}
+		out = append(out, nodes[j])
+	}
+	return out, nil
 }
