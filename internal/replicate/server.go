@@ -24,7 +24,8 @@ type Server struct {
 	PingDelay time.Duration
 	PongWait  time.Duration
 	Logger    *slog.Logger
-	// OnConnect is called when an agent's connection is ready for Send.
+	// OnConnect is called when an agent has sent its graph (Sync) and its
+	// connection is ready for Send.
 	OnConnect func(host string)
 	// OnMessage receives an agent's messages other than graph ones (flow
 	// updates ...), on the connection's reader goroutine.
@@ -154,9 +155,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}()
-	if s.OnConnect != nil {
-		s.OnConnect(host)
-	}
+	synced := false
 	_ = conn.SetReadDeadline(time.Now().Add(s.pongWait()))
 	conn.SetPongHandler(func(string) error {
 		return conn.SetReadDeadline(time.Now().Add(s.pongWait()))
@@ -178,6 +177,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err := s.apply(origin, data); err != nil {
 			// A bad message is reported and skipped, never fatal.
 			log.Warn("bad message from agent", "err", err)
+			continue
+		}
+		// The agent is ready once its graph is here: what is sent to it
+		// (capture assignments) is computed on that graph.
+		if !synced && isSync(data) {
+			synced = true
+			if s.OnConnect != nil {
+				s.OnConnect(host)
+			}
 		}
 	}
 }
@@ -332,4 +340,10 @@ func splitHostPort(addr string) (string, int) {
 	}
 	port, _ := strconv.Atoi(p)
 	return h, port
+}
+
+// isSync tells whether a (valid) message is a Sync.
+func isSync(data []byte) bool {
+	var head struct{ Type string }
+	return json.Unmarshal(data, &head) == nil && head.Type == v1.SyncMsgType
 }
