@@ -9,11 +9,15 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # What the tests need on a fresh Debian machine.
 APT_PACKAGES := iproute2 iputils-ping tcpdump libpcap-dev openvswitch-switch
 
-.PHONY: all build run test deps unit privileged e2e lint bench fuzz clean
+.PHONY: all build ui run test deps unit privileged e2e ui-test lint bench fuzz clean
 
 all: build
 
-build:
+## ui: the web UI (TypeScript, Vite), embedded in the binary
+ui:
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build
+
+build: ui
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/skydive
 
 ## run: build and start the all-in-one analyzer+agent (UI and API on 127.0.0.1:8082)
@@ -30,7 +34,7 @@ deps:
 	$(GO) mod download
 
 ## test: everything CI runs: lint, unit, privileged (real netns) and end-to-end tests
-test: deps lint unit privileged e2e
+test: deps lint unit privileged e2e ui-test
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -48,6 +52,10 @@ privileged:
 
 e2e: build
 	SKYDIVE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -tags e2e -timeout 20m -v ./tests/e2e/... 2>&1 | tee e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go' ; exit $${PIPESTATUS[0]}
+
+## ui-test: the UI in a real browser (Debian's Chromium, playwright-core)
+ui-test: build
+	SKIP_UI_BUILD=1 SKYDIVE_BIN=$(CURDIR)/$(BIN) tests/ui/run.sh
 
 ## bench: the benchmarks the issues ask for
 bench:

@@ -78,6 +78,7 @@ func Run(ctx context.Context, opts Options) error {
 	fwd.OnMessage = captures.HandleMessage
 	if ovs != nil {
 		captures.EnableOVSSFlow(ovs)
+		captures.EnableOVSMirror(ovs)
 	}
 
 	api := &httpapi.Server{

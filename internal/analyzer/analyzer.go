@@ -23,6 +23,7 @@ import (
 	"github.com/skydive-ng/skydive/internal/replicate"
 	"github.com/skydive-ng/skydive/internal/topoquery"
 	"github.com/skydive-ng/skydive/internal/version"
+	"github.com/skydive-ng/skydive/web"
 )
 
 // Options are the analyzer's dependencies.
@@ -80,6 +81,7 @@ func Run(ctx context.Context, opts Options) error {
 	captureHandlers(mux, api, capMgr, store)
 	mux.HandleFunc("POST /api/pcap", pcapHandler(store, imported))
 	mux.Handle("GET /ws/subscriber/flow", flowSubs)
+	mux.Handle("/", web.Handler())
 	mux.Handle("GET "+replicate.AgentTopologyPath, agents)
 	mux.Handle("GET "+replicate.SubscriberPath, subscribers)
 	mux.Handle("GET "+replicate.PublisherPath, publishers)

@@ -82,7 +82,7 @@ func Start(ctx context.Context, spec Spec, target Target, table *flow.Table) (*C
 	c.log = spec.Logger.With("capture", spec.CaptureID, "type", spec.Type, "ns", target.NsPath, "if", target.IfName)
 	var err error
 	switch spec.Type {
-	case TypeAFPacket:
+	case TypeAFPacket, TypeOVSMirror:
 		c.src, err = openAFPacket(spec, target)
 	case TypePcap:
 		c.src, err = openPcap(spec, target)

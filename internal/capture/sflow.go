@@ -70,6 +70,9 @@ func (s *sflowSource) addr() string { return s.conn.LocalAddr().String() }
 func (s *sflowSource) run(ctx context.Context, feed func([]byte, gopacket.CaptureInfo, layers.LinkType)) error {
 	buf := make([]byte, 65536)
 	var dgram layers.SFlowDatagram
+	// A UDP read does not watch ctx: closing the socket ends it.
+	stop := context.AfterFunc(ctx, func() { _ = s.conn.Close() })
+	defer stop()
 	for {
 		n, _, err := s.conn.ReadFromUDP(buf)
 		if err != nil {
@@ -102,4 +105,9 @@ func (s *sflowSource) stats() (Stats, bool) {
 	return Stats{PacketsReceived: s.received.Load(), PacketsDropped: s.bad.Load()}, true
 }
 
-func (s *sflowSource) close() error { return s.conn.Close() }
+func (s *sflowSource) close() error {
+	if err := s.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	return nil
+}

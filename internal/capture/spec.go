@@ -31,10 +31,13 @@ const (
 	// TypeOVSSFlow collects the sFlow an OVS bridge is told to send (the
 	// agent configures the bridge; the capture itself is a TypeSFlow one).
 	TypeOVSSFlow = "ovssflow"
+	// TypeOVSMirror captures, with afpacket, an internal port an OVS mirror
+	// copies a port's traffic to (the agent sets the mirror up).
+	TypeOVSMirror = "ovsmirror"
 )
 
 // Types lists the capture types this package runs.
-var Types = []string{TypeAFPacket, TypePcap, TypePcapSocket, TypeSFlow, TypeOVSSFlow}
+var Types = []string{TypeAFPacket, TypePcap, TypePcapSocket, TypeSFlow, TypeOVSSFlow, TypeOVSMirror}
 
 // Header sizes (snap lengths) accepted by Spec.HeaderSize.
 const (
@@ -134,7 +137,7 @@ func (s Spec) Normalize() Spec {
 // compiled (with libpcap) for Ethernet.
 func (s Spec) Validate() error {
 	switch s.Type {
-	case "", TypeAFPacket, TypePcap, TypePcapSocket, TypeSFlow, TypeOVSSFlow:
+	case "", TypeAFPacket, TypePcap, TypePcapSocket, TypeSFlow, TypeOVSSFlow, TypeOVSMirror:
 	default:
 		return &ValidationError{Field: "Type", Err: fmt.Errorf("%w %q (want one of %s)", ErrUnknownType, s.Type, strings.Join(Types, ", "))}
 	}

@@ -351,5 +351,6 @@ func (m *Manager) resolve(ctx context.Context) {
 		m.mu.Lock()
 		m.sent[host] = string(raw)
 		m.mu.Unlock()
+		m.log.Debug("captures sent to agent", "host", host, "count", len(list))
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/skydive-ng/skydive/internal/capture"
 	"github.com/skydive-ng/skydive/internal/capture/rawpacket"
 	"github.com/skydive-ng/skydive/internal/flow"
+	"github.com/vishvananda/netlink"
+
 	"github.com/skydive-ng/skydive/internal/graph"
 	ovsprobe "github.com/skydive-ng/skydive/internal/probe/ovsdb"
 	"github.com/skydive-ng/skydive/internal/topology"
@@ -34,7 +36,9 @@ type Options struct {
 	// EnableOVSSFlow points an OVS bridge's sFlow at a collector address
 	// and returns how to undo it (nil: no OVS on this agent).
 	EnableOVSSFlow func(ctx context.Context, bridge, target string, c v1.Capture) (disable func(context.Context) error, err error)
-	Logger         *slog.Logger
+	// EnableOVSMirror mirrors a bridge's port to a new host interface.
+	EnableOVSMirror func(ctx context.Context, bridge, port, captureID string) (ifName string, disable func(context.Context) error, err error)
+	Logger          *slog.Logger
 }
 
 // Manager runs the agent's captures.
@@ -45,6 +49,7 @@ type Manager struct {
 
 	mu      sync.Mutex
 	running map[string]*running // by capture ID + "/" + node ID
+	pending chan []v1.CaptureAssignment
 }
 
 type running struct {
@@ -61,7 +66,8 @@ func New(opts Options) *Manager {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Manager{opts: opts, log: opts.Logger.With("component", "captures"), running: map[string]*running{}}
+	return &Manager{opts: opts, log: opts.Logger.With("component", "captures"), running: map[string]*running{},
+		pending: make(chan []v1.CaptureAssignment, 1)}
 }
 
 // Run keeps the captures until ctx ends, then stops them all.
@@ -69,9 +75,15 @@ func (m *Manager) Run(ctx context.Context) error {
 	m.mu.Lock()
 	m.ctx = ctx
 	m.mu.Unlock()
-	<-ctx.Done()
-	m.apply(nil)
-	return nil
+	for {
+		select {
+		case <-ctx.Done():
+			m.apply(nil)
+			return nil
+		case list := <-m.pending:
+			m.apply(list)
+		}
+	}
 }
 
 // HandleMessage takes the analyzer's capture messages.
@@ -84,7 +96,19 @@ func (m *Manager) HandleMessage(msg v1.Message) {
 		m.log.Warn("bad capture assignment from the analyzer", "err", err)
 		return
 	}
-	m.apply(list)
+	// The newest set replaces one not applied yet; starting captures takes
+	// time that the connection's reader must not wait for.
+	for {
+		select {
+		case m.pending <- list:
+			return
+		default:
+			select {
+			case <-m.pending:
+			default:
+			}
+		}
+	}
 }
 
 func key(a v1.CaptureAssignment) string { return a.Capture.UUID + "/" + a.NodeID }
@@ -93,6 +117,7 @@ func key(a v1.CaptureAssignment) string { return a.Capture.UUID + "/" + a.NodeID
 func (m *Manager) apply(list []v1.CaptureAssignment) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.log.Debug("capture assignments", "count", len(list))
 	want := map[string]v1.CaptureAssignment{}
 	for _, a := range list {
 		want[key(a)] = a
@@ -177,6 +202,29 @@ func (m *Manager) startLocked(a v1.CaptureAssignment) *running {
 		}
 	case capture.TypeSFlow:
 		// A collector: any node may stand for the sFlow agents it hears.
+	case capture.TypeOVSMirror:
+		if m.opts.EnableOVSMirror == nil {
+			r.err = fmt.Errorf("no OVS probe on this agent")
+			return r
+		}
+		bridge, port, err := m.ovsPortOf(n)
+		if err != nil {
+			r.err = err
+			return r
+		}
+		octx, cancel := context.WithTimeout(m.ctx, 10*time.Second)
+		ifName, disable, err := m.opts.EnableOVSMirror(octx, bridge, port, a.Capture.UUID)
+		cancel()
+		if err != nil {
+			r.err = fmt.Errorf("mirror %s: %w", port, err)
+			return r
+		}
+		r.cleanup = disable
+		if err := waitLinkUp(m.ctx, ifName); err != nil {
+			r.err = err
+			return r
+		}
+		target = capture.Target{IfName: ifName}
 	default:
 		if target, err = m.target(n); err != nil {
 			r.err = err
@@ -195,6 +243,10 @@ func (m *Manager) startLocked(a v1.CaptureAssignment) *running {
 	c, err = capture.Start(ctx, spec, target, table)
 	if err != nil {
 		cancel()
+		if r.cleanup != nil {
+			_ = r.cleanup(context.Background())
+			r.cleanup = nil
+		}
 		r.err = err
 		m.log.Warn("capture failed", "capture", a.Capture.UUID, "node", a.NodeID, "err", err)
 		return r
@@ -202,7 +254,9 @@ func (m *Manager) startLocked(a v1.CaptureAssignment) *running {
 	r.capture = c
 	go func() { _ = table.Run(ctx) }()
 	if a.Capture.Type == capture.TypeOVSSFlow {
-		disable, err := m.opts.EnableOVSSFlow(ctx, n.Metadata.String(graph.KeyName), c.Addr(), a.Capture)
+		octx, ocancel := context.WithTimeout(ctx, 10*time.Second)
+		disable, err := m.opts.EnableOVSSFlow(octx, n.Metadata.String(graph.KeyName), c.Addr(), a.Capture)
+		ocancel()
 		if err != nil {
 			_ = c.Stop()
 			cancel()
@@ -309,4 +363,60 @@ func (m *Manager) EnableOVSSFlow(o SFlowEnabler) {
 		return o.EnableSFlow(ctx, bridge, ovsprobe.SFlowSettings{Target: target, Sampling: int(c.SamplingRate),
 			Polling: int(c.PollingInterval), Header: header, CaptureID: c.UUID})
 	}
+}
+
+// ovsPortOf finds the bridge and port of an OVS port node, or of an
+// interface attached to one.
+func (m *Manager) ovsPortOf(n *graph.Node) (bridge, port string, err error) {
+	g := m.opts.Graph
+	parentOfType := func(id graph.Identifier, typ string) *graph.Node {
+		for _, e := range g.InEdges(id) {
+			if p := g.Node(e.Parent); p != nil && p.Metadata.String(graph.KeyType) == typ {
+				return p
+			}
+		}
+		return nil
+	}
+	pn := n
+	if n.Metadata.String(graph.KeyType) != "ovsport" {
+		if pn = parentOfType(n.ID, "ovsport"); pn == nil {
+			return "", "", fmt.Errorf("%s is not an OVS port nor attached to one", n.Metadata.String(graph.KeyName))
+		}
+	}
+	bn := parentOfType(pn.ID, "ovsbridge")
+	if bn == nil {
+		return "", "", fmt.Errorf("OVS port %s has no bridge", pn.Metadata.String(graph.KeyName))
+	}
+	return bn.Metadata.String(graph.KeyName), pn.Metadata.String(graph.KeyName), nil
+}
+
+// waitLinkUp waits for a host interface OVS creates, and sets it up.
+func waitLinkUp(ctx context.Context, name string) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		l, err := netlink.LinkByName(name)
+		if err == nil {
+			if err := netlink.LinkSetUp(l); err != nil {
+				return fmt.Errorf("set %s up: %w", name, err)
+			}
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("mirror interface %s did not appear: %w", name, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// EnableOVSMirror lets ovsmirror captures set mirrors up through o.
+func (m *Manager) EnableOVSMirror(o interface {
+	EnableMirror(ctx context.Context, bridge, port, captureID string) (string, func(context.Context) error, error)
+}) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.opts.EnableOVSMirror = o.EnableMirror
 }

@@ -61,7 +61,11 @@ func waitCaptureActive(t *testing.T, c *client.Client, name, id string) {
 	t.Helper()
 	eventually(t, 10*time.Second, "capture active on "+name, func() error {
 		_, err := oneNode(c, fmt.Sprintf("G.V().Has('Name', '%s', 'Captures.ID', '%s', 'Captures.State', 'active')", name, id))
-		return err
+		if err != nil {
+			raw, _ := c.Query(context.Background(), fmt.Sprintf("G.V().Has('Name', '%s').Values('Captures')", name))
+			return fmt.Errorf("%v; Captures of %s: %s", err, name, raw)
+		}
+		return nil
 	})
 }
 

@@ -91,6 +91,35 @@ func TestOVSTopology(t *testing.T) {
 		return nil
 	})
 
+	// An ovsmirror capture: a mirror of a port to an internal port the agent
+	// captures with afpacket.
+	mid := createCapture(t, addr, "--type", "ovsmirror", "--bpf", "icmp", "--gremlin",
+		fmt.Sprintf("G.V().Has('Type', 'ovsport', 'Name', '%s')", p+"v2"))
+	waitCaptureActive(t, c, p+"v2", mid)
+	if got := strings.TrimSpace(ovs.Vsctl("get", "bridge", br, "mirrors")); got == "[]" {
+		t.Fatalf("no mirror on the bridge")
+	}
+	sh(t, "ip", "netns", "exec", p+"n1", "ping", "-c", "4", "-i", "0.2", "10.244.0.2")
+	eventually(t, 10*time.Second, "ICMPv4 flow from the mirror", func() error {
+		fs, err := queryFlows(c, fmt.Sprintf("G.Flows().Has('CaptureID', '%s', 'Application', 'ICMPv4')", mid))
+		if err != nil {
+			return err
+		}
+		if len(fs) != 1 || fs[0].Metric.ABPackets != 4 || fs[0].Metric.BAPackets != 4 {
+			return fmt.Errorf("flows %+v", fs)
+		}
+		return nil
+	})
+	if out, err := cli(addr, "capture", "delete", mid); err != nil {
+		t.Fatalf("delete: %v %s", err, out)
+	}
+	eventually(t, 5*time.Second, "mirror removed", func() error {
+		if got := strings.TrimSpace(ovs.Vsctl("get", "bridge", br, "mirrors")); got != "[]" {
+			return fmt.Errorf("mirrors %s", got)
+		}
+		return nil
+	})
+
 	ovs.Vsctl("del-port", br, internal)
 	eventually(t, 5*time.Second, "port removed", func() error {
 		ns, err := queryNodes(c, fmt.Sprintf("G.V().Has('Type', 'ovsport', 'Name', '%s')", internal))

@@ -42,15 +42,15 @@ async function httpGet(url, timeout = 2000) {
   return { status: r.status, text: await r.text(), type: r.headers.get('content-type') || '' };
 }
 
-/** Starts `skydive allinone` on free ports and waits for its host node. */
-export async function startAnalyzer(t, { hostId = `uitest-${rand()}` } = {}) {
+/** Starts `skydive allinone` (or `analyzer`) on free ports and waits for its host node. */
+export async function startAnalyzer(t, { hostId = `uitest-${rand()}`, mode = 'allinone' } = {}) {
   const port = await freePort();
   const agentPort = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skydive-ui-'));
   const conf = path.join(dir, 'skydive.yml');
   fs.writeFileSync(conf, `host_id: ${hostId}\nanalyzer:\n  listen: 127.0.0.1:${port}\nagent:\n  listen: 127.0.0.1:${agentPort}\n`);
   const log = fs.openSync(path.join(artifacts, `analyzer-${hostId}.log`), 'w');
-  const proc = spawn(skydiveBin(), ['allinone', '-c', conf], { stdio: ['ignore', log, log] });
+  const proc = spawn(skydiveBin(), [mode, '-c', conf], { stdio: ['ignore', log, log] });
   let exited = null;
   proc.on('exit', (code, sig) => (exited = `exited ${code ?? sig}`));
   const base = `http://127.0.0.1:${port}`;
@@ -68,7 +68,7 @@ export async function startAnalyzer(t, { hostId = `uitest-${rand()}` } = {}) {
     if (exited) throw new Error(`skydive ${exited}; see ${path.join(artifacts, `analyzer-${hostId}.log`)}`);
     try {
       const r = await httpGet(`${base}/api/topology`);
-      if (r.status === 200 && JSON.parse(r.text).Nodes?.some((n) => n.Metadata?.Type === 'host')) break;
+      if (r.status === 200 && (mode !== 'allinone' || JSON.parse(r.text).Nodes?.some((n) => n.Metadata?.Type === 'host'))) break;
     } catch {
       /* not yet */
     }

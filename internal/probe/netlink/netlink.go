@@ -10,6 +10,7 @@ import (
 	"net"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -109,12 +110,38 @@ func New(opts Options) (*Probe, error) {
 func (p *Probe) NsHandle() netns.NsHandle { return p.ns }
 
 // Run follows the namespace until ctx ends, then removes what it added.
+// A lost subscription (a receive buffer overrun, an interrupted dump) is
+// made again, and the links that vanished meanwhile are removed.
 func (p *Probe) Run(ctx context.Context) error {
 	defer p.close()
+	ticker := time.NewTicker(p.opts.MetricsPeriod)
+	defer ticker.Stop()
+	for backoff := 50 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
+		err := p.follow(ctx, ticker.C)
+		if ctx.Err() != nil {
+			return nil
+		}
+		p.log.Warn("netlink subscription lost, subscribing again", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		p.dropVanished()
+	}
+}
+
+// follow runs one subscription until it fails or ctx ends.
+func (p *Probe) follow(ctx context.Context, tick <-chan time.Time) error {
 	done := make(chan struct{})
 	defer close(done)
 	errs := make(chan error, 2)
 	onErr := func(err error) {
+		// The library reports, and skips, messages of other senders.
+		if strings.HasPrefix(err.Error(), "Wrong sender portid") {
+			p.log.Debug("netlink message skipped", "err", err)
+			return
+		}
 		select {
 		case errs <- err:
 		default:
@@ -133,34 +160,44 @@ func (p *Probe) Run(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("subscribe to addresses: %w", err)
 	}
-	ticker := time.NewTicker(p.opts.MetricsPeriod)
-	defer ticker.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case err := <-errs:
-			// A lost subscription (buffer overrun) would leave the graph stale:
-			// say so; the namespace's owner restarts the probe.
 			return fmt.Errorf("netlink subscription in %q: %w", p.opts.NsPath, err)
 		case u, ok := <-linkCh:
 			if !ok {
-				if ctx.Err() != nil {
-					return nil
-				}
 				return fmt.Errorf("link subscription in %q closed", p.opts.NsPath)
 			}
 			p.onLink(u)
 		case u, ok := <-addrCh:
 			if !ok {
-				if ctx.Err() != nil {
-					return nil
-				}
 				return fmt.Errorf("address subscription in %q closed", p.opts.NsPath)
 			}
 			p.onAddr(u)
-		case <-ticker.C:
+		case <-tick:
 			p.updateMetrics()
+		}
+	}
+}
+
+// dropVanished removes the links the kernel no longer has (their deletion
+// may have been lost with the subscription).
+func (p *Probe) dropVanished() {
+	links, err := p.handle.LinkList()
+	if err != nil {
+		return
+	}
+	alive := map[int]bool{}
+	for _, l := range links {
+		alive[l.Attrs().Index] = true
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for idx, st := range p.links {
+		if !alive[idx] {
+			p.removeLocked(idx, st)
 		}
 	}
 }

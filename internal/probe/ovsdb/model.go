@@ -31,6 +31,7 @@ type bridge struct {
 	OtherConfig  map[string]string `ovsdb:"other_config"`
 	Protocols    []string          `ovsdb:"protocols"`
 	Sflow        *string           `ovsdb:"sflow"`
+	Mirrors      []string          `ovsdb:"mirrors"`
 }
 
 type port struct {
@@ -68,6 +69,7 @@ func dbModel() (model.ClientDBModel, error) {
 		"Port":         &port{},
 		"Interface":    &iface{},
 		"sFlow":        &sflow{},
+		"Mirror":       &mirror{},
 	})
 }
 
@@ -101,4 +103,13 @@ type sflow struct {
 	Polling     *int              `ovsdb:"polling"`
 	Sampling    *int              `ovsdb:"sampling"`
 	Targets     []string          `ovsdb:"targets"`
+}
+
+type mirror struct {
+	UUID          string            `ovsdb:"_uuid"`
+	Name          string            `ovsdb:"name"`
+	SelectSrcPort []string          `ovsdb:"select_src_port"`
+	SelectDstPort []string          `ovsdb:"select_dst_port"`
+	OutputPort    *string           `ovsdb:"output_port"`
+	ExternalIDs   map[string]string `ovsdb:"external_ids"`
 }

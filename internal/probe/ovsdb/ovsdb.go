@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -601,4 +602,89 @@ func (p *Probe) transact(ctx context.Context, c client.Client, ops []ovsdb.Opera
 		return fmt.Errorf("OVSDB transaction: %w", err)
 	}
 	return nil
+}
+
+// EnableMirror mirrors the traffic of a port of bridge to a new internal
+// port, through OVSDB, and returns that port's name (a kernel interface of
+// the host to capture on) and how to remove it all.
+func (p *Probe) EnableMirror(ctx context.Context, bridgeName, portName, captureID string) (ifName string, disable func(context.Context) error, err error) {
+	p.mu.Lock()
+	c := p.client
+	p.mu.Unlock()
+	if c == nil {
+		return "", nil, fmt.Errorf("OVSDB %s is not connected", p.opts.Address)
+	}
+	var bridges []bridge
+	var ports []port
+	if err := c.List(ctx, &bridges); err != nil {
+		return "", nil, err
+	}
+	if err := c.List(ctx, &ports); err != nil {
+		return "", nil, err
+	}
+	var br *bridge
+	for i := range bridges {
+		if bridges[i].Name == bridgeName {
+			br = &bridges[i]
+		}
+	}
+	if br == nil {
+		return "", nil, fmt.Errorf("no OVS bridge named %q", bridgeName)
+	}
+	var src *port
+	for i := range ports {
+		if ports[i].Name == portName && slices.Contains(br.Ports, ports[i].UUID) {
+			src = &ports[i]
+		}
+	}
+	if src == nil {
+		return "", nil, fmt.Errorf("no port %q on bridge %s", portName, bridgeName)
+	}
+	short := strings.ReplaceAll(captureID, "-", "")
+	if len(short) > 8 {
+		short = short[:8]
+	}
+	name := "skm" + short // interface names have at most 15 bytes
+	ids := map[string]string{"skydive-capture-id": captureID}
+	in := &iface{UUID: "skyiface", Name: name, Type: "internal", ExternalIDs: ids}
+	pt := &port{UUID: "skyport", Name: name, Interfaces: []string{in.UUID}, ExternalIDs: ids}
+	outPort := pt.UUID
+	mi := &mirror{UUID: "skymirror", Name: name, SelectSrcPort: []string{src.UUID}, SelectDstPort: []string{src.UUID},
+		OutputPort: &outPort, ExternalIDs: ids}
+	ops, err := c.Create(in, pt, mi)
+	if err != nil {
+		return "", nil, err
+	}
+	b := &bridge{UUID: br.UUID}
+	mut, err := c.Where(b).Mutate(b,
+		model.Mutation{Field: &b.Ports, Mutator: ovsdb.MutateOperationInsert, Value: []string{pt.UUID}},
+		model.Mutation{Field: &b.Mirrors, Mutator: ovsdb.MutateOperationInsert, Value: []string{mi.UUID}})
+	if err != nil {
+		return "", nil, err
+	}
+	ops = append(ops, mut...)
+	res, err := c.Transact(ctx, ops...)
+	if err != nil {
+		return "", nil, fmt.Errorf("OVSDB transaction: %w", err)
+	}
+	if _, err := ovsdb.CheckOperationResults(res, ops); err != nil {
+		return "", nil, fmt.Errorf("OVSDB transaction: %w", err)
+	}
+	portUUID, mirrorUUID := res[1].UUID.GoUUID, res[2].UUID.GoUUID
+	return name, func(ctx context.Context) error {
+		p.mu.Lock()
+		c := p.client
+		p.mu.Unlock()
+		if c == nil {
+			return fmt.Errorf("OVSDB %s is not connected: mirror %s stays", p.opts.Address, name)
+		}
+		b := &bridge{UUID: br.UUID}
+		ops, err := c.Where(b).Mutate(b,
+			model.Mutation{Field: &b.Mirrors, Mutator: ovsdb.MutateOperationDelete, Value: []string{mirrorUUID}},
+			model.Mutation{Field: &b.Ports, Mutator: ovsdb.MutateOperationDelete, Value: []string{portUUID}})
+		if err != nil {
+			return err
+		}
+		return p.transact(ctx, c, ops)
+	}, nil
 }

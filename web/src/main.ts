@@ -1,0 +1,305 @@
+import './style.css';
+import { h, clear, fmt } from './dom';
+import { Store, Subscriber, wsURL, GNode, GraphObj } from './model';
+import { TopologyView, TYPE_STYLES, BEIGE, NS_BLUE, DOWN_RED, styleOf } from './view';
+import { DetailsPanel } from './details';
+import { gremlin, collectIDs, gq, APIError } from './api';
+import { mountPanels, PanelContext } from './panels';
+
+// Numbers the browser tests read (first render time, counts).
+const perf = {
+  syncs: 0,
+  firstSyncAt: 0,
+  firstRenderAt: 0,
+  lastFlushMs: 0,
+  visibleNodes: 0,
+  visibleEdges: 0,
+  nodes: 0,
+  edges: 0,
+};
+(window as any).__skydive = { perf };
+
+const params = new URLSearchParams(location.search);
+const store = new Store();
+
+// ---- layout
+const conn = h('span', { class: 'conn connecting', id: 'conn' }, 'connecting');
+const counts = h('span', { class: 'counts', id: 'counts' });
+const searchMode = h('select', { id: 'search-mode', title: 'Search by name or by Gremlin query' }, h('option', { value: 'name' }, 'Name'), h('option', { value: 'gremlin' }, 'Gremlin'));
+const searchInput = h('input', { id: 'search', type: 'search', placeholder: 'search nodes by name…', size: 36 });
+const searchInfo = h('span', { class: 'search-info', id: 'search-info' });
+const timeMode = h('select', { id: 'time-mode' }, h('option', { value: 'live' }, 'Live'), h('option', { value: 'history' }, 'History'));
+const timeSlider = h('input', { id: 'time-slider', type: 'range', min: 0, max: 120, value: 0, step: 1, title: 'minutes ago' });
+const timeLabel = h('span', { id: 'time-label', class: 'time-label' }, 'now');
+const diffBtn = h('button', { id: 'diff-btn', title: 'Changes between the two times' }, 'Diff');
+const diffFrom = h('input', { id: 'diff-from', type: 'number', min: 1, max: 1440, value: 5, style: { width: '4em' }, title: 'minutes before the shown time' });
+const timeBox = h('span', { class: 'timebox' }, timeMode, timeSlider, timeLabel, h('span', { class: 'sep' }, 'changes over last'), diffFrom, h('span', null, 'min'), diffBtn);
+const header = h('header', null, h('span', { class: 'logo' }, 'Skydive'), timeBox, h('span', { class: 'search' }, searchMode, searchInput, searchInfo), h('span', { class: 'spacer' }), counts, conn);
+
+const graphEl = h('div', { id: 'graph' });
+const toolbar = h('div', { class: 'toolbar' });
+const legend = h('div', { class: 'legend', id: 'legend' });
+const banner = h('div', { class: 'banner hidden', id: 'banner' });
+const side = h('aside', { id: 'side' });
+const main = h('main', null, h('div', { class: 'graph-wrap' }, graphEl, toolbar, legend, banner), side);
+clear(document.getElementById('app')!, header, main);
+
+const view = new TopologyView(store, graphEl);
+(window as any).__skydive.view = view;
+(window as any).__skydive.store = store;
+view.onStats = (s) => {
+  perf.visibleNodes = s.visibleNodes;
+  perf.visibleEdges = s.visibleEdges;
+  perf.nodes = store.nodes.size;
+  perf.edges = store.edges.size;
+  counts.textContent = `${fmt(store.nodes.size)} nodes · ${fmt(store.edges.size)} links · ${fmt(s.visibleNodes)} shown`;
+};
+
+function select(id: string | null, kind: 'node' | 'edge' | null = 'node') {
+  view.select(id);
+  details.show(id ? kind : null, id);
+  panels.selectionChanged();
+}
+
+const details = new DetailsPanel(store, {
+  toggle: (id) => {
+    view.toggle(id);
+    details.render();
+  },
+  expanded: (id) => view.expanded.has(id),
+  hasChildren: (id) => view.hasChildren(id),
+  capture: (n) => panels.captureNode(n),
+  select: (id) => {
+    view.reveal([id]);
+    select(id);
+  },
+});
+view.onSelect = (kind, id) => {
+  details.show(kind, id);
+  panels.selectionChanged();
+};
+view.cy.on('dbltap', 'node', () => details.render());
+
+// ---- toolbar and legend
+const tb = (label: string, id: string, f: () => void, title = '') => h('button', { id, onclick: f, title }, label);
+clear(
+  toolbar,
+  tb('Expand level', 'expand-level', () => view.expandLevel(), 'Expand every collapsed node of the next level'),
+  tb('Collapse level', 'collapse-level', () => view.collapseLevel(), 'Collapse the deepest expanded level'),
+  tb('Expand all', 'expand-all', () => view.expandAll()),
+  tb('Collapse all', 'collapse-all', () => view.collapseAll()),
+  tb('Fit', 'fit', () => view.fit()),
+  tb('Re-layout', 'relayout', () => view.relayout(), 'Forget positions and place the shown nodes again'),
+);
+
+const legendItems: [string, string, string][] = [];
+const seen = new Set<string>();
+for (const [, st] of Object.entries(TYPE_STYLES)) {
+  if (seen.has(st.label)) continue;
+  seen.add(st.label);
+  legendItems.push([st.color, st.shape, st.label]);
+}
+legendItems.push([styleOf('').color, 'ellipse', 'other']);
+clear(
+  legend,
+  h('div', { class: 'legend-title' }, 'Legend ', h('a', { href: '#', onclick: (e: Event) => (e.preventDefault(), legend.classList.toggle('folded')) }, '±')),
+  h('div', { class: 'legend-body' },
+    legendItems.map(([c, shape, l]) => h('div', null, h('span', { class: `sw ${shape}`, style: { background: c } }), l)),
+    h('div', null, h('span', { class: 'sw ellipse', style: { background: DOWN_RED } }), 'interface down (State DOWN)'),
+    h('div', null, h('span', { class: 'sw ellipse', style: { background: BEIGE, border: '2px dashed #e0162b' } }), 'OpenStack instance interface'),
+    h('div', null, h('span', { class: 'sw ellipse', style: { background: '#fff', border: '3px double #445' } }), 'collapsed (double-click to expand)'),
+    h('div', null, h('span', { class: 'sw line', style: { background: '#555' } }), 'layer2 link'),
+    h('div', null, h('span', { class: 'sw line', style: { background: '#c9c9c9' } }), 'ownership'),
+  ),
+);
+void NS_BLUE;
+
+// ---- live updates
+const sub = new Subscriber(params.get('ws') || wsURL('/ws/subscriber?x-client-type=webui'));
+let live = true;
+let firstSync = true;
+sub.onState = (s, info) => {
+  conn.className = `conn ${s}`;
+  conn.textContent = s === 'disconnected' ? `disconnected${info ? ': ' + info : ''} — reconnecting` : s;
+};
+sub.onMessage = (m) => {
+  if (m.Namespace !== 'Graph' || !live) return;
+  if (m.Type === 'SyncReply') {
+    if (m.Status && m.Status !== 200) return;
+    perf.syncs++;
+    if (!perf.firstSyncAt) perf.firstSyncAt = performance.now();
+    store.apply(m);
+    if (firstSync) {
+      firstSync = false;
+      initialView();
+    }
+    return;
+  }
+  store.apply(m);
+};
+
+function initialView() {
+  const t0 = performance.now();
+  view.flush();
+  const exp = params.get('expand');
+  if (exp === 'all') view.expandAll();
+  else if (exp && /^\d+$/.test(exp)) for (let i = 0; i < Number(exp); i++) view.expandLevel();
+  view.fit();
+  perf.lastFlushMs = performance.now() - t0;
+  view.cy.one('render', () => {
+    perf.firstRenderAt = performance.now();
+  });
+  // 'render' is not always emitted by a headless canvas with no change: make sure.
+  requestAnimationFrame(() => requestAnimationFrame(() => {
+    if (!perf.firstRenderAt) perf.firstRenderAt = performance.now();
+  }));
+}
+
+// ---- search
+async function runSearch() {
+  const q = searchInput.value.trim();
+  searchInfo.textContent = '';
+  searchInfo.className = 'search-info';
+  if (!q) {
+    view.setHighlight([]);
+    return;
+  }
+  const nodes = new Set<string>();
+  const edges = new Set<string>();
+  if (searchMode.value === 'name') {
+    const low = q.toLowerCase();
+    for (const n of store.nodes.values()) if (String(n.Metadata.Name ?? '').toLowerCase().includes(low)) nodes.add(n.ID);
+  } else {
+    try {
+      collectIDs(await gremlin(q), nodes, edges);
+    } catch (e) {
+      searchInfo.textContent = e instanceof APIError ? e.message : String(e);
+      searchInfo.className = 'search-info error';
+      return;
+    }
+  }
+  for (const id of edges) {
+    const e = store.edges.get(id);
+    if (e) {
+      nodes.add(e.Parent);
+      nodes.add(e.Child);
+    }
+  }
+  const ids = [...nodes].filter((id) => store.nodes.has(id));
+  if (ids.length <= 500) view.reveal(ids);
+  view.setHighlight([...ids, ...edges]);
+  searchInfo.textContent = `${ids.length} match${ids.length === 1 ? '' : 'es'}${ids.length > 500 ? ' (first 500 not revealed)' : ''}`;
+  if (ids.length) view.fit(ids.slice(0, 500));
+  if (ids.length === 1) select(ids[0]);
+}
+searchInput.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter') runSearch();
+});
+searchInput.addEventListener('search', () => {
+  if (!searchInput.value) runSearch();
+});
+searchMode.addEventListener('change', () => {
+  searchInput.placeholder = searchMode.value === 'name' ? 'search nodes by name…' : "G.V().Has('Type', 'netns')";
+});
+
+// ---- time travel: G.At(t) and Diff
+function shownTime(): number {
+  return Math.floor(Date.now() / 1000) - Number(timeSlider.value) * 60;
+}
+function showBanner(text: string, cls = '') {
+  banner.className = `banner ${cls}`;
+  clear(banner, text);
+  if (!text) banner.classList.add('hidden');
+}
+async function loadHistory() {
+  const t = shownTime();
+  timeLabel.textContent = Number(timeSlider.value) === 0 ? 'now' : new Date(t * 1000).toLocaleString();
+  try {
+    const res = await gremlin<any>(`G.At(${t})`);
+    const g: GraphObj = Array.isArray(res) ? res[0] || { Nodes: [], Edges: [] } : res;
+    store.reset({ Nodes: g.Nodes || [], Edges: g.Edges || [] });
+    view.flush();
+    showBanner(`History: topology as it was at ${new Date(t * 1000).toLocaleString()} (live updates paused)`, 'history');
+  } catch (e) {
+    showBanner(`History not available: ${e instanceof Error ? e.message : e}`, 'error');
+  }
+}
+function goLive() {
+  live = true;
+  timeSlider.value = '0';
+  timeLabel.textContent = 'now';
+  view.setMarks(new Map());
+  showBanner('');
+  sub.resync();
+}
+timeMode.addEventListener('change', () => {
+  if (timeMode.value === 'live') goLive();
+  else {
+    live = false;
+    loadHistory();
+  }
+});
+timeSlider.addEventListener('input', () => {
+  const m = Number(timeSlider.value);
+  timeLabel.textContent = m === 0 ? 'now' : `${m} min ago`;
+});
+timeSlider.addEventListener('change', () => {
+  if (Number(timeSlider.value) === 0 && timeMode.value === 'live') return;
+  timeMode.value = 'history';
+  live = false;
+  loadHistory();
+});
+
+const diffPanel = h('div', { class: 'diff', id: 'diff' });
+async function runDiff() {
+  const to = live ? Math.floor(Date.now() / 1000) : shownTime();
+  const from = to - Number(diffFrom.value || 5) * 60;
+  const prefix = live ? 'G' : `G.At(${to})`;
+  try {
+    const [nv, ev] = await Promise.all([gremlin<any>(`${prefix}.V().Diff(${from})`), gremlin<any>(`${prefix}.E().Diff(${from})`)]);
+    const dn = (Array.isArray(nv) ? nv[0] : nv) || {};
+    const de = (Array.isArray(ev) ? ev[0] : ev) || {};
+    const marks = new Map<string, string>();
+    for (const n of dn.Added || []) marks.set(n.ID, 'diff-added');
+    for (const c of dn.Changed || []) marks.set(c.ID, 'diff-changed');
+    view.setMarks(marks);
+    const name = (n: GNode) => `${n.Metadata?.Name ?? n.ID} (${n.Metadata?.Type ?? ''})`;
+    clear(
+      diffPanel,
+      h('h3', null, `Changes ${new Date(from * 1000).toLocaleTimeString()} → ${new Date(to * 1000).toLocaleTimeString()}`, h('button', { class: 'close', onclick: () => (view.setMarks(new Map()), clear(diffPanel)) }, '×')),
+      h('div', { class: 'diff-added' }, `Added nodes: ${(dn.Added || []).length}`), h('ul', null, (dn.Added || []).slice(0, 100).map((n: GNode) => h('li', null, name(n)))),
+      h('div', { class: 'diff-removed' }, `Removed nodes: ${(dn.Removed || []).length}`), h('ul', null, (dn.Removed || []).slice(0, 100).map((n: GNode) => h('li', null, name(n)))),
+      h('div', { class: 'diff-changed' }, `Changed nodes: ${(dn.Changed || []).length}`), h('ul', null, (dn.Changed || []).slice(0, 100).map((c: any) => h('li', null, `${name(c.New || c.Old || { ID: c.ID, Metadata: {} })}: ${(c.Keys || []).join(', ')}`))),
+      h('div', null, `Links: +${(de.Added || []).length} −${(de.Removed || []).length} ~${(de.Changed || []).length}`),
+    );
+    showSideTab('diff');
+  } catch (e) {
+    clear(diffPanel, h('p', { class: 'error' }, `Diff not available: ${e instanceof Error ? e.message : e}`));
+    showSideTab('diff');
+  }
+}
+diffBtn.addEventListener('click', runDiff);
+
+// ---- right pane
+const ctx: PanelContext = {
+  store,
+  view,
+  selected: () => {
+    const s = view.cy.$('node:selected');
+    return s.nonempty() ? store.nodes.get(s.id()) || null : null;
+  },
+  highlight: (ids) => {
+    view.reveal(ids);
+    view.setHighlight(ids);
+    if (ids.length) view.fit(ids);
+  },
+  isLive: () => live,
+  shownTime,
+  gq,
+};
+const panels = mountPanels(side, details.el, diffPanel, ctx);
+function showSideTab(name: string) {
+  panels.show(name);
+}
+
+sub.start();
