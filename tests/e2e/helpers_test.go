@@ -206,3 +206,16 @@ func netnsAdd(t *testing.T, name string) {
 func linkCleanup(t *testing.T, name string) {
 	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", name).Run() })
 }
+
+// reachable waits until ip answers a ping from namespace ns (a switch that
+// is still setting its ports up drops the first packets).
+func reachable(t *testing.T, ns, ip string) {
+	t.Helper()
+	eventually(t, 15*time.Second, ip+" reachable from "+ns, func() error {
+		out, err := exec.Command("ip", "netns", "exec", ns, "ping", "-c", "1", "-W", "1", ip).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	})
+}

@@ -63,6 +63,7 @@ func TestOVSTopology(t *testing.T) {
 		_, err = oneNode(c, fmt.Sprintf("G.V().Has('Type','ovsbridge','Name','%s').Out('Type','ovsport').Out('Type','internal','Driver','openvswitch').Has('Name', '%s')", br, internal))
 		return err
 	})
+	reachable(t, p+"n1", "10.244.0.2")
 	// An ovssflow capture: the agent points the bridge's sFlow at itself.
 	id := createCapture(t, addr, "--type", "ovssflow", "--samplingrate", "1", "--gremlin",
 		fmt.Sprintf("G.V().Has('Type', 'ovsbridge', 'Name', '%s')", br))
