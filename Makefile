@@ -60,6 +60,8 @@ ui-test: build
 ## bench: the benchmarks the issues ask for
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
+	@if [ "$$(id -u)" = 0 ]; then $(GO) test -tags privileged -run '^$$' -bench AFPacketSustained -benchtime 1x ./internal/capture/; \
+	else echo "not root: afpacket capture benchmark skipped"; fi
 
 ## fuzz: a short run of every fuzz target (FUZZTIME=10m for a long one)
 FUZZTIME ?= 30s

@@ -25,7 +25,7 @@ type vethPair struct {
 	pathA, pathB string
 }
 
-func run(t *testing.T, args ...string) string {
+func run(t testing.TB, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
 	if err != nil {
@@ -34,7 +34,7 @@ func run(t *testing.T, args ...string) string {
 	return string(out)
 }
 
-func newVethPair(t *testing.T) *vethPair {
+func newVethPair(t testing.TB) *vethPair {
 	t.Helper()
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("ip not installed")
