@@ -154,3 +154,38 @@ type FlowUpdate struct {
 	// (captures with RawPacketLimit > 0).
 	RawPackets json.RawMessage `json:"RawPackets,omitempty"`
 }
+
+// PacketInjection is a packet generator resource (/api/injectpacket).
+type PacketInjection struct {
+	UUID             string `json:"UUID"`
+	Src              string `json:"Src"`
+	Dst              string `json:"Dst,omitempty"`
+	SrcIP            string `json:"SrcIP,omitempty"`
+	DstIP            string `json:"DstIP,omitempty"`
+	SrcMAC           string `json:"SrcMAC,omitempty"`
+	DstMAC           string `json:"DstMAC,omitempty"`
+	SrcPort          uint16 `json:"SrcPort,omitempty"`
+	DstPort          uint16 `json:"DstPort,omitempty"`
+	Type             string `json:"Type"`
+	Payload          string `json:"Payload,omitempty"`
+	ICMPID           uint16 `json:"ICMPID,omitempty"`
+	Count            uint64 `json:"Count"`
+	Interval         uint64 `json:"Interval"`
+	Mode             string `json:"Mode,omitempty"`
+	IncrementPayload int64  `json:"IncrementPayload,omitempty"`
+	StartTime        string `json:"StartTime,omitempty"`
+	TTL              uint8  `json:"TTL,omitempty"`
+}
+
+// Packet injection messages from the analyzer to an agent.
+const (
+	NamespaceOnDemandPacketInjection = "OnDemandPacketInjection"
+	InjectMsgType                    = "Start"
+)
+
+// InjectionOrder asks an agent to send packets from one of its interfaces;
+// the analyzer has resolved every address.
+type InjectionOrder struct {
+	NodeID    string          `json:"NodeID"`
+	Injection PacketInjection `json:"Resource"`
+}

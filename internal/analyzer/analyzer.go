@@ -19,6 +19,7 @@ import (
 	"github.com/skydive-ng/skydive/internal/graph"
 	"github.com/skydive-ng/skydive/internal/gremlin/flowsteps"
 	"github.com/skydive-ng/skydive/internal/history"
+	"github.com/skydive-ng/skydive/internal/injections"
 	"github.com/skydive-ng/skydive/internal/httpapi"
 	"github.com/skydive-ng/skydive/internal/replicate"
 	"github.com/skydive-ng/skydive/internal/topoquery"
@@ -79,6 +80,7 @@ func Run(ctx context.Context, opts Options) error {
 	mux := http.NewServeMux()
 	api.Register(mux)
 	captureHandlers(mux, api, capMgr, store)
+	injectionHandlers(mux, api, injections.New(g, agents))
 	mux.HandleFunc("POST /api/pcap", pcapHandler(store, imported))
 	mux.Handle("GET /ws/subscriber/flow", flowSubs)
 	mux.Handle("/", web.Handler())

@@ -16,6 +16,7 @@ import (
 	"github.com/skydive-ng/skydive/internal/flow"
 	"github.com/skydive-ng/skydive/internal/flowstore"
 	"github.com/skydive-ng/skydive/internal/httpapi"
+	"github.com/skydive-ng/skydive/internal/injections"
 )
 
 // importedForever keeps flows imported from pcap files "alive" whatever
@@ -203,5 +204,48 @@ func captureHandlers(mux *http.ServeMux, api *httpapi.Server, m *captures.Manage
 		w.Header().Set("Content-Type", "application/vnd.tcpdump.pcap")
 		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", "capture-"+id+".pcap"))
 		_ = rawpacket.WritePcap(w, pkts)
+	})
+}
+
+// injectionHandlers serve /api/injectpacket (the packet generator).
+func injectionHandlers(mux *http.ServeMux, api *httpapi.Server, m *injections.Manager) {
+	notFound := func(w http.ResponseWriter, id string) {
+		http.Error(w, fmt.Sprintf("PacketInjection '%s' not found", id), http.StatusNotFound)
+	}
+	mux.HandleFunc("GET /api/injectpacket", func(w http.ResponseWriter, r *http.Request) {
+		httpapi.WriteJSON(w, http.StatusOK, m.List())
+	})
+	mux.HandleFunc("GET /api/injectpacket/{id}", func(w http.ResponseWriter, r *http.Request) {
+		p, err := m.Get(r.PathValue("id"))
+		if err != nil {
+			notFound(w, r.PathValue("id"))
+			return
+		}
+		httpapi.WriteJSON(w, http.StatusOK, p)
+	})
+	mux.HandleFunc("POST /api/injectpacket", func(w http.ResponseWriter, r *http.Request) {
+		var p v1.PacketInjection
+		if err := httpapi.DecodeJSON(w, r, 0, &p); err != nil {
+			api.WriteError(w, err)
+			return
+		}
+		created, err := m.Create(r.Context(), &p)
+		var invalid *captures.InvalidError
+		switch {
+		case errors.As(err, &invalid):
+			http.Error(w, err.Error(), http.StatusBadRequest)
+		case err != nil:
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		default:
+			httpapi.WriteJSON(w, http.StatusCreated, created)
+		}
+	})
+	mux.HandleFunc("DELETE /api/injectpacket/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if err := m.Delete(r.PathValue("id")); err != nil {
+			notFound(w, r.PathValue("id"))
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusOK)
 	})
 }

@@ -54,6 +54,7 @@ func newClientCommand() *cobra.Command {
 		newQueryCommand(cf, "query [gremlin]", ""),
 		newTopologyCommand(cf),
 		newCaptureCommand(cf),
+		newInjectionCommand(cf),
 		newPcapClientCommand(cf),
 	)
 	return cmd

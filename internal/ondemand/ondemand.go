@@ -20,6 +20,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/skydive-ng/skydive/internal/graph"
+	"github.com/skydive-ng/skydive/internal/inject"
 	ovsprobe "github.com/skydive-ng/skydive/internal/probe/ovsdb"
 	"github.com/skydive-ng/skydive/internal/topology"
 )
@@ -88,6 +89,15 @@ func (m *Manager) Run(ctx context.Context) error {
 
 // HandleMessage takes the analyzer's capture messages.
 func (m *Manager) HandleMessage(msg v1.Message) {
+	if msg.Namespace == v1.NamespaceOnDemandPacketInjection && msg.Type == v1.InjectMsgType {
+		var o v1.InjectionOrder
+		if err := json.Unmarshal(msg.Obj, &o); err != nil {
+			m.log.Warn("bad packet injection from the analyzer", "err", err)
+			return
+		}
+		go m.inject(o)
+		return
+	}
 	if msg.Namespace != v1.NamespaceOnDemandCapture || msg.Type != v1.CaptureSetMsgType {
 		return
 	}
@@ -419,4 +429,30 @@ func (m *Manager) EnableOVSMirror(o interface {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.opts.EnableOVSMirror = o.EnableMirror
+}
+
+// inject sends the packets of an injection from its source node.
+func (m *Manager) inject(o v1.InjectionOrder) {
+	m.mu.Lock()
+	ctx := m.ctx
+	m.mu.Unlock()
+	if ctx == nil {
+		return
+	}
+	n := m.opts.Graph.Node(graph.Identifier(o.NodeID))
+	if n == nil {
+		m.log.Warn("packet injection: node not found", "node", o.NodeID)
+		return
+	}
+	t, err := m.target(n)
+	if err != nil {
+		m.log.Warn("packet injection", "err", err)
+		return
+	}
+	sent, err := inject.Send(ctx, t.NsPath, t.IfName, &o.Injection)
+	if err != nil {
+		m.log.Warn("packet injection failed", "injection", o.Injection.UUID, "interface", t.IfName, "sent", sent, "err", err)
+		return
+	}
+	m.log.Info("packets injected", "injection", o.Injection.UUID, "interface", t.IfName, "type", o.Injection.Type, "count", sent)
 }

@@ -436,3 +436,39 @@ func TestRawPacketsAndLiveFlows(t *testing.T) {
 		t.Fatalf("not a pcap file: magic %s", magic)
 	}
 }
+
+// TestPacketGenerator injects pings from one namespace's interface to the
+// other's, seen by a capture.
+func TestPacketGenerator(t *testing.T) {
+	c, addr, _ := allInOne(t)
+	p := uniq()
+	_, _, v1, v2, _, _ := vethPair(t, p, 246)
+	eventually(t, 5*time.Second, "veths with addresses seen", func() error {
+		for _, v := range []string{v1, v2} {
+			if _, err := oneNode(c, fmt.Sprintf("G.V().Has('Name', '%s').HasKey('IPV4')", v)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	id := createCapture(t, addr, "--gremlin", fmt.Sprintf("G.V().Has('Name', '%s')", v2), "--bpf", "icmp")
+	waitCaptureActive(t, c, v2, id)
+	out, err := cli(addr, "injection", "create", "--src", fmt.Sprintf("G.V().Has('Name', '%s')", v1),
+		"--dst", fmt.Sprintf("G.V().Has('Name', '%s')", v2), "--type", "icmp4", "--count", "5", "--interval", "100", "--id", "4242")
+	if err != nil {
+		t.Fatalf("injection create: %v %s", err, out)
+	}
+	eventually(t, 5*time.Second, "5 injected echo requests answered", func() error {
+		fs, err := queryFlows(c, fmt.Sprintf("G.Flows().Has('CaptureID', '%s', 'ICMP.ID', 4242)", id))
+		if err != nil {
+			return err
+		}
+		if len(fs) != 1 || fs[0].Metric.ABPackets != 5 || fs[0].Metric.BAPackets != 5 {
+			return fmt.Errorf("flows %+v", fs)
+		}
+		return nil
+	})
+	if out, err := cli(addr, "injection", "create", "--src", "G.V().Has('Name', 'no-such-node')", "--dst-ip", "10.0.0.1"); err == nil || !strings.Contains(out, "source node") {
+		t.Fatalf("injection without a source: %v %s", err, out)
+	}
+}

@@ -1,0 +1,219 @@
+// Package inject forges packets (ICMP echo, TCP SYN, UDP over IPv4 or IPv6)
+// and sends them from an interface of a network namespace, for the packet
+// generator (/api/injectpacket).
+package inject
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	v1 "github.com/skydive-ng/skydive/api/v1"
+)
+
+// Types of packets.
+var Types = []string{"icmp4", "icmp6", "tcp4", "tcp6", "udp4", "udp6"}
+
+// Validate checks what forging needs: addresses already resolved.
+func Validate(p *v1.PacketInjection) error {
+	if !contains(Types, p.Type) {
+		return fmt.Errorf("Type: %q is not one of %s", p.Type, strings.Join(Types, ", "))
+	}
+	src, err := parseIP("SrcIP", p.SrcIP)
+	if err != nil {
+		return err
+	}
+	dst, err := parseIP("DstIP", p.DstIP)
+	if err != nil {
+		return err
+	}
+	want6 := strings.HasSuffix(p.Type, "6")
+	if src.Is6() != want6 || dst.Is6() != want6 {
+		return fmt.Errorf("SrcIP and DstIP: %s packets need IPv%s addresses", p.Type, map[bool]string{true: "6", false: "4"}[want6])
+	}
+	for field, mac := range map[string]string{"SrcMAC": p.SrcMAC, "DstMAC": p.DstMAC} {
+		if _, err := net.ParseMAC(mac); err != nil {
+			return fmt.Errorf("%s: %q is not a MAC address", field, mac)
+		}
+	}
+	switch p.Mode {
+	case "", "unique", "random":
+	default:
+		return fmt.Errorf("Mode: %q is not unique or random", p.Mode)
+	}
+	if p.Count == 0 {
+		return fmt.Errorf("Count: must be at least 1")
+	}
+	return nil
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// parseIP accepts an address or a CIDR (as the nodes' IPV4 lists hold).
+func parseIP(field, s string) (netip.Addr, error) {
+	if pfx, err := netip.ParsePrefix(s); err == nil {
+		return pfx.Addr(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("%s: %q is not an IP address", field, s)
+	}
+	return a, nil
+}
+
+// Forge builds the i-th packet of an injection.
+func Forge(p *v1.PacketInjection, i int, rnd *rand.Rand) ([]byte, error) {
+	src, _ := parseIP("SrcIP", p.SrcIP)
+	dst, _ := parseIP("DstIP", p.DstIP)
+	smac, _ := net.ParseMAC(p.SrcMAC)
+	dmac, _ := net.ParseMAC(p.DstMAC)
+	ttl := p.TTL
+	if ttl == 0 {
+		ttl = 64
+	}
+	payload := []byte(p.Payload)
+	if len(payload) == 0 {
+		payload = []byte(strings.Repeat("skydive-", 7)) // 56 bytes, as ping's default
+	}
+	if p.IncrementPayload > 0 {
+		payload = append(payload, make([]byte, int64(i)*p.IncrementPayload)...)
+	}
+	id, sport := p.ICMPID, p.SrcPort
+	if p.Mode == "random" {
+		id, sport = uint16(rnd.IntN(65535)+1), uint16(rnd.IntN(64511)+1024)
+	}
+	eth := &layers.Ethernet{SrcMAC: smac, DstMAC: dmac, EthernetType: layers.EthernetTypeIPv4}
+	var netLayer gopacket.NetworkLayer
+	var ls []gopacket.SerializableLayer
+	if src.Is6() {
+		eth.EthernetType = layers.EthernetTypeIPv6
+		ip := &layers.IPv6{Version: 6, HopLimit: ttl, SrcIP: src.AsSlice(), DstIP: dst.AsSlice()}
+		netLayer, ls = ip, []gopacket.SerializableLayer{eth, ip}
+	} else {
+		ip := &layers.IPv4{Version: 4, IHL: 5, TTL: ttl, Id: uint16(i + 1), SrcIP: src.AsSlice(), DstIP: dst.AsSlice()}
+		netLayer, ls = ip, []gopacket.SerializableLayer{eth, ip}
+	}
+	setProto := func(proto layers.IPProtocol) {
+		switch ip := netLayer.(type) {
+		case *layers.IPv4:
+			ip.Protocol = proto
+		case *layers.IPv6:
+			ip.NextHeader = proto
+		}
+	}
+	switch p.Type {
+	case "icmp4":
+		setProto(layers.IPProtocolICMPv4)
+		ls = append(ls, &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoRequest, 0), Id: id, Seq: uint16(i + 1)}, gopacket.Payload(payload))
+	case "icmp6":
+		setProto(layers.IPProtocolICMPv6)
+		icmp := &layers.ICMPv6{TypeCode: layers.CreateICMPv6TypeCode(layers.ICMPv6TypeEchoRequest, 0)}
+		_ = icmp.SetNetworkLayerForChecksum(netLayer)
+		ls = append(ls, icmp, &layers.ICMPv6Echo{Identifier: id, SeqNumber: uint16(i + 1)}, gopacket.Payload(payload))
+	case "tcp4", "tcp6":
+		setProto(layers.IPProtocolTCP)
+		tcp := &layers.TCP{SrcPort: layers.TCPPort(sport), DstPort: layers.TCPPort(p.DstPort), Seq: rnd.Uint32(), SYN: true, Window: 64240}
+		_ = tcp.SetNetworkLayerForChecksum(netLayer)
+		ls = append(ls, tcp)
+	case "udp4", "udp6":
+		setProto(layers.IPProtocolUDP)
+		udp := &layers.UDP{SrcPort: layers.UDPPort(sport), DstPort: layers.UDPPort(p.DstPort)}
+		_ = udp.SetNetworkLayerForChecksum(netLayer)
+		ls = append(ls, udp, gopacket.Payload(payload))
+	default:
+		return nil, fmt.Errorf("Type: %q is not one of %s", p.Type, strings.Join(Types, ", "))
+	}
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
+		return nil, fmt.Errorf("forge %s: %w", p.Type, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Send forges and sends the packets of p from interface ifName of the
+// namespace nsPath ("" for the current one), Interval ms apart; it returns
+// how many were sent.
+func Send(ctx context.Context, nsPath, ifName string, p *v1.PacketInjection) (int, error) {
+	fd, ifindex, err := rawSocket(nsPath, ifName)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	sa := &unix.SockaddrLinklayer{Ifindex: ifindex, Halen: 6}
+	sent := 0
+	for i := 0; i < int(p.Count); i++ {
+		if i > 0 && p.Interval > 0 {
+			select {
+			case <-ctx.Done():
+				return sent, ctx.Err()
+			case <-time.After(time.Duration(p.Interval) * time.Millisecond):
+			}
+		}
+		pkt, err := Forge(p, i, rnd)
+		if err != nil {
+			return sent, err
+		}
+		if err := unix.Sendto(fd, pkt, 0, sa); err != nil {
+			return sent, fmt.Errorf("send on %s: %w", ifName, err)
+		}
+		sent++
+	}
+	return sent, nil
+}
+
+// rawSocket opens an AF_PACKET socket inside the namespace, bound to ifName.
+func rawSocket(nsPath, ifName string) (fd, ifindex int, err error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if nsPath != "" {
+		orig, err := netns.Get()
+		if err != nil {
+			return -1, 0, err
+		}
+		defer orig.Close()
+		target, err := netns.GetFromPath(nsPath)
+		if err != nil {
+			return -1, 0, fmt.Errorf("namespace %s: %w", nsPath, err)
+		}
+		defer target.Close()
+		if err := netns.Set(target); err != nil {
+			return -1, 0, err
+		}
+		defer func() {
+			if err := netns.Set(orig); err != nil {
+				runtime.LockOSThread() // the thread stays in the wrong namespace: drop it
+			}
+		}()
+	}
+	iface, err := net.InterfaceByName(ifName)
+	if err != nil {
+		return -1, 0, fmt.Errorf("interface %s: %w", ifName, err)
+	}
+	fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, 0, fmt.Errorf("raw socket: %w", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: iface.Index}); err != nil {
+		unix.Close(fd)
+		return -1, 0, fmt.Errorf("bind to %s: %w", ifName, err)
+	}
+	return fd, iface.Index, nil
+}

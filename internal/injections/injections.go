@@ -1,0 +1,229 @@
+// Package injections is the analyzer's side of the packet generator: it
+// resolves an injection's source and destination nodes into addresses and
+// asks the source nodes' agents to send the packets.
+package injections
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	v1 "github.com/skydive-ng/skydive/api/v1"
+	"github.com/skydive-ng/skydive/internal/captures"
+	"github.com/skydive-ng/skydive/internal/graph"
+	"github.com/skydive-ng/skydive/internal/gremlin/eval"
+	"github.com/skydive-ng/skydive/internal/inject"
+)
+
+// ErrNotFound is returned for an unknown injection.
+var ErrNotFound = errors.New("injection not found")
+
+// Manager keeps the injections while they run.
+type Manager struct {
+	graph  *graph.Graph
+	engine *eval.Engine
+	agents captures.Sender
+
+	mu    sync.Mutex
+	items map[string]*v1.PacketInjection
+}
+
+// New returns a manager.
+func New(g *graph.Graph, agents captures.Sender) *Manager {
+	return &Manager{graph: g, engine: eval.NewEngine(eval.Options{}), agents: agents, items: map[string]*v1.PacketInjection{}}
+}
+
+func invalid(format string, args ...any) error {
+	return &captures.InvalidError{Err: fmt.Errorf(format, args...)}
+}
+
+func (m *Manager) nodes(ctx context.Context, field, q string) ([]*graph.Node, error) {
+	cq, err := m.engine.Compile(q)
+	if err != nil {
+		return nil, invalid("%s: %v", field, err)
+	}
+	v, err := cq.Run(ctx, eval.Env{Graph: m.graph})
+	if err != nil {
+		return nil, invalid("%s: %v", field, err)
+	}
+	ns, ok := v.(eval.Nodes)
+	if !ok {
+		return nil, invalid("%s: the query must select nodes", field)
+	}
+	return ns, nil
+}
+
+// firstAddr picks a node's first address of the family (Neutron's first).
+func firstAddr(n *graph.Node, v6 bool) string {
+	key := "IPV4"
+	if v6 {
+		key = "IPV6"
+	}
+	for _, path := range []string{"Neutron." + key, key} {
+		if v, ok := n.Metadata.Get(path); ok {
+			if l, ok := v.([]any); ok && len(l) > 0 {
+				if s, ok := l[0].(string); ok {
+					return s
+				}
+			}
+		}
+	}
+	return ""
+}
+
+func macOf(n *graph.Node) string {
+	if v, ok := n.Metadata.Get("ExtID.attached-mac"); ok {
+		if s, ok := v.(string); ok && s != "" {
+			return s
+		}
+	}
+	return n.Metadata.String("MAC")
+}
+
+// Create resolves and starts an injection.
+func (m *Manager) Create(ctx context.Context, p *v1.PacketInjection) (*v1.PacketInjection, error) {
+	if strings.TrimSpace(p.Src) == "" {
+		return nil, invalid("Src: a Gremlin query of the source nodes is required")
+	}
+	if p.Type == "" {
+		p.Type = "icmp4"
+	}
+	if p.Count == 0 {
+		p.Count = 1
+	}
+	if p.Mode == "" {
+		p.Mode = "unique"
+	}
+	v6 := strings.HasSuffix(p.Type, "6")
+	srcs, err := m.nodes(ctx, "Src", p.Src)
+	if err != nil {
+		return nil, err
+	}
+	if len(srcs) == 0 {
+		return nil, invalid("Src: Not able to find a source node for '%s'", p.Src)
+	}
+	if p.Dst != "" {
+		dsts, err := m.nodes(ctx, "Dst", p.Dst)
+		if err != nil {
+			return nil, err
+		}
+		if len(dsts) > 0 {
+			if p.DstIP == "" {
+				if p.DstIP = firstAddr(dsts[0], v6); p.DstIP == "" {
+					return nil, invalid("Dst: No destination IP in node")
+				}
+			}
+			if p.DstMAC == "" {
+				p.DstMAC = macOf(dsts[0])
+			}
+		}
+	}
+	if p.DstIP == "" {
+		return nil, invalid("DstIP: No destination node and IP")
+	}
+	if p.DstMAC == "" {
+		return nil, invalid("DstMAC: Failed to resolve destination MAC address (give Dst or DstMAC)")
+	}
+	if p.ICMPID == 0 {
+		p.ICMPID = 1
+	}
+	if strings.HasPrefix(p.Type, "tcp") || strings.HasPrefix(p.Type, "udp") {
+		if p.SrcPort == 0 {
+			p.SrcPort = uint16(rand.IntN(64511) + 1024)
+		}
+		if p.DstPort == 0 {
+			p.DstPort = uint16(rand.IntN(64511) + 1024)
+		}
+	}
+	var orders []v1.InjectionOrder
+	for i, n := range srcs {
+		o := *p
+		if o.SrcIP == "" {
+			if o.SrcIP = firstAddr(n, v6); o.SrcIP == "" {
+				return nil, invalid("Src: No source IP in node %s", n.Metadata.String(graph.KeyName))
+			}
+		}
+		if o.SrcMAC == "" {
+			if o.SrcMAC = macOf(n); o.SrcMAC == "" {
+				return nil, invalid("Src: No source MAC in node %s", n.Metadata.String(graph.KeyName))
+			}
+		}
+		if o.Mode == "unique" {
+			o.ICMPID += uint16(i)
+			if o.SrcPort != 0 {
+				o.SrcPort += uint16(i)
+			}
+		}
+		if err := inject.Validate(&o); err != nil {
+			return nil, &captures.InvalidError{Err: err}
+		}
+		if n.Host == "" {
+			return nil, invalid("Src: node %s belongs to no agent", n.Metadata.String(graph.KeyName))
+		}
+		orders = append(orders, v1.InjectionOrder{NodeID: string(n.ID), Injection: o})
+	}
+	p.UUID = uuid.NewString()
+	for _, o := range orders {
+		o.Injection.UUID = p.UUID
+		raw, err := json.Marshal(o)
+		if err != nil {
+			return nil, err
+		}
+		host := m.graph.Node(graph.Identifier(o.NodeID)).Host
+		if err := m.agents.Send(host, v1.Message{Namespace: v1.NamespaceOnDemandPacketInjection, Type: v1.InjectMsgType,
+			Status: http.StatusOK, Obj: raw}); err != nil {
+			return nil, fmt.Errorf("agent of %s: %w", host, err)
+		}
+	}
+	stored := *p
+	m.mu.Lock()
+	m.items[p.UUID] = &stored
+	m.mu.Unlock()
+	// As the original: the resource lives while it runs, plus 5 s.
+	ttl := time.Duration(p.Count*p.Interval)*time.Millisecond + 5*time.Second
+	time.AfterFunc(ttl, func() { _ = m.Delete(p.UUID) })
+	return &stored, nil
+}
+
+// Get returns an injection.
+func (m *Manager) Get(id string) (*v1.PacketInjection, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.items[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	cp := *p
+	return &cp, nil
+}
+
+// List returns the injections by UUID.
+func (m *Manager) List() map[string]*v1.PacketInjection {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]*v1.PacketInjection, len(m.items))
+	for k, v := range m.items {
+		cp := *v
+		out[k] = &cp
+	}
+	return out
+}
+
+// Delete forgets an injection (the packets already sent stay sent).
+func (m *Manager) Delete(id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.items[id]; !ok {
+		return fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	delete(m.items, id)
+	return nil
+}
