@@ -27,7 +27,7 @@ var Types = []string{"icmp4", "icmp6", "tcp4", "tcp6", "udp4", "udp6"}
 // Validate checks what forging needs: addresses already resolved.
 func Validate(p *v1.PacketInjection) error {
 	if !contains(Types, p.Type) {
-		return fmt.Errorf("Type: %q is not one of %s", p.Type, strings.Join(Types, ", "))
+		return fieldError("Type", "%q is not one of %s", p.Type, strings.Join(Types, ", "))
 	}
 	src, err := parseIP("SrcIP", p.SrcIP)
 	if err != nil {
@@ -39,20 +39,20 @@ func Validate(p *v1.PacketInjection) error {
 	}
 	want6 := strings.HasSuffix(p.Type, "6")
 	if src.Is6() != want6 || dst.Is6() != want6 {
-		return fmt.Errorf("SrcIP and DstIP: %s packets need IPv%s addresses", p.Type, map[bool]string{true: "6", false: "4"}[want6])
+		return fieldError("SrcIP and DstIP", "%s packets need IPv%s addresses", p.Type, map[bool]string{true: "6", false: "4"}[want6])
 	}
 	for field, mac := range map[string]string{"SrcMAC": p.SrcMAC, "DstMAC": p.DstMAC} {
 		if _, err := net.ParseMAC(mac); err != nil {
-			return fmt.Errorf("%s: %q is not a MAC address", field, mac)
+			return fieldError(field, "%q is not a MAC address", mac)
 		}
 	}
 	switch p.Mode {
 	case "", "unique", "random":
 	default:
-		return fmt.Errorf("Mode: %q is not unique or random", p.Mode)
+		return fieldError("Mode", "%q is not unique or random", p.Mode)
 	}
 	if p.Count == 0 {
-		return fmt.Errorf("Count: must be at least 1")
+		return fieldError("Count", "must be at least 1")
 	}
 	return nil
 }
@@ -73,7 +73,7 @@ func parseIP(field, s string) (netip.Addr, error) {
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
-		return netip.Addr{}, fmt.Errorf("%s: %q is not an IP address", field, s)
+		return netip.Addr{}, fieldError(field, "%q is not an IP address", s)
 	}
 	return a, nil
 }
@@ -138,7 +138,7 @@ func Forge(p *v1.PacketInjection, i int, rnd *rand.Rand) ([]byte, error) {
 		_ = udp.SetNetworkLayerForChecksum(netLayer)
 		ls = append(ls, udp, gopacket.Payload(payload))
 	default:
-		return nil, fmt.Errorf("Type: %q is not one of %s", p.Type, strings.Join(Types, ", "))
+		return nil, fieldError("Type", "%q is not one of %s", p.Type, strings.Join(Types, ", "))
 	}
 	buf := gopacket.NewSerializeBuffer()
 	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
@@ -216,4 +216,17 @@ func rawSocket(nsPath, ifName string) (fd, ifindex int, err error) {
 		return -1, 0, fmt.Errorf("bind to %s: %w", ifName, err)
 	}
 	return fd, iface.Index, nil
+}
+
+// FieldError is an injection refused for one field.
+type FieldError struct {
+	Field string
+	Err   error
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+func (e *FieldError) Unwrap() error { return e.Err }
+
+func fieldError(field, format string, args ...any) error {
+	return &FieldError{Field: field, Err: fmt.Errorf(format, args...)}
 }
