@@ -48,7 +48,7 @@ export async function startAnalyzer(t, { hostId = `uitest-${rand()}`, mode = 'al
   const agentPort = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skydive-ui-'));
   const conf = path.join(dir, 'skydive.yml');
-  fs.writeFileSync(conf, `host_id: ${hostId}\nanalyzer:\n  listen: 127.0.0.1:${port}\nagent:\n  listen: 127.0.0.1:${agentPort}\n`);
+  fs.writeFileSync(conf, `host_id: ${hostId}\nanalyzer:\n  listen: 127.0.0.1:${port}\n  data_dir: ${dir}\nagent:\n  listen: 127.0.0.1:${agentPort}\n`);
   const log = fs.openSync(path.join(artifacts, `analyzer-${hostId}.log`), 'w');
   const proc = spawn(skydiveBin(), [mode, '-c', conf], { stdio: ['ignore', log, log] });
   let exited = null;
