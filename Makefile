@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/skydive-ng/skydive/internal/version.Version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # What the tests need on a fresh Debian machine.
-APT_PACKAGES := iproute2 iputils-ping tcpdump libpcap-dev openvswitch-switch
+APT_PACKAGES := iproute2 iputils-ping tcpdump libpcap-dev openvswitch-switch clickhouse-server clickhouse-client
 
 .PHONY: all build ui run test deps unit privileged e2e ui-test lint bench fuzz clean
 

@@ -83,6 +83,9 @@ type AnalyzerStatus struct {
 	Alerts      ElectionStatus        `json:"Alerts"`
 	Captures    ElectionStatus        `json:"Captures"`
 	Probes      []string              `json:"Probes"`
+	// Storage reports the history and flow store: backend, queue, outages,
+	// size on disk.
+	Storage any `json:"Storage,omitempty"`
 }
 
 // AgentStatus is the answer of the agent's GET /api/status.

@@ -4,6 +4,7 @@ package analyzer
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,11 +18,14 @@ import (
 	"github.com/skydive-ng/skydive/internal/config"
 	"github.com/skydive-ng/skydive/internal/flowstore"
 	"github.com/skydive-ng/skydive/internal/graph"
+	"github.com/skydive-ng/skydive/internal/gremlin/eval"
 	"github.com/skydive-ng/skydive/internal/gremlin/flowsteps"
-	"github.com/skydive-ng/skydive/internal/history"
+	historypkg "github.com/skydive-ng/skydive/internal/history"
 	"github.com/skydive-ng/skydive/internal/httpapi"
 	"github.com/skydive-ng/skydive/internal/injections"
 	"github.com/skydive-ng/skydive/internal/replicate"
+	storepkg "github.com/skydive-ng/skydive/internal/store"
+	"github.com/skydive-ng/skydive/internal/store/backends"
 	"github.com/skydive-ng/skydive/internal/topoquery"
 	"github.com/skydive-ng/skydive/internal/version"
 	"github.com/skydive-ng/skydive/web"
@@ -44,11 +48,29 @@ func Run(ctx context.Context, opts Options) error {
 		log = slog.Default()
 	}
 	g := graph.New()
-	hist := history.New(history.Options{Retention: time.Duration(cfg.Analyzer.Topology.HistoryRetention) * time.Second})
-	defer hist.Attach(g)()
-	store := flowstore.NewMemory(flowstore.MemoryOptions{})
-	flowSubs := &flowSubscribers{}
+	// The durable store keeps the topology history and the flows; with
+	// storage.backend memory, both stay in memory (lost at restart).
+	var (
+		history eval.History
+		store   flowstore.Store
+		durable *storepkg.Store
+	)
+	if cfg.Storage.Backend != storepkg.BackendMemory {
+		st, err := backends.Open(ctx, cfg.Storage, backends.Env{DataDir: cfg.Analyzer.DataDir, Instance: cfg.HostID, Logger: log})
+		if err != nil {
+			return fmt.Errorf("storage: %w", err)
+		}
+		durable, history, store = st, st, st
+		defer st.Close()
+		defer st.Attach(g)()
+	} else {
+		hist := historypkg.New(historypkg.Options{Retention: time.Duration(cfg.Analyzer.Topology.HistoryRetention) * time.Second})
+		defer hist.Attach(g)()
+		history, store = hist, flowstore.NewMemory(flowstore.MemoryOptions{})
+		go func() { _ = hist.Run(ctx) }()
+	}
 	imported := flowstore.NewMemory(flowstore.MemoryOptions{Expire: importedForever, Hold: importedForever})
+	flowSubs := &flowSubscribers{}
 	agents := &replicate.Server{Graph: g, Logger: log, OnMessage: flowUpdates(ctx, store, flowSubs.publish, log),
 		PingDelay: time.Duration(cfg.HTTP.WS.PingDelay) * time.Second,
 		PongWait:  time.Duration(cfg.HTTP.WS.PingDelay+cfg.HTTP.WS.PongTimeout) * time.Second}
@@ -57,7 +79,7 @@ func Run(ctx context.Context, opts Options) error {
 	api := &httpapi.Server{
 		Info:  v1.APIInfo{Host: cfg.HostID, Version: version.Version, Service: "analyzer"},
 		Graph: g,
-		Queries: topoquery.New(topoquery.Options{Graph: g, History: hist, Extensions: flowsteps.Options(),
+		Queries: topoquery.New(topoquery.Options{Graph: g, History: history, Extensions: flowsteps.Options(),
 			Flows: &flowsteps.Source{Live: liveFlows{main: store, imported: imported}, Store: store}}),
 		Logger: log,
 		Status: func() any {
@@ -69,6 +91,7 @@ func Run(ctx context.Context, opts Options) error {
 				Alerts:      v1.ElectionStatus{IsMaster: true},
 				Captures:    v1.ElectionStatus{IsMaster: true},
 				Probes:      []string{},
+				Storage:     storageStatus(durable),
 			}
 		},
 	}
@@ -100,9 +123,21 @@ func Run(ctx context.Context, opts Options) error {
 		close(opts.Ready)
 	}
 	grp, ctx := errgroup.WithContext(ctx)
-	grp.Go(func() error { return hist.Run(ctx) })
+	if durable != nil {
+		grp.Go(func() error { return durable.Run(ctx) })
+	}
 	grp.Go(func() error { return capMgr.Run(ctx) })
 	grp.Go(func() error { return httpapi.Serve(ctx, l, cfg.Analyzer.Listen, mux, log.With("server", "analyzer")) })
 	log.Info("analyzer started", "host_id", cfg.HostID, "listen", l.Addr().String())
 	return grp.Wait()
+}
+
+// storageStatus is the Storage part of /api/status.
+func storageStatus(st *storepkg.Store) any {
+	if st == nil {
+		return map[string]any{"Backend": storepkg.BackendMemory}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return map[string]any{"Status": st.Status(), "SizeOnDisk": st.SizeOnDisk(ctx)}
 }

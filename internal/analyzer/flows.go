@@ -26,7 +26,8 @@ const importedForever = 100 * 365 * 24 * time.Hour
 // liveFlows answers flow queries without time context: the flows the agents
 // report now, and those of the pcap files sent to POST /api/pcap.
 type liveFlows struct {
-	main, imported *flowstore.Memory
+	main     flowstore.Store
+	imported *flowstore.Memory
 }
 
 func (l liveFlows) Flows(ctx context.Context, q flowstore.Query) ([]*flow.Flow, error) {

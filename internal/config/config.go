@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/skydive-ng/skydive/internal/store"
 )
 
 // Config is the whole configuration. yaml tags are the original's key names.
@@ -32,6 +34,9 @@ type Config struct {
 	HTTP            HTTP     `yaml:"http"`
 	OVS             OVS      `yaml:"ovs"`
 	Flow            Flow     `yaml:"flow"`
+	// Storage is where topology history and flows are kept (embedded by
+	// default, ClickHouse to scale out, memory for none).
+	Storage store.Config `yaml:"storage"`
 }
 
 // Flow configures the agents' flow tables.
@@ -214,6 +219,9 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "warning", "error":
 	default:
 		return fmt.Errorf("logging.level: unknown level %q (debug, info, warn, error)", c.Logging.Level)
+	}
+	if err := c.Storage.Validate(); err != nil {
+		return err
 	}
 	if c.Flow.Expire <= 0 || c.Flow.Update <= 0 {
 		return fmt.Errorf("flow.expire and flow.update: must be > 0 seconds, got %d and %d", c.Flow.Expire, c.Flow.Update)

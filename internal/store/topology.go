@@ -1,0 +1,208 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/skydive-ng/skydive/internal/graph"
+)
+
+func start(el *graph.Element) graph.Time {
+	if el.UpdatedAt != 0 {
+		return el.UpdatedAt
+	}
+	if el.CreatedAt != 0 {
+		return el.CreatedAt
+	}
+	return graph.Now()
+}
+
+func deletedAt(el *graph.Element) graph.Time {
+	if el.DeletedAt != 0 {
+		return el.DeletedAt
+	}
+	return graph.Now()
+}
+
+func (s *Store) nextSeqLocked() uint64 {
+	s.revSeq++
+	return s.revSeq
+}
+
+// setLocked records a new revision of an element starting at t (times never
+// go backwards for an element).
+func (s *Store) setLocked(kind ElemKind, id graph.Identifier, n *graph.Node, e *graph.Edge, t graph.Time) Revision {
+	m := s.live[kind]
+	if l := m[id]; l != nil {
+		t = max(t, l.from, l.lastTime)
+	}
+	m[id] = &liveElem{from: t, lastTime: t, node: n, edge: e}
+	return Revision{Time: t, Seq: s.nextSeqLocked(), Kind: kind, Op: OpSet, From: t, Node: n, Edge: e}
+}
+
+func (s *Store) deleteLocked(kind ElemKind, id graph.Identifier, n *graph.Node, e *graph.Edge, t graph.Time) (Revision, bool) {
+	m := s.live[kind]
+	l := m[id]
+	if l == nil {
+		return Revision{}, false
+	}
+	t = max(t, l.from, l.lastTime)
+	delete(m, id)
+	return Revision{Time: t, Seq: s.nextSeqLocked(), Kind: kind, Op: OpDelete, From: t, Node: n, Edge: e}, true
+}
+
+// Handle implements TopologyStore and graph.Listener: it queues the row of
+// one event and never blocks.
+func (s *Store) Handle(ev graph.Event) {
+	s.topoMu.Lock()
+	var r Revision
+	ok := true
+	switch ev.Type {
+	case graph.NodeAdded, graph.NodeUpdated:
+		r = s.setLocked(KindNode, ev.Node.ID, ev.Node, nil, start(&ev.Node.Element))
+	case graph.NodeDeleted:
+		r, ok = s.deleteLocked(KindNode, ev.Node.ID, ev.Node, nil, deletedAt(&ev.Node.Element))
+	case graph.EdgeAdded, graph.EdgeUpdated:
+		r = s.setLocked(KindEdge, ev.Edge.ID, nil, ev.Edge, start(&ev.Edge.Element))
+	case graph.EdgeDeleted:
+		r, ok = s.deleteLocked(KindEdge, ev.Edge.ID, nil, ev.Edge, deletedAt(&ev.Edge.Element))
+	default:
+		ok = false
+	}
+	s.topoMu.Unlock()
+	if ok {
+		s.enqueue(&queued{revs: []Revision{r}}) // drops are counted in Status
+	}
+}
+
+// Attach implements TopologyStore: it records the graph's elements (rows
+// dated now for those the store did not know live, and deletions for the
+// elements the store had live that the graph no longer has, e.g. removed
+// while the analyzer was down) and every later change.
+func (s *Store) Attach(g *graph.Graph) (detach func()) {
+	now := graph.TimeOf(s.opts.Now())
+	var prev *View
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	rows, err := s.b.Revisions(ctx, now-graph.Time(s.opts.CheckpointInterval.Milliseconds()), now)
+	cancel()
+	if err != nil {
+		s.log.Warn("store attach: cannot read the last topology", "err", err)
+	} else {
+		prev = viewAt(rows, now)
+	}
+	nodes, edges, remove := g.SnapshotAndListen(s.Handle)
+	var revs []Revision
+	s.topoMu.Lock()
+	seenN := map[graph.Identifier]bool{}
+	seenE := map[graph.Identifier]bool{}
+	for _, n := range nodes {
+		seenN[n.ID] = true
+		if _, ok := s.live[KindNode][n.ID]; !ok {
+			from := start(&n.Element)
+			s.live[KindNode][n.ID] = &liveElem{from: from, lastTime: max(now, from), node: n}
+			revs = append(revs, Revision{Time: max(now, from), Seq: s.nextSeqLocked(), Kind: KindNode, Op: OpCheckpoint, From: from, Node: n})
+		}
+	}
+	for _, e := range edges {
+		seenE[e.ID] = true
+		if _, ok := s.live[KindEdge][e.ID]; !ok {
+			from := start(&e.Element)
+			s.live[KindEdge][e.ID] = &liveElem{from: from, lastTime: max(now, from), edge: e}
+			revs = append(revs, Revision{Time: max(now, from), Seq: s.nextSeqLocked(), Kind: KindEdge, Op: OpCheckpoint, From: from, Edge: e})
+		}
+	}
+	if prev != nil {
+		for id, n := range prev.nodes {
+			if !seenN[id] && s.live[KindNode][id] == nil {
+				revs = append(revs, Revision{Time: now, Seq: s.nextSeqLocked(), Kind: KindNode, Op: OpDelete, From: now, Node: n})
+			}
+		}
+		for id, e := range prev.edges {
+			if !seenE[id] && s.live[KindEdge][id] == nil {
+				revs = append(revs, Revision{Time: now, Seq: s.nextSeqLocked(), Kind: KindEdge, Op: OpDelete, From: now, Edge: e})
+			}
+		}
+	}
+	s.lastCkpt = s.opts.Now()
+	s.topoMu.Unlock()
+	if len(revs) > 0 {
+		if _, _, err := s.enqueue(&queued{revs: revs}); err != nil {
+			s.log.Warn("store attach", "err", err)
+		}
+	}
+	return remove
+}
+
+// Checkpoint queues a checkpoint row for every live element (Run calls it
+// every CheckpointInterval/2).
+func (s *Store) Checkpoint(now time.Time) {
+	t := graph.TimeOf(now)
+	s.topoMu.Lock()
+	var revs []Revision
+	for kind, m := range s.live {
+		for _, l := range m {
+			l.lastTime = max(t, l.lastTime)
+			revs = append(revs, Revision{Time: l.lastTime, Seq: s.nextSeqLocked(), Kind: kind, Op: OpCheckpoint, From: l.from, Node: l.node, Edge: l.edge})
+		}
+	}
+	s.lastCkpt = now
+	s.topoMu.Unlock()
+	if len(revs) > 0 {
+		if _, _, err := s.enqueue(&queued{revs: revs}); err != nil {
+			s.log.Warn("store checkpoint", "err", err)
+		}
+	}
+}
+
+// AtContext returns the graph as it was at t.
+func (s *Store) AtContext(ctx context.Context, t time.Time) (*View, error) {
+	if err := s.sync(ctx); err != nil {
+		return nil, err
+	}
+	at := graph.TimeOf(t)
+	rows, err := s.b.Revisions(ctx, at-graph.Time(s.opts.CheckpointInterval.Milliseconds()), at)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: revisions: %w", s.b.Name(), err)
+	}
+	return viewAt(rows, at), nil
+}
+
+// WindowContext returns every revision alive at some point of [from, to].
+func (s *Store) WindowContext(ctx context.Context, from, to time.Time) (*View, error) {
+	if err := s.sync(ctx); err != nil {
+		return nil, err
+	}
+	f, t := graph.TimeOf(from), graph.TimeOf(to)
+	rows, err := s.b.Revisions(ctx, f-graph.Time(s.opts.CheckpointInterval.Milliseconds()), t)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: revisions: %w", s.b.Name(), err)
+	}
+	return viewWindow(rows, f, t), nil
+}
+
+// At implements TopologyStore (eval.History). An error is logged and gives
+// an empty view.
+func (s *Store) At(t time.Time) graph.View {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	v, err := s.AtContext(ctx, t)
+	if err != nil {
+		s.log.Error("store At", "t", t, "err", err)
+		return newView()
+	}
+	return v
+}
+
+// Window implements TopologyStore (eval.History). An error is logged and
+// gives an empty view.
+func (s *Store) Window(from, to time.Time) graph.View {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	v, err := s.WindowContext(ctx, from, to)
+	if err != nil {
+		s.log.Error("store Window", "from", from, "to", to, "err", err)
+		return newView()
+	}
+	return v
+}
