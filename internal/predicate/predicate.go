@@ -27,7 +27,13 @@ type P struct {
 	// missing is the result for an absent key.
 	missing bool
 	text    string
+	// args are the canonical arguments (EQ, NE, LT... WITHIN), for stores
+	// that evaluate simple predicates themselves.
+	args []any
 }
+
+// Args returns the predicate's arguments (nil for REGEX, IPV4RANGE ...).
+func (p *P) Args() []any { return p.args }
 
 // String renders the predicate as written in a query.
 func (p *P) String() string { return p.text }
@@ -68,13 +74,13 @@ func Absent() *P { return newP("ABSENT", "ABSENT()", true, func(any) bool { retu
 // Eq matches values equal to want (numbers compare across int and float).
 func Eq(want any) *P {
 	want = canon(want)
-	return newP("EQ", render(want), false, func(v any) bool { return Equal(v, want) })
+	return withArgs(newP("EQ", render(want), false, func(v any) bool { return Equal(v, want) }), want)
 }
 
 // NE matches present values different from want.
 func NE(want any) *P {
 	want = canon(want)
-	return newP("NE", "NE("+render(want)+")", false, func(v any) bool { return !Equal(v, want) })
+	return withArgs(newP("NE", "NE("+render(want)+")", false, func(v any) bool { return !Equal(v, want) }), want)
 }
 
 // NEE matches values different from want, and absent keys.
@@ -85,10 +91,10 @@ func NEE(want any) *P {
 
 func ordered(name string, want any, ok func(c int) bool) *P {
 	want = canon(want)
-	return newP(name, name+"("+render(want)+")", false, func(v any) bool {
+	return withArgs(newP(name, name+"("+render(want)+")", false, func(v any) bool {
 		c, comparable := Compare(v, want)
 		return comparable && ok(c)
-	})
+	}), want)
 }
 
 // LT matches values lower than want.
@@ -138,14 +144,14 @@ func renderList(vs []any) string {
 // Within matches values equal to one of vs.
 func Within(vs ...any) *P {
 	vs = canonList(vs)
-	return newP("WITHIN", "WITHIN("+renderList(vs)+")", false, func(v any) bool {
+	return withArgs(newP("WITHIN", "WITHIN("+renderList(vs)+")", false, func(v any) bool {
 		for _, w := range vs {
 			if Equal(v, w) {
 				return true
 			}
 		}
 		return false
-	})
+	}), vs...)
 }
 
 // Without matches present values equal to none of vs.
@@ -458,4 +464,9 @@ func cmpOrdered[T int64 | float64](a, b T) int {
 		return 1
 	}
 	return 0
+}
+
+func withArgs(p *P, args ...any) *P {
+	p.args = args
+	return p
 }

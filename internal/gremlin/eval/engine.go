@@ -113,6 +113,20 @@ type Compiler struct {
 	marks  map[string]Kind
 	lastV  *selector // set by V()/E() so that a following Has() merges into it
 	prev   *syntax.Step
+	notes  map[string]any
+}
+
+// Note returns what an extension noted under key while compiling this
+// query (nil if nothing): a step may leave state for the steps after it,
+// as Flows() does so that the Has() after it reaches the flow store.
+func (c *Compiler) Note(key string) any { return c.notes[key] }
+
+// SetNote records state for the following steps of this query.
+func (c *Compiler) SetNote(key string, v any) {
+	if c.notes == nil {
+		c.notes = map[string]any{}
+	}
+	c.notes[key] = v
 }
 
 // Previous returns the step before the one being compiled (nil for G).

@@ -33,6 +33,7 @@ import (
 	"github.com/skydive-ng/skydive/internal/gremlin/eval"
 	"github.com/skydive-ng/skydive/internal/gremlin/syntax"
 	"github.com/skydive-ng/skydive/internal/predicate"
+	"github.com/skydive-ng/skydive/internal/store"
 )
 
 // Node metadata keys the flow steps use.
@@ -108,6 +109,7 @@ type flowFilter struct {
 }
 
 type flowCond struct {
+	key      string
 	get, alt getter // alt: the B side of a Network/Link/Transport shortcut
 	p        *predicate.P
 }
@@ -129,9 +131,9 @@ func (c *flowCond) match(f *flow.Flow) bool {
 func newCond(key string, p *predicate.P) flowCond {
 	switch key {
 	case "Network", "Link", "Transport":
-		return flowCond{get: fieldGetter(key + ".A"), alt: fieldGetter(key + ".B"), p: p}
+		return flowCond{key: key, get: fieldGetter(key + ".A"), alt: fieldGetter(key + ".B"), p: p}
 	}
-	return flowCond{get: fieldGetter(key), p: p}
+	return flowCond{key: key, get: fieldGetter(key), p: p}
 }
 
 func (ff *flowFilter) match(f *flow.Flow) bool {
@@ -157,8 +159,17 @@ func toFlowFilter(f *eval.Filter) *flowFilter {
 	return ff
 }
 
+// fusedFlows is what Flows() notes for the Has() steps right after it:
+// they add their conditions to the store query instead of filtering after.
+type fusedFlows struct {
+	ff   *flowFilter
+	last *syntax.Step // the step the next Has() must follow to fuse
+}
+
+const fusedKey = "flowsteps.fused"
+
 func compileFlows(c *eval.Compiler, s *syntax.Step, in eval.Kind) (eval.StepFunc, eval.Kind, error) {
-	var ff *flowFilter
+	ff := &flowFilter{}
 	if len(s.Args) > 0 {
 		f, err := c.Filter(s.Args)
 		if err != nil {
@@ -166,13 +177,14 @@ func compileFlows(c *eval.Compiler, s *syntax.Step, in eval.Kind) (eval.StepFunc
 		}
 		ff = toFlowFilter(f)
 	}
+	c.SetNote(fusedKey, &fusedFlows{ff: ff, last: s})
 	return func(r *eval.Run, v eval.Value) (eval.Value, error) {
 		q, w, err := resolve(r.Env.Flows)
 		if err != nil {
 			return nil, stepErr(s, "%v", err)
 		}
 		query := flowstore.Query{Window: w}
-		if ff != nil {
+		if len(ff.conds) > 0 {
 			query.Filter = ff.match
 		}
 		switch t := v.(type) {
@@ -188,7 +200,13 @@ func compileFlows(c *eval.Compiler, s *syntax.Step, in eval.Kind) (eval.StepFunc
 		if v.Kind() != eval.KindGraph && len(query.NodeTIDs) == 0 {
 			return Flows{}, nil
 		}
-		fs, err := q.Flows(r.Ctx, query)
+		var fs []*flow.Flow
+		if cq, ok := q.(store.CondQuerier); ok && !ff.any {
+			// The store evaluates what it can; the filter stays the final check.
+			fs, err = cq.FlowsWhere(r.Ctx, store.FlowQuery{Query: query, Conds: ff.pushable()})
+		} else {
+			fs, err = q.Flows(r.Ctx, query)
+		}
 		if err != nil {
 			if ctxErr := r.Ctx.Err(); ctxErr != nil {
 				return nil, ctxErr
@@ -197,6 +215,42 @@ func compileFlows(c *eval.Compiler, s *syntax.Step, in eval.Kind) (eval.StepFunc
 		}
 		return Flows(fs), nil
 	}, KindFlows, nil
+}
+
+// pushable turns the conditions a store can evaluate into store.Conds.
+func (ff *flowFilter) pushable() []store.Cond {
+	var out []store.Cond
+	for _, c := range ff.conds {
+		kind, ok := store.Pushable(c.key)
+		if !ok || c.alt != nil {
+			continue
+		}
+		args := c.p.Args()
+		if len(args) == 0 {
+			continue
+		}
+		valid := true
+		for _, a := range args {
+			switch a.(type) {
+			case string:
+				valid = valid && kind == store.StringField
+			case int64:
+				valid = valid && kind == store.IntField
+			default:
+				valid = false
+			}
+		}
+		if !valid {
+			continue
+		}
+		op, ok := map[string]store.Op{"EQ": store.Eq, "WITHIN": store.In, "LT": store.Lt, "LTE": store.Le,
+			"GT": store.Gt, "GTE": store.Ge}[c.p.Name()]
+		if !ok {
+			continue // NE also matches flows without the field: not a Cond
+		}
+		out = append(out, store.Cond{Field: c.key, Op: op, Values: args})
+	}
+	return out
 }
 
 func nodeTIDs(ns []*graph.Node) []string {
@@ -226,6 +280,13 @@ func compileHas(c *eval.Compiler, s *syntax.Step, in eval.Kind) (eval.StepFunc, 
 		}
 		f.Any = s.Sig.Name == "HasEither"
 		ff = toFlowFilter(f)
+	}
+	if fused, ok := c.Note(fusedKey).(*fusedFlows); ok && fused.last == c.Previous() && !ff.any && !fused.ff.any {
+		// Right after Flows() (or a Has() fused with it): a condition of
+		// the store query, where the store can use its indexes.
+		fused.ff.conds = append(fused.ff.conds, ff.conds...)
+		fused.last = s
+		return func(_ *eval.Run, v eval.Value) (eval.Value, error) { return v, nil }, KindFlows, nil
 	}
 	return func(r *eval.Run, v eval.Value) (eval.Value, error) {
 		in := v.(Flows)
