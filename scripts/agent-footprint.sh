@@ -42,5 +42,8 @@ sleep "$SECS"
 t1=$(ticks); s1=$(date +%s.%N)
 hz=$(getconf CLK_TCK)
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$AG/status")
+anon=$(awk '/RssAnon/ {print $2}' "/proc/$AG/status")
+file=$(awk '/RssFile/ {print $2}' "/proc/$AG/status")
 cpu=$(echo "($t1 - $t0) / $hz / ($s1 - $s0) * 100" | bc -l)
-printf 'agent with %d namespaces (%d nodes): RSS %.1f MB, CPU %.2f%% over %ds idle\n' "$N" "$nodes" "$(echo "$rss/1024" | bc -l)" "$cpu" "$SECS"
+printf 'agent with %d namespaces (%d nodes): RSS %.1f MB (anonymous %.1f MB, binary and files %.1f MB), CPU %.2f%% over %ds idle\n' \
+  "$N" "$nodes" "$(echo "$rss/1024" | bc -l)" "$(echo "$anon/1024" | bc -l)" "$(echo "$file/1024" | bc -l)" "$cpu" "$SECS"

@@ -147,8 +147,8 @@ func (p *Probe) follow(ctx context.Context, tick <-chan time.Time) error {
 		default:
 		}
 	}
-	linkCh := make(chan netlink.LinkUpdate, 1024)
-	addrCh := make(chan netlink.AddrUpdate, 1024)
+	linkCh := make(chan netlink.LinkUpdate, 64)
+	addrCh := make(chan netlink.AddrUpdate, 64)
 	ns := p.ns
 	if err := netlink.LinkSubscribeWithOptions(linkCh, done, netlink.LinkSubscribeOptions{
 		Namespace: &ns, ListExisting: true, ErrorCallback: onErr, ReceiveBufferSize: 1 << 20,
