@@ -104,3 +104,23 @@ func compileDuration(e syntax.Expr) (durationSpec, error) {
 func eqP(v any) *predicate.P { return predicate.Eq(v) }
 
 var _ = graph.TimeOf
+
+// TimeArg compiles a time argument as At() reads it, for extensions that
+// have time steps of their own.
+func TimeArg(e syntax.Expr) (func(now time.Time) time.Time, error) {
+	ts, err := compileTime(e)
+	if err != nil {
+		return nil, err
+	}
+	return ts, nil
+}
+
+// DurationArg compiles the length of a time window as At(t, d) reads it:
+// the function returns the window's start from its end.
+func DurationArg(e syntax.Expr) (func(end time.Time) time.Time, error) {
+	d, err := compileDuration(e)
+	if err != nil {
+		return nil, err
+	}
+	return d.from, nil
+}
