@@ -62,6 +62,9 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
 	@if [ "$$(id -u)" = 0 ]; then $(GO) test -tags privileged -run '^$$' -bench AFPacketSustained -benchtime 1x ./internal/capture/; \
 	else echo "not root: afpacket capture benchmark skipped"; fi
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory build >/dev/null && \
+	  SKIP_UI_BUILD=1 SKYDIVE_BIN=$(CURDIR)/$(BIN) tests/ui/run.sh ./perf.test.mjs >/dev/null && \
+	  echo "UI at 10,000 nodes (tests/ui/artifacts/perf.json):" && cat tests/ui/artifacts/perf.json; fi
 
 ## fuzz: a short run of every fuzz target (FUZZTIME=10m for a long one)
 FUZZTIME ?= 30s

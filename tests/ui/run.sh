@@ -31,4 +31,7 @@ fi
 rm -rf "$here/artifacts"
 mkdir -p "$here/artifacts"
 cd "$here"
-timeout 480 node --test --test-concurrency=1 --test-reporter=spec ./*.test.mjs
+# run.sh [test files...]: all of them by default.
+tests=("$@")
+[ ${#tests[@]} -gt 0 ] || tests=(./*.test.mjs)
+timeout 480 node --test --test-concurrency=1 --test-reporter=spec "${tests[@]}"
