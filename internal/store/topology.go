@@ -113,13 +113,15 @@ func (s *Store) Attach(g *graph.Graph) (detach func()) {
 		}
 	}
 	if prev != nil {
-		for id, n := range prev.nodes {
-			if !seenN[id] && s.live[KindNode][id] == nil {
+		for _, n := range prev.Nodes() {
+			id := n.ID
+			if prev.Node(id) == n && !seenN[id] && s.live[KindNode][id] == nil {
 				revs = append(revs, Revision{Time: now, Seq: s.nextSeqLocked(), Kind: KindNode, Op: OpDelete, From: now, Node: n})
 			}
 		}
-		for id, e := range prev.edges {
-			if !seenE[id] && s.live[KindEdge][id] == nil {
+		for _, e := range prev.Edges() {
+			id := e.ID
+			if prev.Edge(id) == e && !seenE[id] && s.live[KindEdge][id] == nil {
 				revs = append(revs, Revision{Time: now, Seq: s.nextSeqLocked(), Kind: KindEdge, Op: OpDelete, From: now, Edge: e})
 			}
 		}
