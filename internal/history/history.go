@@ -237,122 +237,25 @@ func (s *Store) Window(from, to time.Time) graph.View {
 }
 
 func (s *Store) view(nodeOK func(*Revision[*graph.Node]) bool, edgeOK func(*Revision[*graph.Edge]) bool) *View {
-	v := &View{
-		nodes:  map[graph.Identifier]*graph.Node{},
-		edges:  map[graph.Identifier]*graph.Edge{},
-		out:    map[graph.Identifier][]*graph.Edge{},
-		in:     map[graph.Identifier][]*graph.Edge{},
-		byType: map[string][]*graph.Node{},
-		byName: map[string][]*graph.Node{},
-	}
+	v := graph.NewSnapshot()
 	s.mu.RLock()
-	for id, revs := range s.nodes {
+	for _, revs := range s.nodes {
 		for i := range revs {
 			if nodeOK(&revs[i]) {
-				n := revs[i].Elem
-				v.nodeList = append(v.nodeList, n)
-				v.nodes[id] = n
+				v.AddNode(revs[i].Elem)
 			}
 		}
 	}
-	for id, revs := range s.edges {
+	for _, revs := range s.edges {
 		for i := range revs {
 			if edgeOK(&revs[i]) {
-				e := revs[i].Elem
-				v.edgeList = append(v.edgeList, e)
-				v.edges[id] = e
+				v.AddEdge(revs[i].Elem)
 			}
 		}
 	}
 	s.mu.RUnlock()
-	slices.SortFunc(v.nodeList, compareNodes)
-	slices.SortFunc(v.edgeList, compareEdges)
-	for _, n := range v.nodeList {
-		if t := n.Metadata.String(graph.KeyType); t != "" {
-			v.byType[t] = append(v.byType[t], n)
-		}
-		if name := n.Metadata.String(graph.KeyName); name != "" {
-			v.byName[name] = append(v.byName[name], n)
-		}
-	}
-	for _, e := range v.edgeList {
-		if v.edges[e.ID] == e { // the last revision only
-			v.out[e.Parent] = append(v.out[e.Parent], e)
-			v.in[e.Child] = append(v.in[e.Child], e)
-		}
-	}
-	return v
-}
-
-func compareNodes(a, b *graph.Node) int {
-	return compareElements(&a.Element, &b.Element)
-}
-
-func compareEdges(a, b *graph.Edge) int {
-	return compareElements(&a.Element, &b.Element)
-}
-
-func compareElements(a, b *graph.Element) int {
-	switch {
-	case a.CreatedAt != b.CreatedAt:
-		return cmpInt(int64(a.CreatedAt), int64(b.CreatedAt))
-	case a.ID != b.ID:
-		if a.ID < b.ID {
-			return -1
-		}
-		return 1
-	}
-	return cmpInt(a.Revision, b.Revision)
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return v.Finish()
 }
 
 // View is an immutable graph.View over historical revisions.
-type View struct {
-	nodes    map[graph.Identifier]*graph.Node
-	edges    map[graph.Identifier]*graph.Edge
-	out, in  map[graph.Identifier][]*graph.Edge
-	byType   map[string][]*graph.Node
-	byName   map[string][]*graph.Node
-	nodeList []*graph.Node
-	edgeList []*graph.Edge
-}
-
-var _ graph.View = (*View)(nil)
-
-// Node returns a node (its last revision in the view) or nil.
-func (v *View) Node(id graph.Identifier) *graph.Node { return v.nodes[id] }
-
-// Edge returns an edge (its last revision in the view) or nil.
-func (v *View) Edge(id graph.Identifier) *graph.Edge { return v.edges[id] }
-
-// Nodes returns every node revision, by creation time, ID and revision.
-func (v *View) Nodes() []*graph.Node { return slices.Clone(v.nodeList) }
-
-// Edges returns every edge revision, by creation time, ID and revision.
-func (v *View) Edges() []*graph.Edge { return slices.Clone(v.edgeList) }
-
-// OutEdges returns the edges whose parent is id.
-func (v *View) OutEdges(id graph.Identifier) []*graph.Edge { return slices.Clone(v.out[id]) }
-
-// InEdges returns the edges whose child is id.
-func (v *View) InEdges(id graph.Identifier) []*graph.Edge { return slices.Clone(v.in[id]) }
-
-// NodesByIndex looks Type and Name up.
-func (v *View) NodesByIndex(key, value string) ([]*graph.Node, bool) {
-	switch key {
-	case graph.KeyType:
-		return slices.Clone(v.byType[value]), true
-	case graph.KeyName:
-		return slices.Clone(v.byName[value]), true
-	}
-	return nil, false
-}
+type View = graph.Snapshot
