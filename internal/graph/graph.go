@@ -352,7 +352,7 @@ func (g *Graph) UpdateNodeMetadata(id Identifier, change func(Metadata) bool) er
 		return nil
 	}
 	n.Metadata = NormalizeMetadata(n.Metadata)
-	if old.Metadata.Equal(n.Metadata) {
+	if sameNormalized(old.Metadata, n.Metadata) {
 		return nil
 	}
 	n.Revision++
@@ -476,7 +476,7 @@ func (g *Graph) UpdateEdgeMetadata(id Identifier, change func(Metadata) bool) er
 		return nil
 	}
 	e.Metadata = NormalizeMetadata(e.Metadata)
-	if old.Metadata.Equal(e.Metadata) {
+	if sameNormalized(old.Metadata, e.Metadata) {
 		return nil
 	}
 	e.Revision++

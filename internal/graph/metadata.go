@@ -63,6 +63,12 @@ func (m Metadata) Equal(o Metadata) bool {
 	return reflect.DeepEqual(Normalize(map[string]any(m)), Normalize(map[string]any(o)))
 }
 
+// sameNormalized compares metadata both already in canonical form (what the
+// graph stores), without normalizing them again on every update.
+func sameNormalized(a, b Metadata) bool {
+	return reflect.DeepEqual(map[string]any(a), map[string]any(b))
+}
+
 // Normalize converts a value to the canonical form: integers become int64,
 // integral json.Numbers int64, typed slices []any and typed maps map[string]any.
 func Normalize(v any) any {
