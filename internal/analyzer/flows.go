@@ -129,53 +129,22 @@ func pcapHandler(store flowstore.Store, imported *flowstore.Memory) http.Handler
 	}
 }
 
-// captureHandlers serve /api/capture with the original's answers.
+// captureHandlers serve /api/capture with the original's answers, and the
+// raw packets of a capture.
 func captureHandlers(mux *http.ServeMux, api *httpapi.Server, m *captures.Manager, store flowstore.Store) {
+	httpapi.RegisterResource(mux, api, httpapi.Resource[v1.Capture]{
+		Name: "capture", Title: "Capture",
+		List: func() any { return m.List() },
+		Get:  m.Get,
+		Create: func(_ context.Context, c *v1.Capture) (*v1.Capture, error) {
+			created, err := m.Create(c)
+			return created, resourceError(err)
+		},
+		Delete: func(id string) error { return resourceError(m.Delete(id)) },
+	})
 	notFound := func(w http.ResponseWriter, id string) {
 		http.Error(w, fmt.Sprintf("Capture '%s' not found", id), http.StatusNotFound)
 	}
-	mux.HandleFunc("GET /api/capture", func(w http.ResponseWriter, r *http.Request) {
-		httpapi.WriteJSON(w, http.StatusOK, m.List())
-	})
-	mux.HandleFunc("GET /api/capture/{id}", func(w http.ResponseWriter, r *http.Request) {
-		c, err := m.Get(r.PathValue("id"))
-		if err != nil {
-			notFound(w, r.PathValue("id"))
-			return
-		}
-		httpapi.WriteJSON(w, http.StatusOK, c)
-	})
-	mux.HandleFunc("POST /api/capture", func(w http.ResponseWriter, r *http.Request) {
-		var c v1.Capture
-		if err := httpapi.DecodeJSON(w, r, 0, &c); err != nil {
-			api.WriteError(w, err)
-			return
-		}
-		created, err := m.Create(&c)
-		var invalid *captures.InvalidError
-		switch {
-		case errors.As(err, &invalid):
-			http.Error(w, err.Error(), http.StatusBadRequest)
-		case errors.Is(err, captures.ErrDuplicate):
-			http.Error(w, err.Error(), http.StatusConflict)
-		case err != nil:
-			api.WriteError(w, err)
-		default:
-			httpapi.WriteJSON(w, http.StatusCreated, created)
-		}
-	})
-	mux.HandleFunc("DELETE /api/capture/{id}", func(w http.ResponseWriter, r *http.Request) {
-		if err := m.Delete(r.PathValue("id")); err != nil {
-			if errors.Is(err, captures.ErrNotFound) {
-				notFound(w, r.PathValue("id"))
-				return
-			}
-			api.WriteError(w, err)
-			return
-		}
-		w.Header().Set("Content-Type", "text/plain")
-		w.WriteHeader(http.StatusOK)
-	})
 	// The raw packets a capture kept (RawPacketLimit > 0), as a pcap file.
 	mux.HandleFunc("GET /api/capture/{id}/pcap", func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
@@ -210,43 +179,33 @@ func captureHandlers(mux *http.ServeMux, api *httpapi.Server, m *captures.Manage
 
 // injectionHandlers serve /api/injectpacket (the packet generator).
 func injectionHandlers(mux *http.ServeMux, api *httpapi.Server, m *injections.Manager) {
-	notFound := func(w http.ResponseWriter, id string) {
-		http.Error(w, fmt.Sprintf("PacketInjection '%s' not found", id), http.StatusNotFound)
+	httpapi.RegisterResource(mux, api, httpapi.Resource[v1.PacketInjection]{
+		Name: "injectpacket", Title: "PacketInjection",
+		List: func() any { return m.List() },
+		Get:  m.Get,
+		Create: func(ctx context.Context, p *v1.PacketInjection) (*v1.PacketInjection, error) {
+			created, err := m.Create(ctx, p)
+			if err != nil && !errors.As(err, new(*captures.InvalidError)) {
+				// The source's agent could not be told.
+				return nil, httpapi.WithStatus(http.StatusServiceUnavailable, err)
+			}
+			return created, resourceError(err)
+		},
+		Delete: func(id string) error { return resourceError(m.Delete(id)) },
+	})
+}
+
+// resourceError gives the errors of the resource managers their status.
+func resourceError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, new(*captures.InvalidError)):
+		return httpapi.BadRequest(err)
+	case errors.Is(err, captures.ErrDuplicate):
+		return httpapi.WithStatus(http.StatusConflict, err)
+	case errors.Is(err, captures.ErrNotFound), errors.Is(err, injections.ErrNotFound):
+		return httpapi.WithStatus(http.StatusNotFound, err)
 	}
-	mux.HandleFunc("GET /api/injectpacket", func(w http.ResponseWriter, r *http.Request) {
-		httpapi.WriteJSON(w, http.StatusOK, m.List())
-	})
-	mux.HandleFunc("GET /api/injectpacket/{id}", func(w http.ResponseWriter, r *http.Request) {
-		p, err := m.Get(r.PathValue("id"))
-		if err != nil {
-			notFound(w, r.PathValue("id"))
-			return
-		}
-		httpapi.WriteJSON(w, http.StatusOK, p)
-	})
-	mux.HandleFunc("POST /api/injectpacket", func(w http.ResponseWriter, r *http.Request) {
-		var p v1.PacketInjection
-		if err := httpapi.DecodeJSON(w, r, 0, &p); err != nil {
-			api.WriteError(w, err)
-			return
-		}
-		created, err := m.Create(r.Context(), &p)
-		var invalid *captures.InvalidError
-		switch {
-		case errors.As(err, &invalid):
-			http.Error(w, err.Error(), http.StatusBadRequest)
-		case err != nil:
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-		default:
-			httpapi.WriteJSON(w, http.StatusCreated, created)
-		}
-	})
-	mux.HandleFunc("DELETE /api/injectpacket/{id}", func(w http.ResponseWriter, r *http.Request) {
-		if err := m.Delete(r.PathValue("id")); err != nil {
-			notFound(w, r.PathValue("id"))
-			return
-		}
-		w.Header().Set("Content-Type", "text/plain")
-		w.WriteHeader(http.StatusOK)
-	})
+	return err
 }

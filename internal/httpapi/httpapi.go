@@ -24,14 +24,20 @@ type QueryRunner interface {
 	Query(ctx context.Context, gremlin string) (any, error)
 }
 
-// BadRequestError marks an error caused by the request (answered with 400).
-type BadRequestError struct{ Err error }
+// StatusError is an error answered with its HTTP status and message.
+type StatusError struct {
+	Code int
+	Err  error
+}
 
-func (e *BadRequestError) Error() string { return e.Err.Error() }
-func (e *BadRequestError) Unwrap() error { return e.Err }
+func (e *StatusError) Error() string { return e.Err.Error() }
+func (e *StatusError) Unwrap() error { return e.Err }
 
-// BadRequest wraps err as the client's fault.
-func BadRequest(err error) error { return &BadRequestError{Err: err} }
+// WithStatus makes err answer with code.
+func WithStatus(code int, err error) error { return &StatusError{Code: code, Err: err} }
+
+// BadRequest wraps err as the client's fault (400).
+func BadRequest(err error) error { return WithStatus(http.StatusBadRequest, err) }
 
 // Server holds what the handlers need.
 type Server struct {
@@ -75,11 +81,11 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(buf.Bytes())
 }
 
-// WriteError answers err as text, with 400 for the client's faults.
+// WriteError answers err as text, with its StatusError code if it has one.
 func (s *Server) WriteError(w http.ResponseWriter, err error) {
-	var bad *BadRequestError
-	if errors.As(err, &bad) {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+	var st *StatusError
+	if errors.As(err, &st) {
+		http.Error(w, err.Error(), st.Code)
 		return
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {

@@ -1,0 +1,68 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Resource is a REST resource with the original's contract: GET /api/<name>
+// answers an object keyed by ID, GET /api/<name>/<id> the resource or 404
+// "<Title> '<id>' not found", POST creates (201), DELETE removes (200,
+// empty text). Errors of Create and Delete answer with their StatusError
+// code (BadRequest for invalid input ...).
+type Resource[T any] struct {
+	Name, Title string
+	List        func() any
+	Get         func(id string) (*T, error)
+	Create      func(ctx context.Context, v *T) (*T, error)
+	// Delete fails with a 404 StatusError, or another error, when it cannot.
+	Delete func(id string) error
+}
+
+// RegisterResource adds the handlers of res to mux.
+func RegisterResource[T any](mux *http.ServeMux, s *Server, res Resource[T]) {
+	base := "/api/" + res.Name
+	notFound := func(w http.ResponseWriter, id string) {
+		http.Error(w, fmt.Sprintf("%s '%s' not found", res.Title, id), http.StatusNotFound)
+	}
+	mux.HandleFunc("GET "+base, func(w http.ResponseWriter, _ *http.Request) {
+		WriteJSON(w, http.StatusOK, res.List())
+	})
+	mux.HandleFunc("GET "+base+"/{id}", func(w http.ResponseWriter, r *http.Request) {
+		v, err := res.Get(r.PathValue("id"))
+		if err != nil {
+			notFound(w, r.PathValue("id"))
+			return
+		}
+		WriteJSON(w, http.StatusOK, v)
+	})
+	mux.HandleFunc("POST "+base, func(w http.ResponseWriter, r *http.Request) {
+		var v T
+		if err := DecodeJSON(w, r, s.MaxBody, &v); err != nil {
+			s.WriteError(w, err)
+			return
+		}
+		created, err := res.Create(r.Context(), &v)
+		if err != nil {
+			s.WriteError(w, err)
+			return
+		}
+		WriteJSON(w, http.StatusCreated, created)
+	})
+	mux.HandleFunc("DELETE "+base+"/{id}", func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		if err := res.Delete(id); err != nil {
+			var st *StatusError
+			if errors.As(err, &st) && st.Code == http.StatusNotFound {
+				notFound(w, id)
+				return
+			}
+			s.WriteError(w, err)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusOK)
+	})
+}
