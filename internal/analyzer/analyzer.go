@@ -76,10 +76,14 @@ func Run(ctx context.Context, opts Options) error {
 		PongWait:  time.Duration(cfg.HTTP.WS.PingDelay+cfg.HTTP.WS.PongTimeout) * time.Second}
 	publishers := &replicate.Publishers{Graph: g, Logger: log}
 	subscribers := &replicate.Subscribers{Graph: g, Logger: log, PingDelay: time.Duration(cfg.HTTP.WS.PingDelay) * time.Second}
+	wf, err := newWorkflows(cfg, log)
+	if err != nil {
+		return err
+	}
 	api := &httpapi.Server{
 		Info:  v1.APIInfo{Host: cfg.HostID, Version: version.Version, Service: "analyzer"},
 		Graph: g,
-		Queries: topoquery.New(topoquery.Options{Graph: g, History: history, Extensions: flowsteps.Options(),
+		Queries: topoquery.New(topoquery.Options{Graph: g, History: history, Extensions: withWorkflowStep(flowsteps.Options(), wf),
 			Flows: &flowsteps.Source{Live: liveFlows{main: store, imported: imported}, Store: store}}),
 		Logger: log,
 		Status: func() any {
@@ -104,6 +108,7 @@ func Run(ctx context.Context, opts Options) error {
 	api.Register(mux)
 	captureHandlers(mux, api, capMgr, store)
 	injectionHandlers(mux, api, injections.New(g, agents))
+	workflowHandlers(mux, api, wf)
 	mux.HandleFunc("POST /api/pcap", pcapHandler(store, imported))
 	mux.Handle("GET /ws/subscriber/flow", flowSubs)
 	mux.Handle("/", web.Handler())

@@ -56,6 +56,7 @@ func newClientCommand() *cobra.Command {
 		newCaptureCommand(cf),
 		newInjectionCommand(cf),
 		newPcapClientCommand(cf),
+		newWorkflowCommand(cf),
 	)
 	return cmd
 }

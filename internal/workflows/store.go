@@ -1,0 +1,333 @@
+// Package workflows is the analyzer's workflow service: the workflow
+// resources (the built-in ones embedded from static/, the users' kept in a
+// file), their validation, and the JavaScript runtime (goja) that calls
+// them with access to the topology (Gremlin) and to the analyzer's own REST
+// API (request).
+package workflows
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/dop251/goja"
+	"github.com/google/uuid"
+	"gopkg.in/yaml.v3"
+
+	v1 "github.com/skydive-ng/skydive/api/v1"
+)
+
+// Errors of the resource API.
+var (
+	ErrNotFound  = errors.New("workflow not found")
+	//lint:ignore ST1005 the original's message
+	ErrDuplicate = errors.New("Duplicate workflow")
+	ErrStatic    = errors.New("built-in workflow cannot be deleted")
+)
+
+// InvalidError is a workflow refused for one of its fields.
+type InvalidError struct{ Err error }
+
+func (e *InvalidError) Error() string { return e.Err.Error() }
+func (e *InvalidError) Unwrap() error { return e.Err }
+
+func invalid(format string, args ...any) error {
+	return &InvalidError{Err: fmt.Errorf(format, args...)}
+}
+
+//go:embed static/*.yaml
+var staticFS embed.FS
+
+// paramTypes are the accepted WorkflowParameter.Type values.
+var paramTypes = []string{v1.WorkflowParamNode, v1.WorkflowParamString, v1.WorkflowParamInteger,
+	v1.WorkflowParamBoolean, v1.WorkflowParamChoice, v1.WorkflowParamDate}
+
+// Store keeps the workflows: the built-in ones, always there and never
+// deleted, and the users', kept in a file so that they survive a restart.
+type Store struct {
+	file   string
+	log    *slog.Logger
+	static map[string]*v1.Workflow
+
+	mu   sync.Mutex
+	user map[string]*v1.Workflow
+}
+
+// StoreOptions configure a Store.
+type StoreOptions struct {
+	// File keeps the users' workflows ("" keeps them in memory).
+	File   string
+	Logger *slog.Logger
+}
+
+// NewStore loads the built-in workflows and the users' kept in opts.File.
+func NewStore(opts StoreOptions) (*Store, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Store{file: opts.File, log: opts.Logger.With("component", "workflows"), static: map[string]*v1.Workflow{},
+		user: map[string]*v1.Workflow{}}
+	static, err := Static()
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range static {
+		s.static[w.UUID] = w
+	}
+	if opts.File != "" {
+		data, err := os.ReadFile(opts.File)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+		case err != nil:
+			return nil, fmt.Errorf("workflows: %w", err)
+		default:
+			if err := json.Unmarshal(data, &s.user); err != nil {
+				return nil, fmt.Errorf("workflows: %s: %w", opts.File, err)
+			}
+		}
+	}
+	return s, nil
+}
+
+// Static returns the built-in workflows embedded from static/*.yaml.
+func Static() ([]*v1.Workflow, error) {
+	entries, err := staticFS.ReadDir("static")
+	if err != nil {
+		return nil, fmt.Errorf("workflows: %w", err)
+	}
+	var out []*v1.Workflow
+	for _, e := range entries {
+		data, err := staticFS.ReadFile("static/" + e.Name())
+		if err != nil {
+			return nil, fmt.Errorf("workflows: %w", err)
+		}
+		w, err := DecodeYAML(data)
+		if err == nil {
+			err = Validate(w)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("workflows: static/%s: %w", e.Name(), err)
+		}
+		out = append(out, w)
+	}
+	return out, nil
+}
+
+// DecodeYAML reads a workflow written in YAML (or JSON, a subset of it).
+// Keys are matched as encoding/json does, case-insensitively (the
+// original's files use both Name and name); unknown keys are errors.
+func DecodeYAML(data []byte) (*v1.Workflow, error) {
+	var doc any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, &InvalidError{Err: fmt.Errorf("invalid YAML: %w", err)}
+	}
+	if doc == nil {
+		return nil, invalid("empty body, expected a workflow")
+	}
+	if _, ok := doc.(map[string]any); !ok {
+		return nil, invalid("expected a YAML mapping of the workflow's fields")
+	}
+	js, err := json.Marshal(doc)
+	if err != nil {
+		return nil, &InvalidError{Err: fmt.Errorf("invalid YAML: %w", err)}
+	}
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.DisallowUnknownFields()
+	var w v1.Workflow
+	if err := dec.Decode(&w); err != nil {
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &typ) {
+			return nil, invalid("field %q: expected %s, got %s", typ.Field, typ.Type, typ.Value)
+		}
+		return nil, invalid("invalid workflow: %v", err)
+	}
+	return &w, nil
+}
+
+// Validate checks w; errors are *InvalidError naming the field.
+func Validate(w *v1.Workflow) error {
+	if strings.TrimSpace(w.Name) == "" {
+		return invalid("Name: required")
+	}
+	seen := map[string]bool{}
+	for i, p := range w.Parameters {
+		field := fmt.Sprintf("Parameters[%d]", i)
+		if p.Name == "" {
+			return invalid("%s.Name: required", field)
+		}
+		if seen[p.Name] {
+			return invalid("%s.Name: duplicate parameter %q", field, p.Name)
+		}
+		seen[p.Name] = true
+		if !slices.Contains(paramTypes, p.Type) {
+			return invalid("%s.Type: %q is not one of %s", field, p.Type, strings.Join(paramTypes, ", "))
+		}
+		if p.Type == v1.WorkflowParamChoice && len(p.Values) == 0 {
+			return invalid("%s.Values: required for a choice parameter", field)
+		}
+	}
+	if strings.TrimSpace(w.Source) == "" {
+		return invalid("Source: required, the text of a JavaScript function")
+	}
+	if err := checkSource(w.Source); err != nil {
+		return invalid("Source: %v", err)
+	}
+	return nil
+}
+
+// checkSource compiles src and checks that it evaluates to a function,
+// without calling it.
+func checkSource(src string) error {
+	vm := goja.New()
+	v, err := vm.RunScript("workflow", "("+src+"\n)")
+	if err != nil {
+		return err
+	}
+	if _, ok := goja.AssertFunction(v); !ok {
+		return fmt.Errorf("must be a function, not %s", v.ExportType())
+	}
+	return nil
+}
+
+// Create validates w and stores it, with a new UUID unless it has one
+// (the YAML files of the original give theirs).
+func (s *Store) Create(w *v1.Workflow) (*v1.Workflow, error) {
+	if err := Validate(w); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, o := range s.allLocked() {
+		if o.Name == w.Name {
+			return nil, fmt.Errorf("%w: %s has the name %q", ErrDuplicate, o.UUID, w.Name)
+		}
+	}
+	cp := *w
+	switch {
+	case cp.UUID == "":
+		cp.UUID = uuid.NewString()
+	case uuid.Validate(cp.UUID) != nil:
+		return nil, invalid("UUID: %q is not a UUID (leave it out to get a new one)", cp.UUID)
+	case s.static[cp.UUID] != nil || s.user[cp.UUID] != nil:
+		return nil, fmt.Errorf("%w: UUID %s is taken", ErrDuplicate, cp.UUID)
+	}
+	if cp.Parameters == nil {
+		cp.Parameters = []v1.WorkflowParameter{}
+	}
+	s.user[cp.UUID] = &cp
+	if err := s.saveLocked(); err != nil {
+		delete(s.user, cp.UUID)
+		return nil, err
+	}
+	out := cp
+	return &out, nil
+}
+
+// Delete removes a user's workflow; the built-in ones fail with ErrStatic.
+func (s *Store) Delete(id string) error {
+	if _, ok := s.static[id]; ok {
+		return fmt.Errorf("%w: %s", ErrStatic, id)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w, ok := s.user[id]
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	delete(s.user, id)
+	if err := s.saveLocked(); err != nil {
+		s.user[id] = w
+		return err
+	}
+	return nil
+}
+
+// Get returns a copy of the workflow of UUID id.
+func (s *Store) Get(id string) (*v1.Workflow, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w, ok := s.static[id]
+	if !ok {
+		w, ok = s.user[id]
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	cp := *w
+	return &cp, nil
+}
+
+// Lookup returns the workflow of UUID idOrName, or else the one of that
+// Name.
+func (s *Store) Lookup(idOrName string) (*v1.Workflow, error) {
+	if w, err := s.Get(idOrName); err == nil {
+		return w, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, w := range s.allLocked() {
+		if w.Name == idOrName {
+			cp := *w
+			return &cp, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %s", ErrNotFound, idOrName)
+}
+
+// List returns every workflow, built-in ones included, keyed by UUID.
+func (s *Store) List() map[string]*v1.Workflow {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]*v1.Workflow{}
+	for _, w := range s.allLocked() {
+		cp := *w
+		out[w.UUID] = &cp
+	}
+	return out
+}
+
+// allLocked lists the built-in workflows, then the users', by UUID.
+func (s *Store) allLocked() []*v1.Workflow {
+	out := make([]*v1.Workflow, 0, len(s.static)+len(s.user))
+	for _, m := range []map[string]*v1.Workflow{s.static, s.user} {
+		ids := make([]string, 0, len(m))
+		for id := range m {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			out = append(out, m[id])
+		}
+	}
+	return out
+}
+
+func (s *Store) saveLocked() error {
+	if s.file == "" {
+		return nil
+	}
+	data, err := json.MarshalIndent(s.user, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(s.file), 0o755); err != nil {
+		return fmt.Errorf("workflows: %w", err)
+	}
+	tmp := s.file + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("workflows: %w", err)
+	}
+	if err := os.Rename(tmp, s.file); err != nil {
+		return fmt.Errorf("workflows: %w", err)
+	}
+	return nil
+}
