@@ -28,7 +28,7 @@ import (
 
 // Errors of the resource API.
 var (
-	ErrNotFound  = errors.New("workflow not found")
+	ErrNotFound = errors.New("workflow not found")
 	//lint:ignore ST1005 the original's message
 	ErrDuplicate = errors.New("Duplicate workflow")
 	ErrStatic    = errors.New("built-in workflow cannot be deleted")
