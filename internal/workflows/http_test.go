@@ -227,4 +227,3 @@ func TestCheckMTU(t *testing.T) {
 		})
 	}
 }
-
