@@ -337,7 +337,7 @@ func (rt *runtime) await(v goja.Value) (*goja.Promise, error) {
 	}
 	promise, ok := p.Export().(*goja.Promise)
 	if !ok {
-		return nil, errors.New("Promise.resolve did not answer a promise")
+		return nil, errors.New("the result of Promise.resolve is not a promise")
 	}
 	return promise, nil
 }

@@ -128,3 +128,49 @@ Source: |
 		t.Fatalf("calling a deleted workflow: %v: %s", err, out)
 	}
 }
+
+// TestWorkflowCheckConnectivity runs the built-in CheckConnectivity between
+// the two ends of a veth pair: it captures, injects pings and finds their
+// flow.
+func TestWorkflowCheckConnectivity(t *testing.T) {
+	c, addr, _ := allInOne(t)
+	p := uniq()
+	_, _, v1, v2, _, _ := vethPair(t, p, 247)
+	var ids []string
+	eventually(t, 10*time.Second, "veths with addresses seen", func() error {
+		ids = ids[:0]
+		for _, v := range []string{v1, v2} {
+			n, err := oneNode(c, fmt.Sprintf("G.V().Has('Name', '%s').HasKey('IPV4')", v))
+			if err != nil {
+				return err
+			}
+			ids = append(ids, n.ID)
+		}
+		return nil
+	})
+	out, err := cli(addr, "workflow", "call", "CheckConnectivity", ids[0], ids[1])
+	if err != nil {
+		t.Fatalf("CheckConnectivity: %v: %s", err, out)
+	}
+	var res struct {
+		Connectivity bool
+		Flows        []flowJSON
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("CheckConnectivity output %q: %v", out, err)
+	}
+	if !res.Connectivity || len(res.Flows) == 0 || res.Flows[0].Metric.ABPackets == 0 || res.Flows[0].Metric.BAPackets == 0 {
+		t.Fatalf("CheckConnectivity: %s", out)
+	}
+	// The workflow deletes its capture when done.
+	eventually(t, 5*time.Second, "the workflow's capture deleted", func() error {
+		out, err := cli(addr, "capture", "list")
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		if strings.Contains(out, "CheckConnectivity") {
+			return fmt.Errorf("captures left: %s", out)
+		}
+		return nil
+	})
+}
