@@ -74,6 +74,9 @@ func TestHTTPResource(t *testing.T) {
 	if code != http.StatusCreated || json.Unmarshal([]byte(body), &created) != nil || created.UUID == "" || created.Name != "Sum" {
 		t.Fatalf("create: %d %s", code, body)
 	}
+	if code, body := do(t, srv, "POST", "/api/workflow", js, `{"Name":"Flag","Parameters":[{"Name":"on","Type":"boolean"}],"Source":"function (on) { return typeof on + ':' + on }"}`); code != 201 {
+		t.Fatalf("create Flag: %d %s", code, body)
+	}
 	yamlDoc := "Name: Hello\nParameters:\n  - Name: who\n    Type: string\nSource: |\n  function (who) {\n    return 'hello ' + who\n  }\n"
 	code, body = do(t, srv, "POST", "/api/workflow", "application/yaml", yamlDoc)
 	var hello v1.Workflow
@@ -107,6 +110,9 @@ func TestHTTPResource(t *testing.T) {
 		{"call with bad body", "POST", "/api/workflow/Sum/call", js, `{"Parms":[]}`, 400, "Parms"},
 		{"Workflow step", "POST", "/api/topology", js, `{"GremlinQuery":"G.Workflow('Sum', 20, 22)"}`, 200, "[42]"},
 		{"Workflow step error", "POST", "/api/topology", js, `{"GremlinQuery":"G.Workflow('nope')"}`, 400, "not found"},
+		{"Workflow step with a predicate", "POST", "/api/topology", js, `{"GremlinQuery":"G.Workflow('Sum', NE(1))"}`, 400, "an argument must be a string, a number or a boolean"},
+		{"call with a bad boolean", "POST", "/api/workflow/Flag/call", js, `{"Params":["maybe"]}`, 400, `Params[0] (on): "maybe" is not a boolean`},
+		{"call with a boolean", "POST", "/api/workflow/Flag/call", js, `{"Params":["true"]}`, 200, `"boolean:true"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, body := do(t, srv, tc.method, tc.path, tc.ctype, tc.body)
