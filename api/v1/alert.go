@@ -34,7 +34,7 @@ type Alert struct {
 	Action string `json:"Action,omitempty"`
 	// Trigger is "graph" (the default) or "duration:<Go duration>".
 	Trigger    string    `json:"Trigger"`
-	CreateTime time.Time `json:"CreateTime"`
+	CreateTime time.Time `json:"CreateTime,omitzero"`
 }
 
 // AlertMessage is the notification of an alert's firing.
