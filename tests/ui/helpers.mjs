@@ -160,12 +160,11 @@ export async function until(page, f, arg, timeout = 10000) {
 /** Clicks a node of the drawing with the mouse (at its rendered position). */
 export async function clickNode(page, id) {
   const p = await page.evaluate((id) => {
-    const cy = window.__skydive.view.cy;
-    const n = cy.getElementById(id);
-    if (n.empty()) return null;
-    cy.center(n); // away from the toolbar and the legend
-    const r = cy.container().getBoundingClientRect();
-    const rp = n.renderedPosition();
+    const c = window.__skydive.view.canvas;
+    if (!c.hasNode(id)) return null;
+    c.center(id); // away from the toolbar and the legend
+    const r = c.canvas.getBoundingClientRect();
+    const rp = c.renderedPosition(id);
     return { x: r.left + rp.x, y: r.top + rp.y };
   }, id);
   if (!p) throw new Error(`node ${id} is not drawn`);

@@ -30,9 +30,9 @@ test('topology: host, expand, live namespace, interface down turns red', { skip:
     const s = window.__skydive?.store;
     if (!s) return null;
     const h = [...s.nodes.values()].find((n) => n.Metadata.Type === 'host' && n.Metadata.Name === name);
-    return h && window.__skydive.view.cy.getElementById(h.ID).nonempty() ? h.ID : null;
+    return h && window.__skydive.view.shown(h.ID) ? h.ID : null;
   }, an.hostId, 20000);
-  const shown = await page.evaluate(() => window.__skydive.view.cy.nodes().map((n) => n.data('type')));
+  const shown = await page.evaluate(() => window.__skydive.view.shownTypes());
   assert.deepEqual([...new Set(shown)], ['host'], 'only hosts are shown by default');
   await page.click('#fit');
   await shot(page, '01-host.png');
@@ -42,7 +42,7 @@ test('topology: host, expand, live namespace, interface down turns red', { skip:
   await page.waitForSelector('#details-toggle');
   assert.match(await page.textContent('#details'), new RegExp(an.hostId));
   await page.click('#details-toggle');
-  await until(page, (id) => window.__skydive.view.expanded.has(id) && window.__skydive.view.cy.nodes().length > 1, host);
+  await until(page, (id) => window.__skydive.view.expanded.has(id) && window.__skydive.view.canvas.nodeCount > 1, host);
 
   // 3. A namespace and a veth pair made now appear live, without a reload.
   sh('ip', ['netns', 'add', ns]);
@@ -56,11 +56,11 @@ test('topology: host, expand, live namespace, interface down turns red', { skip:
     const nsNode = find(ns, 'netns');
     const ifNode = find(hostIf);
     if (!nsNode || !ifNode) return null;
-    if (view.cy.getElementById(nsNode.ID).empty() || view.cy.getElementById(ifNode.ID).empty()) return null;
+    if (!view.shown(nsNode.ID) || !view.shown(ifNode.ID)) return null;
     if (ifNode.Metadata.State !== 'UP') return null;
     return { ns: nsNode.ID, hostIf: ifNode.ID };
   }, [ns, hostIf], 20000);
-  assert.equal(await page.evaluate((id) => window.__skydive.view.cy.getElementById(id).data('type'), ids.ns), 'netns');
+  assert.equal(await page.evaluate((id) => window.__skydive.view.types.get(id), ids.ns), 'netns');
   await page.evaluate((ids) => window.__skydive.view.fit([ids.ns, ids.hostIf]), ids);
   await shot(page, '02-host-expanded-netns.png');
 
@@ -71,19 +71,19 @@ test('topology: host, expand, live namespace, interface down turns red', { skip:
   const inner = await until(page, (name) => {
     const { store, view } = window.__skydive;
     const n = [...store.nodes.values()].find((n) => n.Metadata.Name === name);
-    return n && view.cy.getElementById(n.ID).nonempty() ? n.ID : null;
+    return n && view.shown(n.ID) ? n.ID : null;
   }, nsIf, 10000);
-  const color = (id) => page.evaluate((id) => window.__skydive.view.cy.getElementById(id).style('background-color'), id);
+  const color = (id) => page.evaluate((id) => window.__skydive.view.fillOf(id), id);
   await page.evaluate((l) => window.__skydive.view.fit(l), [ids.ns, ids.hostIf, inner]);
   await shot(page, '03-netns-expanded.png');
-  assert.notEqual(await color(ids.hostIf), 'rgb(207,92,103)', 'an UP interface is not red');
+  assert.notEqual(await color(ids.hostIf), '#cf5c67', 'an UP interface is not red');
 
   // 5. ip link set down: red within 2 s, same page.
   const t0 = Date.now();
   sh('ip', ['link', 'set', hostIf, 'down']);
   await until(page, (id) => {
-    const n = window.__skydive.view.cy.getElementById(id);
-    return n.nonempty() && n.hasClass('down') && n.style('background-color') === 'rgb(207,92,103)';
+    const v = window.__skydive.view;
+    return v.shown(id) && v.hasClass(id, 'down') && v.fillOf(id) === '#cf5c67';
   }, ids.hostIf, 2000);
   const took = Date.now() - t0;
   t.diagnostic(`interface turned red ${took} ms after ip link set down`);
@@ -95,17 +95,17 @@ test('topology: host, expand, live namespace, interface down turns red', { skip:
   // 6. Search by name highlights the namespace; by Gremlin too.
   await page.fill('#search', ns);
   await page.press('#search', 'Enter');
-  await until(page, (id) => window.__skydive.view.cy.getElementById(id).hasClass('hl'), ids.ns);
+  await until(page, (id) => window.__skydive.view.hasClass(id, 'hl'), ids.ns);
   await page.selectOption('#search-mode', 'gremlin');
   await page.fill('#search', `G.V().Has('Type', 'veth', 'State', 'DOWN')`);
   await page.press('#search', 'Enter');
-  await until(page, (id) => window.__skydive.view.cy.getElementById(id).hasClass('hl'), ids.hostIf);
+  await until(page, (id) => window.__skydive.view.hasClass(id, 'hl'), ids.hostIf);
   assert.match(await page.textContent('#search-info'), /match/);
   await shot(page, '05-search-gremlin.png');
 
   // 7. The namespace goes away: its node leaves the drawing.
   sh('ip', ['netns', 'del', ns]);
-  await until(page, (id) => window.__skydive.view.cy.getElementById(id).empty(), ids.ns, 10000);
+  await until(page, (id) => !window.__skydive.view.shown(id), ids.ns, 10000);
   assert.deepEqual(errors, [], 'no page errors');
 });
 

@@ -12,6 +12,8 @@ const perf = {
   firstSyncAt: 0,
   firstRenderAt: 0,
   lastFlushMs: 0,
+  firstDrawMs: 0,
+  lastApplyMs: 0,
   visibleNodes: 0,
   visibleEdges: 0,
   nodes: 0,
@@ -78,7 +80,7 @@ view.onSelect = (kind, id) => {
   details.show(kind, id);
   panels.selectionChanged();
 };
-view.cy.on('dbltap', 'node', () => details.render());
+view.onDoubleTap = () => details.render();
 
 // ---- toolbar and legend
 const tb = (label: string, id: string, f: () => void, title = '') => h('button', { id, onclick: f, title }, label);
@@ -128,7 +130,9 @@ sub.onMessage = (m) => {
     if (m.Status && m.Status !== 200) return;
     perf.syncs++;
     if (!perf.firstSyncAt) perf.firstSyncAt = performance.now();
+    const t0 = performance.now();
     store.apply(m);
+    perf.lastApplyMs = performance.now() - t0;
     if (firstSync) {
       firstSync = false;
       initialView();
@@ -146,13 +150,16 @@ function initialView() {
   else if (exp && /^\d+$/.test(exp)) for (let i = 0; i < Number(exp); i++) view.expandLevel();
   view.fit();
   perf.lastFlushMs = performance.now() - t0;
-  view.cy.one('render', () => {
-    perf.firstRenderAt = performance.now();
-  });
-  // 'render' is not always emitted by a headless canvas with no change: make sure.
-  requestAnimationFrame(() => requestAnimationFrame(() => {
-    if (!perf.firstRenderAt) perf.firstRenderAt = performance.now();
-  }));
+  // The view draws in the next animation frame: that frame is the first render.
+  const frames = view.canvas.frames;
+  const prev = view.canvas.onDraw;
+  view.canvas.onDraw = () => {
+    if (view.canvas.frames > frames && !perf.firstRenderAt) {
+      perf.firstRenderAt = performance.now();
+      perf.firstDrawMs = view.canvas.lastDrawMs;
+      view.canvas.onDraw = prev;
+    }
+  };
 }
 
 // ---- search
@@ -285,8 +292,8 @@ const ctx: PanelContext = {
   store,
   view,
   selected: () => {
-    const s = view.cy.$('node:selected');
-    return s.nonempty() ? store.nodes.get(s.id()) || null : null;
+    const id = view.selected();
+    return id ? store.nodes.get(id) || null : null;
   },
   highlight: (ids) => {
     view.reveal(ids);

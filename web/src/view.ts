@@ -1,15 +1,14 @@
-// The topology view: Cytoscape.js (canvas) holding only the visible part of
-// the store. A node is visible when every owner above it is expanded.
+// The topology view: a GraphCanvas (canvas.ts) holding only the visible part
+// of the store. A node is visible when every owner above it is expanded.
 // Positions are computed once, when a node is first shown, near its owner,
 // and kept: the drawing keeps its shape while nodes come and go.
 
-import cytoscape from 'cytoscape';
-import type { Core, ElementDefinition, NodeSingular, EdgeSingular } from 'cytoscape';
-import { Store, GNode, isOwnership } from './model';
+import { GraphCanvas, NodeLook, EdgeLook, Shape } from './canvas';
+import { Store, GNode, GEdge, isOwnership } from './model';
 
 export interface TypeStyle {
   color: string;
-  shape: string;
+  shape: Shape;
   size: number;
   label: string;
 }
@@ -98,8 +97,27 @@ export interface ViewStats {
   visibleEdges: number;
 }
 
+const EDGE_LOOKS: Record<string, EdgeLook> = {
+  ownership: { color: '#c9c9c9', width: 1, dashed: false },
+  layer2: { color: '#555', width: 2, dashed: false },
+  other: { color: '#7a9cc6', width: 1.5, dashed: true },
+  hl: { color: '#e0b000', width: 3, dashed: false },
+};
+const OVERLAYS: Record<string, string> = { hl: '#ffd400', 'diff-added': '#2ca02c', 'diff-changed': '#ff7f0e' };
+
+/** The look of a node from its classes, in the order the original's stylesheet applied them. */
+export function nodeLook(st: TypeStyle, label: string, cls: Set<string>): NodeLook {
+  const look: NodeLook = { fill: st.color, shape: st.shape, size: st.size, label, labelInside: cls.has('host'), stroke: '#8a8a7a', strokeWidth: 1, dashed: false, double: false, overlay: '' };
+  if (cls.has('group')) (look.stroke = '#445'), (look.strokeWidth = 2);
+  if (cls.has('collapsed')) (look.double = true), (look.strokeWidth = 4);
+  if (cls.has('down')) (look.fill = DOWN_RED), (look.stroke = '#8e1f2b');
+  if (cls.has('instance')) (look.stroke = '#e0162b'), (look.strokeWidth = 3), (look.dashed = true);
+  for (const c of ['hl', 'diff-added', 'diff-changed']) if (cls.has(c)) look.overlay = OVERLAYS[c];
+  return look;
+}
+
 export class TopologyView {
-  cy: Core;
+  readonly canvas: GraphCanvas;
   expanded = new Set<string>();
   pos = new Map<string, Pos>();
   placedUnder = new Map<string, string>(); // node → owner it was placed near ('' = root slot)
@@ -108,82 +126,43 @@ export class TopologyView {
   leafSlots = new Map<string, Slots>(); // owner → slots for leaf children
   highlighted = new Set<string>();
   marks = new Map<string, string>(); // node → extra class (diff-added ...)
+  classes = new Map<string, Set<string>>(); // shown element → its classes
+  types = new Map<string, string>(); // shown node → its Type
   frozen = false;
   onSelect: (kind: 'node' | 'edge' | null, id: string | null) => void = () => {};
+  onDoubleTap: (id: string) => void = () => {};
   onStats: (s: ViewStats) => void = () => {};
   private flushTimer = 0;
 
   constructor(public store: Store, container: HTMLElement) {
-    this.cy = cytoscape({
-      container,
-      elements: [],
-      layout: { name: 'preset' },
-      // Measured at 10,000 nodes in headless Chromium (software canvas):
-      // textureOnViewport made the first frame of a drag take 8-18 s (the
-      // whole scene drawn into a texture); without it frames stay short.
-      textureOnViewport: false,
-      hideEdgesOnViewport: true,
-      hideLabelsOnViewport: true,
-      motionBlur: false,
-      pixelRatio: 1,
-      minZoom: 0.02,
-      maxZoom: 4,
-      wheelSensitivity: 0.4,
-      boxSelectionEnabled: false,
-      selectionType: 'single',
-      style: this.stylesheet(),
-    });
-    this.cy.on('tap', 'node', (ev) => this.onSelect('node', ev.target.id()));
-    this.cy.on('tap', 'edge', (ev) => this.onSelect('edge', ev.target.id()));
-    this.cy.on('tap', (ev) => {
-      if (ev.target === this.cy) this.onSelect(null, null);
-    });
-    this.cy.on('dbltap', 'node', (ev) => this.toggle(ev.target.id()));
-    this.cy.on('dragfree', 'node', (ev) => {
-      const n = ev.target as NodeSingular;
-      this.pos.set(n.id(), { ...n.position() });
-    });
+    this.canvas = new GraphCanvas(container, { minZoom: 0.02, maxZoom: 4 });
+    this.canvas.onTap = (kind, id) => this.onSelect(kind, id);
+    this.canvas.onDoubleTap = (id) => {
+      this.toggle(id);
+      this.onDoubleTap(id);
+    };
+    this.canvas.onDragEnd = (id, p) => this.pos.set(id, { ...p });
     store.onChange(() => this.schedule());
   }
 
-  private stylesheet(): any[] {
-    const s: any[] = [
-      {
-        selector: 'node',
-        style: {
-          'background-color': 'data(color)',
-          shape: 'data(shape)' as any,
-          width: 'data(size)',
-          height: 'data(size)',
-          label: 'data(label)',
-          'font-size': 9,
-          'min-zoomed-font-size': 7,
-          'text-valign': 'bottom',
-          'text-margin-y': 2,
-          color: '#223',
-          'border-width': 1,
-          'border-color': '#8a8a7a',
-        },
-      },
-      { selector: 'node.group', style: { 'border-width': 2, 'border-color': '#445' } },
-      { selector: 'node.collapsed', style: { 'border-style': 'double', 'border-width': 4 } },
-      { selector: 'node.host', style: { color: '#fff', 'text-valign': 'center', 'font-size': 10, 'text-margin-y': 0, 'text-outline-color': '#5b6b82', 'text-outline-width': 2 } },
-      { selector: 'node.down', style: { 'background-color': DOWN_RED, 'border-color': '#8e1f2b' } },
-      { selector: 'node.instance', style: { 'border-color': '#e0162b', 'border-width': 3, 'border-style': 'dashed' } },
-      { selector: 'node.hl', style: { 'overlay-color': '#ffd400', 'overlay-opacity': 0.45, 'overlay-padding': 6, 'z-index': 10 } },
-      { selector: 'node.diff-added', style: { 'overlay-color': '#2ca02c', 'overlay-opacity': 0.4, 'overlay-padding': 6 } },
-      { selector: 'node.diff-changed', style: { 'overlay-color': '#ff7f0e', 'overlay-opacity': 0.4, 'overlay-padding': 6 } },
-      { selector: 'node:selected', style: { 'border-color': '#0069d9', 'border-width': 4 } },
-      {
-        selector: 'edge',
-        style: { width: 1, 'line-color': '#c9c9c9', 'curve-style': 'haystack', 'haystack-radius': 0, opacity: 0.8 },
-      },
-      { selector: 'edge.layer2', style: { width: 2, 'line-color': '#555', opacity: 1 } },
-      { selector: 'edge.other', style: { width: 1.5, 'line-color': '#7a9cc6', 'line-style': 'dashed', 'curve-style': 'straight' } },
-      { selector: 'edge:selected', style: { 'line-color': '#0069d9', width: 3 } },
-      { selector: 'edge.hl', style: { 'line-color': '#e0b000', width: 3 } },
-    ];
-    return s;
+  /** Is the element (node or edge) in the drawing? */
+  shown(id: string): boolean {
+    return this.canvas.hasNode(id) || this.canvas.hasEdge(id);
+  }
+
+  hasClass(id: string, cls: string): boolean {
+    return !!this.classes.get(id)?.has(cls);
+  }
+
+  /** Fill colour of a shown node ('' when not shown). */
+  fillOf(id: string): string {
+    const l = this.canvas.look(id);
+    return l && 'fill' in l ? l.fill : '';
+  }
+
+  /** Types of the shown nodes. */
+  shownTypes(): string[] {
+    return [...this.types.values()];
   }
 
   /** Visible: every owner above is expanded. */
@@ -196,17 +175,45 @@ export class TopologyView {
     return true;
   }
 
-  private nodeData(n: GNode) {
+  private nodeClasses(n: GNode): { type: string; label: string; cls: Set<string> } {
     const type = String(n.Metadata.Type || '');
-    const st = styleOf(type);
     const kids = this.store.children.get(n.ID)?.size || 0;
     const collapsed = kids > 0 && !this.expanded.has(n.ID);
     let label = String(n.Metadata.Name ?? n.ID.slice(0, 8));
     if (collapsed) label += ` (+${kids})`;
-    const cls = [type === 'host' ? 'host' : '', isDown(n) ? 'down' : '', isInstance(n) ? 'instance' : '',
-      kids > 0 || GROUP_TYPES.has(type) ? 'group' : '', collapsed ? 'collapsed' : '',
-      this.highlighted.has(n.ID) ? 'hl' : '', this.marks.get(n.ID) || ''].filter(Boolean).join(' ');
-    return { data: { id: n.ID, label, color: st.color, shape: st.shape, size: st.size, type }, cls };
+    const cls = new Set<string>();
+    if (type === 'host') cls.add('host');
+    if (isDown(n)) cls.add('down');
+    if (isInstance(n)) cls.add('instance');
+    if (kids > 0 || GROUP_TYPES.has(type)) cls.add('group');
+    if (collapsed) cls.add('collapsed');
+    if (this.highlighted.has(n.ID)) cls.add('hl');
+    const m = this.marks.get(n.ID);
+    if (m) cls.add(m);
+    return { type, label, cls };
+  }
+
+  private drawNode(n: GNode, pos?: Pos) {
+    const { type, label, cls } = this.nodeClasses(n);
+    this.classes.set(n.ID, cls);
+    this.types.set(n.ID, type);
+    this.canvas.setNode(n.ID, nodeLook(styleOf(type), label, cls), pos);
+  }
+
+  private drawEdge(e: GEdge) {
+    const rt = String(e.Metadata.RelationType || '');
+    const kind = isOwnership(e) ? 'ownership' : rt === 'layer2' ? 'layer2' : 'other';
+    const cls = new Set([kind]);
+    if (this.highlighted.has(e.ID)) cls.add('hl');
+    this.classes.set(e.ID, cls);
+    this.canvas.setEdge(e.ID, e.Parent, e.Child, EDGE_LOOKS[cls.has('hl') ? 'hl' : kind]);
+  }
+
+  private undraw(id: string) {
+    this.canvas.removeNode(id);
+    this.canvas.removeEdge(id);
+    this.classes.delete(id);
+    this.types.delete(id);
   }
 
   /** Position of a node about to be shown: kept, or near its owner. */
@@ -262,20 +269,15 @@ export class TopologyView {
   /** Applies the store's pending changes to the drawing, in one batch. */
   flush() {
     const d = this.store.takeDirty();
-    const cy = this.cy;
     const nodeIds = new Set(d.nodes);
     const edgeIds = new Set(d.edges);
-    if (d.reset) {
-      for (const n of cy.nodes()) nodeIds.add(n.id());
-      for (const e of cy.edges()) edgeIds.add(e.id());
-    }
+    if (d.reset) for (const id of this.classes.keys()) (this.canvas.hasNode(id) ? nodeIds : edgeIds).add(id);
     // A node whose visibility changed drags its descendants and edges along.
     const queue = [...nodeIds];
     while (queue.length) {
       const id = queue.pop()!;
-      const shown = cy.getElementById(id).nonempty();
       const vis = this.visible(id);
-      if (shown !== vis || (vis && d.reset)) {
+      if (this.canvas.hasNode(id) !== vis || (vis && d.reset)) {
         for (const c of this.store.children.get(id) || []) {
           if (!nodeIds.has(c)) {
             nodeIds.add(c);
@@ -288,74 +290,51 @@ export class TopologyView {
     this.reconcile(nodeIds, edgeIds);
   }
 
-  /**
-   * Adds, updates and removes the given elements in the drawing. Adds and
-   * removes are one call each (Cytoscape is much faster so than element by
-   * element or inside a batch); updates of shown elements are batched.
-   */
+  /** Adds, updates and removes the given elements in the drawing. */
   reconcile(nodeIds: Iterable<string>, edgeIds: Iterable<string>) {
-    const cy = this.cy;
-    const adds: ElementDefinition[] = [];
-    const added = new Set<string>();
-    const removed = new Set<string>();
     // Owners first, so that children are placed from their owner's position.
-    const sorted = [...nodeIds].sort((a, b) => this.store.depth(a) - this.store.depth(b));
-    cy.batch(() => {
-      for (const id of sorted) {
-        const n = this.store.nodes.get(id);
-        const el = cy.getElementById(id);
-        if (!n) {
-          if (el.nonempty()) removed.add(id);
-          this.unplace(id);
-          this.pos.delete(id);
-          this.expanded.delete(id);
-          this.highlighted.delete(id);
-          this.groupSlots.delete(id);
-          this.leafSlots.delete(id);
-          continue;
-        }
-        if (!this.visible(id)) {
-          if (el.nonempty()) removed.add(id);
-          // Shown before its ownership edge came: give its place back.
-          if (this.placedUnder.has(id) && this.placedUnder.get(id) !== (this.store.owner.get(id) ?? '')) {
-            this.unplace(id);
-            this.pos.delete(id);
-          }
-          continue;
-        }
-        const { data, cls } = this.nodeData(n);
-        if (el.nonempty()) {
-          el.data(data);
-          (el as any).classes(cls);
-          if (this.placedUnder.get(id) !== (this.store.owner.get(id) ?? '')) el.position(this.place(id));
-        } else {
-          adds.push({ group: 'nodes', data, classes: cls, position: { ...this.place(id) } });
-          added.add(id);
-        }
-      }
-    });
-    const shown = (id: string) => added.has(id) || (!removed.has(id) && cy.getElementById(id).nonempty());
-    const edgeRemoves: string[] = [];
-    const edgeUpdates: [any, string][] = [];
-    for (const id of edgeIds) {
-      const e = this.store.edges.get(id);
-      const el = cy.getElementById(id);
-      if (!e || !shown(e.Parent) || !shown(e.Child)) {
-        if (el.nonempty() && !removed.has(e?.Parent ?? '') && !removed.has(e?.Child ?? '')) edgeRemoves.push(id);
+    // Hidden nodes that are not drawn need nothing: most of a big graph at
+    // the first sync, with the hosts collapsed.
+    const depth = new Map<string, number>();
+    const todo: string[] = [];
+    for (const id of nodeIds) {
+      if (this.store.nodes.has(id) && !this.canvas.hasNode(id) && !this.placedUnder.has(id) && !this.visible(id)) continue;
+      todo.push(id);
+      depth.set(id, this.store.depth(id));
+    }
+    const sorted = todo.sort((a, b) => depth.get(a)! - depth.get(b)!);
+    for (const id of sorted) {
+      const n = this.store.nodes.get(id);
+      if (!n) {
+        this.undraw(id);
+        this.unplace(id);
+        this.pos.delete(id);
+        this.expanded.delete(id);
+        this.highlighted.delete(id);
+        this.groupSlots.delete(id);
+        this.leafSlots.delete(id);
         continue;
       }
-      const rt = String(e.Metadata.RelationType || '');
-      const cls = (isOwnership(e) ? 'ownership' : rt === 'layer2' ? 'layer2' : 'other') + (this.highlighted.has(id) ? ' hl' : '');
-      if (el.nonempty()) edgeUpdates.push([el, cls]);
-      else adds.push({ group: 'edges', data: { id, source: e.Parent, target: e.Child, rt }, classes: cls });
+      if (!this.visible(id)) {
+        this.undraw(id);
+        // Shown before its ownership edge came: give its place back.
+        if (this.placedUnder.has(id) && this.placedUnder.get(id) !== (this.store.owner.get(id) ?? '')) {
+          this.unplace(id);
+          this.pos.delete(id);
+        }
+        continue;
+      }
+      const moved = !this.canvas.hasNode(id) || this.placedUnder.get(id) !== (this.store.owner.get(id) ?? '');
+      this.drawNode(n, moved ? { ...this.place(id) } : undefined);
     }
-    if (edgeUpdates.length) cy.batch(() => edgeUpdates.forEach(([el, cls]) => el.classes(cls)));
-    if (removed.size || edgeRemoves.length) {
-      const ids = [...removed, ...edgeRemoves];
-      cy.remove(cy.collection(ids.map((id) => cy.getElementById(id)[0]) as any));
+    for (const id of edgeIds) {
+      const e = this.store.edges.get(id);
+      if (!e || !this.canvas.hasNode(e.Parent) || !this.canvas.hasNode(e.Child)) this.undraw(id);
+      else this.drawEdge(e);
     }
-    if (adds.length) cy.add(adds);
-    this.onStats({ visibleNodes: cy.nodes().length, visibleEdges: cy.edges().length });
+    // Edges whose ends left the drawing go too.
+    for (const id of sorted) if (!this.canvas.hasNode(id)) for (const e of this.store.adj.get(id) || []) this.undraw(e);
+    this.onStats({ visibleNodes: this.canvas.nodeCount, visibleEdges: this.canvas.edgeCount });
   }
 
   private refreshNodes(ids: Iterable<string>) {
@@ -396,16 +375,15 @@ export class TopologyView {
   expandLevel(): number {
     let best = Infinity;
     const cands: string[] = [];
-    this.cy.nodes().forEach((n) => {
-      const id = n.id();
-      if (this.expanded.has(id) || !this.hasChildren(id)) return;
+    for (const id of this.canvas.nodeIds()) {
+      if (this.expanded.has(id) || !this.hasChildren(id)) continue;
       const dep = this.store.depth(id);
       if (dep < best) {
         best = dep;
         cands.length = 0;
       }
       if (dep === best) cands.push(id);
-    });
+    }
     for (const id of cands) this.expanded.add(id);
     if (cands.length) this.refreshNodes(cands);
     return cands.length;
@@ -453,48 +431,36 @@ export class TopologyView {
   setHighlight(ids: Iterable<string>) {
     const old = this.highlighted;
     this.highlighted = new Set(ids);
-    const touched = new Set<string>([...old, ...this.highlighted]);
-    this.cy.batch(() => {
-      for (const id of touched) {
-        const el = this.cy.getElementById(id);
-        if (el.nonempty()) (el as any).toggleClass('hl', this.highlighted.has(id));
-      }
-    });
+    this.restyle(new Set<string>([...old, ...this.highlighted]));
   }
 
   setMarks(marks: Map<string, string>) {
     const touched = new Set([...this.marks.keys(), ...marks.keys()]);
     this.marks = marks;
-    this.cy.batch(() => {
-      for (const id of touched) {
-        const el = this.cy.getElementById(id);
-        if (el.empty()) continue;
-        el.removeClass('diff-added diff-changed');
-        const m = marks.get(id);
-        if (m) el.addClass(m);
-      }
-    });
+    this.restyle(touched);
+  }
+
+  /** Draws again the shown elements among ids (their classes changed). */
+  private restyle(ids: Set<string>) {
+    for (const id of ids) {
+      const n = this.store.nodes.get(id);
+      if (n && this.canvas.hasNode(id)) this.drawNode(n);
+      const e = this.store.edges.get(id);
+      if (e && this.canvas.hasEdge(id)) this.drawEdge(e);
+    }
   }
 
   select(id: string | null) {
-    this.cy.$(':selected').unselect();
-    if (id) this.cy.getElementById(id).select();
+    this.canvas.select(id);
+  }
+
+  selected(): string | null {
+    return this.canvas.selected;
   }
 
   fit(ids?: string[]) {
-    if (ids && ids.length) {
-      const els = this.cy.collection(ids.map((i) => this.cy.getElementById(i)).filter((e) => e.nonempty()) as any);
-      if (els.nonempty()) {
-        this.cy.fit(els, 80);
-        if (this.cy.zoom() > 1.5) this.cy.zoom(1.5);
-        return;
-      }
-    }
-    this.cy.fit(undefined, 30);
-    if (this.cy.zoom() > 1.3) {
-      this.cy.zoom(1.3);
-      this.cy.center();
-    }
+    if (ids && ids.length && this.canvas.fit(ids, 80, 1.5)) return;
+    this.canvas.fit(null, 30, 1.3);
   }
 
   /** Forgets all positions and lays the shown nodes out again, tidily. */
@@ -504,15 +470,8 @@ export class TopologyView {
     this.rootSlots = new Slots();
     this.groupSlots.clear();
     this.leafSlots.clear();
-    const ids = this.cy.nodes().map((n) => n.id()).sort((a, b) => this.store.depth(a) - this.store.depth(b));
-    this.cy.batch(() => {
-      for (const id of ids) this.cy.getElementById(id).position(this.place(id));
-    });
+    const ids = this.canvas.nodeIds().sort((a, b) => this.store.depth(a) - this.store.depth(b));
+    for (const id of ids) this.canvas.setPosition(id, this.place(id));
     this.fit();
-  }
-
-  elementFor(id: string): NodeSingular | EdgeSingular | null {
-    const el = this.cy.getElementById(id);
-    return el.nonempty() ? (el as any) : null;
   }
 }
