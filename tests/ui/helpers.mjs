@@ -158,7 +158,7 @@ export async function until(page, f, arg, timeout = 10000) {
 }
 
 /** Clicks a node of the drawing with the mouse (at its rendered position). */
-export async function clickNode(page, id) {
+export async function clickNode(page, id, clickCount = 1) {
   const p = await page.evaluate((id) => {
     const c = window.__skydive.view.canvas;
     if (!c.hasNode(id)) return null;
@@ -169,4 +169,5 @@ export async function clickNode(page, id) {
   }, id);
   if (!p) throw new Error(`node ${id} is not drawn`);
   await page.mouse.click(p.x, p.y);
+  if (clickCount === 2) await page.mouse.click(p.x, p.y);
 }

@@ -106,6 +106,12 @@ test('topology: host, expand, live namespace, interface down turns red', { skip:
   // 7. The namespace goes away: its node leaves the drawing.
   sh('ip', ['netns', 'del', ns]);
   await until(page, (id) => !window.__skydive.view.shown(id), ids.ns, 10000);
+
+  // 8. A double click on the host collapses it (only hosts shown), another expands it again.
+  await clickNode(page, host, 2);
+  await until(page, (id) => !window.__skydive.view.expanded.has(id) && window.__skydive.view.shownTypes().every((t) => t === 'host'), host, 5000);
+  await clickNode(page, host, 2);
+  await until(page, (id) => window.__skydive.view.expanded.has(id) && window.__skydive.view.canvas.nodeCount > 1, host, 5000);
   assert.deepEqual(errors, [], 'no page errors');
 });
 
