@@ -67,7 +67,7 @@ func Run(ctx context.Context, opts Options) error {
 		hist := historypkg.New(historypkg.Options{Retention: time.Duration(cfg.Analyzer.Topology.HistoryRetention) * time.Second})
 		defer hist.Attach(g)()
 		history, store = hist, flowstore.NewMemory(flowstore.MemoryOptions{})
-		go func() { _ = hist.Run(ctx) }()
+		go func(ctx context.Context) { _ = hist.Run(ctx) }(ctx) // ctx is reassigned below
 	}
 	imported := flowstore.NewMemory(flowstore.MemoryOptions{Expire: importedForever, Hold: importedForever})
 	flowSubs := &flowSubscribers{}
@@ -109,6 +109,14 @@ func Run(ctx context.Context, opts Options) error {
 	captureHandlers(mux, api, capMgr, store)
 	injectionHandlers(mux, api, injections.New(g, agents))
 	workflowHandlers(mux, api, wf)
+	runAlerts, err := alertHandlers(mux, api, cfg, g, subscribers, log)
+	if err != nil {
+		return err
+	}
+	runRules, err := ruleHandlers(mux, api, cfg, g, log)
+	if err != nil {
+		return err
+	}
 	mux.HandleFunc("POST /api/pcap", pcapHandler(store, imported))
 	mux.Handle("GET /ws/subscriber/flow", flowSubs)
 	mux.Handle("/", web.Handler())
@@ -132,6 +140,8 @@ func Run(ctx context.Context, opts Options) error {
 		grp.Go(func() error { return durable.Run(ctx) })
 	}
 	grp.Go(func() error { return capMgr.Run(ctx) })
+	grp.Go(func() error { return runAlerts(ctx) })
+	grp.Go(func() error { return runRules(ctx) })
 	grp.Go(func() error { return httpapi.Serve(ctx, l, cfg.Analyzer.Listen, mux, log.With("server", "analyzer")) })
 	log.Info("analyzer started", "host_id", cfg.HostID, "listen", l.Addr().String())
 	return grp.Wait()

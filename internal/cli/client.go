@@ -55,6 +55,9 @@ func newClientCommand() *cobra.Command {
 		newTopologyCommand(cf),
 		newCaptureCommand(cf),
 		newInjectionCommand(cf),
+		newAlertCommand(cf),
+		newNodeRuleCommand(cf),
+		newEdgeRuleCommand(cf),
 		newPcapClientCommand(cf),
 		newWorkflowCommand(cf),
 	)

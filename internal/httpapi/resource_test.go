@@ -70,6 +70,7 @@ func TestResourceContract(t *testing.T) {
 		{"GET", "/api/thing", "", 200, `"a":{`},
 		{"GET", "/api/thing/a", "", 200, `"Name":"a"`},
 		{"GET", "/api/thing/b", "", 404, "Thing 'b' not found"},
+		{"PATCH", "/api/thing/a", `[{"op":"add","path":"/Name","value":"x"}]`, 400, "resource not updatable"},
 		{"DELETE", "/api/thing/a", "", 200, ""},
 		{"DELETE", "/api/thing/a", "", 404, "Thing 'a' not found"},
 	} {

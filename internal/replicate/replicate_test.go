@@ -216,3 +216,40 @@ func TestMessagesBothWays(t *testing.T) {
 		t.Fatal("agent did not get the analyzer's message")
 	}
 }
+
+func TestSubscribersBroadcast(t *testing.T) {
+	g := graph.New()
+	subs := &Subscribers{Graph: g}
+	hs := httptest.NewServer(subs)
+	defer hs.Close()
+	subs.Broadcast(v1.Message{Namespace: "Alert", Type: "Alert"}) // nobody yet: must not block
+	var conns []*websocket.Conn
+	for range 2 {
+		c, _, err := websocket.DefaultDialer.Dial(strings.Replace(hs.URL, "http", "ws", 1), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	eventually(t, "two subscribers registered", func() bool {
+		subs.mu.Lock()
+		defer subs.mu.Unlock()
+		return len(subs.pushers) == 2
+	})
+	subs.Broadcast(v1.Message{Namespace: "Alert", Type: "Alert", Status: http.StatusOK, Obj: []byte(`{"UUID":"a1"}`)})
+	for i, c := range conns {
+		must(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+		var msg v1.Message
+		must(t, c.ReadJSON(&msg))
+		if msg.Namespace != "Alert" || msg.Type != "Alert" || !strings.Contains(string(msg.Obj), `"a1"`) {
+			t.Errorf("subscriber %d got %+v", i, msg)
+		}
+	}
+	conns[0].Close()
+	eventually(t, "closed subscriber forgotten", func() bool {
+		subs.mu.Lock()
+		defer subs.mu.Unlock()
+		return len(subs.pushers) == 1
+	})
+}

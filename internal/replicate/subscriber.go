@@ -28,7 +28,22 @@ type Subscribers struct {
 
 	mu      sync.Mutex
 	clients map[string]v1.ConnStatus
+	pushers map[string]func(v1.Message)
 	seq     atomic.Int64
+}
+
+// Broadcast queues msg to every connected subscriber without blocking; a
+// subscriber whose queue is full is disconnected, as for graph events.
+func (s *Subscribers) Broadcast(msg v1.Message) {
+	s.mu.Lock()
+	pushers := make([]func(v1.Message), 0, len(s.pushers))
+	for _, p := range s.pushers {
+		pushers = append(pushers, p)
+	}
+	s.mu.Unlock()
+	for _, push := range pushers {
+		push(msg)
+	}
 }
 
 // Status reports the connected subscribers.
@@ -62,6 +77,7 @@ func (s *Subscribers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		s.mu.Lock()
 		delete(s.clients, key)
+		delete(s.pushers, key)
 		s.mu.Unlock()
 	}()
 
@@ -86,6 +102,12 @@ func (s *Subscribers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	})
 	defer remove()
+	s.mu.Lock()
+	if s.pushers == nil {
+		s.pushers = map[string]func(v1.Message){}
+	}
+	s.pushers[key] = push
+	s.mu.Unlock()
 
 	readErr := make(chan error, 1)
 	go func() {

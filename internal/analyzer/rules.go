@@ -1,0 +1,67 @@
+package analyzer
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+
+	v1 "github.com/skydive-ng/skydive/api/v1"
+	"github.com/skydive-ng/skydive/internal/config"
+	"github.com/skydive-ng/skydive/internal/graph"
+	"github.com/skydive-ng/skydive/internal/httpapi"
+	"github.com/skydive-ng/skydive/internal/rules"
+)
+
+// ruleHandlers makes the topology rules manager (rules kept in
+// data_dir/rules.json, their nodes and edges the analyzer's own), serves
+// /api/noderule and /api/edgerule and returns the manager's Run.
+func ruleHandlers(mux *http.ServeMux, api *httpapi.Server, cfg *config.Config, g *graph.Graph, log *slog.Logger) (func(context.Context) error, error) {
+	m, err := rules.New(rules.Options{
+		Graph:  g,
+		Host:   cfg.HostID,
+		Origin: "analyzer." + cfg.HostID,
+		File:   filepath.Join(cfg.Analyzer.DataDir, "rules.json"),
+		Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	httpapi.RegisterResource(mux, api, httpapi.Resource[v1.NodeRule]{
+		Name: "noderule", Title: "NodeRule",
+		List: func() any { return m.NodeRules() },
+		Get:  m.NodeRule,
+		Create: func(ctx context.Context, r *v1.NodeRule) (*v1.NodeRule, error) {
+			created, err := m.CreateNodeRule(ctx, r)
+			return created, ruleError(err)
+		},
+		Delete: func(id string) error { return ruleError(m.DeleteNodeRule(context.Background(), id)) },
+	})
+	httpapi.RegisterResource(mux, api, httpapi.Resource[v1.EdgeRule]{
+		Name: "edgerule", Title: "EdgeRule",
+		List: func() any { return m.EdgeRules() },
+		Get:  m.EdgeRule,
+		Create: func(_ context.Context, r *v1.EdgeRule) (*v1.EdgeRule, error) {
+			created, err := m.CreateEdgeRule(r)
+			return created, ruleError(err)
+		},
+		Delete: func(id string) error { return ruleError(m.DeleteEdgeRule(id)) },
+	})
+	return m.Run, nil
+}
+
+// ruleError gives the rules manager's errors their status.
+func ruleError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, new(*rules.InvalidError)):
+		return httpapi.BadRequest(err)
+	case errors.Is(err, rules.ErrDuplicate):
+		return httpapi.WithStatus(http.StatusConflict, err)
+	case errors.Is(err, rules.ErrNotFound):
+		return httpapi.WithStatus(http.StatusNotFound, err)
+	}
+	return err
+}
