@@ -4,7 +4,7 @@
 // seen in the graph store, and an alert notified live when a veth goes down.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startAnalyzer, uiURL, launch, shot, sh, until, rand } from './helpers.mjs';
+import { startAnalyzer, uiURL, launch, shot, sh, until, clickNode, rand } from './helpers.mjs';
 
 const isRoot = process.getuid?.() === 0;
 const CHECK_MTU = '85757b38-6e21-11e8-b42d-28d2442e1325';
@@ -149,7 +149,13 @@ Source: |
   await page.fill('[data-param=times] input', '21');
   await page.check('[data-param=loud] input');
   await page.selectOption('[data-param=greeting] select', 'bonjour');
+  // The node selected in the topology, taken with "◎ selected".
+  const host = await page.evaluate(() => [...window.__skydive.store.nodes.values()].find((n) => n.Metadata.Type === 'host').ID);
+  await clickNode(page, host);
+  await page.click('[data-param=where] button:has-text("selected")');
+  assert.equal(await page.inputValue('[data-param=where] select.node-select'), host);
   await page.fill('[data-param=where] input.node-search', ifA);
+  assert.equal(await page.inputValue('[data-param=where] select.node-select'), ids.a);
   await page.click('#workflow-execute');
   const res = await page.waitForFunction(() => {
     const el = document.querySelector('#workflow-result.ok');
@@ -236,6 +242,8 @@ test('topology rules panel: node rules make nodes, an edge rule links them, dele
   assert.equal(edge.Metadata.Speed, 10000);
   // A click on the rule highlights both ends.
   await page.click(`${nr} tr:has-text("rule-${swA}") td >> nth=0`);
+  await until(page, (id) => window.__skydive.view.cy.getElementById(id).hasClass('hl'), a.ID, 5000);
+  await page.evaluate(() => new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(ok))));
   await shot(page, 'panels-03-topology-rules.png');
 
   // Deleting the create rule removes its node (and so the edge).

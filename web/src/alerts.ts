@@ -65,6 +65,7 @@ export function alertsPanel(ctx: PanelContext, hooks: { badge(n: number): void; 
     create: 'Create alert',
     ctx,
     before: notesBox,
+    sortBy: (r) => String(r.CreateTime || '') + r.UUID,
     columns: [
       ['Name', (r) => r.Name || r.UUID.slice(0, 8)],
       ['Expression', (r) => h('code', null, r.Expression)],

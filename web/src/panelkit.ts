@@ -116,6 +116,8 @@ export function resourcePanel(opts: {
   onRows?: (rows: any[]) => void;
   /** Shown between the title and the list. */
   before?: HTMLElement;
+  /** Rows in order of this key (the API answers an object keyed by UUID). */
+  sortBy?: (r: any) => string;
 }) {
   const list = h('div', { class: 'list' });
   const root = h('div', { class: 'resource', 'data-resource': opts.resource });
@@ -127,6 +129,7 @@ export function resourcePanel(opts: {
     try {
       const all = (await api<Record<string, any>>('GET', `/api/${opts.resource}`)) || {};
       const rows = Object.entries(all).map(([id, r]) => ({ ...r, UUID: r.UUID || id }));
+      if (opts.sortBy) rows.sort((a, b) => opts.sortBy!(a).localeCompare(opts.sortBy!(b)));
       opts.onRows?.(rows);
       clear(
         list,

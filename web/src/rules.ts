@@ -49,6 +49,7 @@ export function rulesPanel(ctx: PanelContext) {
     title: 'Node rules',
     create: 'Create node rule',
     ctx,
+    sortBy: (r) => String(r.Name || r.UUID),
     columns: [
       ['Name', (r) => r.Name],
       ['Action', (r) => r.Action],
@@ -99,6 +100,7 @@ export function rulesPanel(ctx: PanelContext) {
     title: 'Edge rules',
     create: 'Create edge rule',
     ctx,
+    sortBy: (r) => String(r.Name || r.UUID),
     columns: [
       ['Name', (r) => r.Name],
       ['Src', (r) => h('code', null, r.Src)],
