@@ -243,7 +243,12 @@ test('topology rules panel: node rules make nodes, an edge rule links them, dele
   // A click on the rule highlights both ends.
   await page.click(`${nr} tr:has-text("rule-${swA}") td >> nth=0`);
   await until(page, (id) => window.__skydive.view.cy.getElementById(id).hasClass('hl'), a.ID, 5000);
-  await page.evaluate(() => new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(ok))));
+  // (view.fit() clamps the zoom without centring again: centre the switches for the screenshot.)
+  await page.evaluate(() => {
+    const cy = window.__skydive.view.cy;
+    cy.center(cy.$('node.hl'));
+    return new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(ok)));
+  });
   await shot(page, 'panels-03-topology-rules.png');
 
   // Deleting the create rule removes its node (and so the edge).
