@@ -125,7 +125,8 @@ sub.onState = (s, info) => {
   conn.textContent = s === 'disconnected' ? `disconnected${info ? ': ' + info : ''} — reconnecting` : s;
 };
 sub.onMessage = (m) => {
-  if (m.Namespace !== 'Graph' || !live) return;
+  if (m.Namespace !== 'Graph') return panels.onMessage(m);
+  if (!live) return;
   if (m.Type === 'SyncReply') {
     if (m.Status && m.Status !== 200) return;
     perf.syncs++;

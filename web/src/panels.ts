@@ -3,147 +3,15 @@
 // says so plainly when this analyzer does not serve it (404).
 
 import { h, clear, fmt } from './dom';
-import { api, gremlin, isMissing, APIError, collectIDs } from './api';
-import { Store, GNode } from './model';
-import { TopologyView } from './view';
+import { gremlin, isMissing, collectIDs } from './api';
+import { GNode, WSMessage } from './model';
+import { PanelContext, unavailable, errorText, nodeQuery, resourcePanel } from './panelkit';
+import { alertsPanel } from './alerts';
+import { rulesPanel } from './rules';
+import { workflowsPanel } from './workflows';
 
-export interface PanelContext {
-  store: Store;
-  view: TopologyView;
-  selected(): GNode | null;
-  highlight(ids: string[]): void;
-  isLive(): boolean;
-  shownTime(): number;
-  gq(s: string): string;
-}
-
-type FieldKind = 'text' | 'number' | 'select' | 'checkbox' | 'json' | 'textarea';
-interface Field {
-  key: string;
-  label: string;
-  kind?: FieldKind;
-  options?: string[];
-  value?: any;
-  placeholder?: string;
-  required?: boolean;
-  nodeQuery?: boolean; // offer "use selected node"
-}
-
-const unavailable = (what: string) =>
-  h('div', { class: 'unavailable' }, `${what}: not available on this analyzer (the API answered 404).`);
-
-function errorText(e: unknown) {
-  return e instanceof APIError ? `${e.status}: ${e.message}` : String(e);
-}
-
-/** Gremlin expression selecting a node: by TID when it has one. */
-export function nodeQuery(n: GNode, gq: (s: string) => string) {
-  return n.Metadata.TID ? `G.V().Has('TID', ${gq(String(n.Metadata.TID))})` : `G.V(${gq(n.ID)})`;
-}
-
-function form(fields: Field[], ctx: PanelContext, submit: string, onSubmit: (v: Record<string, any>) => Promise<void>) {
-  const inputs = new Map<string, HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement>();
-  const msg = h('div', { class: 'msg' });
-  const rows = fields.map((f) => {
-    let inp: HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement;
-    if (f.kind === 'select') inp = h('select', null, (f.options || []).map((o) => h('option', { value: o, selected: o === f.value }, o || '(default)')));
-    else if (f.kind === 'textarea' || f.kind === 'json') inp = h('textarea', { rows: 3, placeholder: f.placeholder || '' }, f.value ?? '');
-    else if (f.kind === 'checkbox') inp = h('input', { type: 'checkbox', checked: !!f.value });
-    else inp = h('input', { type: f.kind === 'number' ? 'number' : 'text', value: f.value ?? '', placeholder: f.placeholder || '' });
-    inp.name = f.key;
-    inputs.set(f.key, inp);
-    const pick = f.nodeQuery
-      ? h('button', { type: 'button', class: 'small', title: 'Use the selected node', onclick: () => {
-          const n = ctx.selected();
-          if (n) inp.value = nodeQuery(n, ctx.gq);
-          else msg.textContent = 'Select a node in the topology first.';
-        } }, '◎ selected')
-      : null;
-    return h('label', { class: `field ${f.kind || 'text'}` }, h('span', null, f.label + (f.required ? ' *' : '')), inp, pick);
-  });
-  const el = h('form', { class: 'form' }, rows, h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'primary' }, submit)), msg);
-  el.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    const v: Record<string, any> = {};
-    try {
-      for (const f of fields) {
-        const inp = inputs.get(f.key)!;
-        if (f.kind === 'checkbox') {
-          if ((inp as HTMLInputElement).checked) v[f.key] = true;
-          continue;
-        }
-        const s = inp.value.trim();
-        if (!s) {
-          if (f.required) throw new Error(`${f.label} is required`);
-          continue;
-        }
-        if (f.kind === 'number') v[f.key] = Number(s);
-        else if (f.kind === 'json') v[f.key] = JSON.parse(s);
-        else v[f.key] = s;
-      }
-      msg.className = 'msg';
-      msg.textContent = '…';
-      await onSubmit(v);
-      msg.textContent = 'done';
-    } catch (e) {
-      msg.className = 'msg error';
-      msg.textContent = errorText(e);
-    }
-  });
-  return { el, inputs, msg };
-}
-
-/** A list + create form over one of the generic REST resources. */
-function resourcePanel(opts: {
-  resource: string;
-  title: string;
-  columns: [string, (r: any) => any][];
-  fields: Field[];
-  create: string;
-  ctx: PanelContext;
-  rowClick?: (r: any) => void;
-  deleteLabel?: string;
-}) {
-  const list = h('div', { class: 'list' });
-  const root = h('div', { class: 'resource', 'data-resource': opts.resource });
-  const f = form(opts.fields, opts.ctx, opts.create, async (v) => {
-    await api('POST', `/api/${opts.resource}`, v);
-    await refresh();
-  });
-  async function refresh() {
-    try {
-      const all = (await api<Record<string, any>>('GET', `/api/${opts.resource}`)) || {};
-      const rows = Object.entries(all).map(([id, r]) => ({ ...r, UUID: r.UUID || id }));
-      clear(
-        list,
-        h('table', { class: 'grid' },
-          h('thead', null, h('tr', null, opts.columns.map(([c]) => h('th', null, c)), h('th'))),
-          h('tbody', null, rows.length ? rows.map((r) => h('tr', { onclick: () => opts.rowClick?.(r), class: opts.rowClick ? 'clickable' : '' },
-            opts.columns.map(([, g]) => h('td', null, fmt(g(r)))),
-            h('td', null, h('button', { class: 'small danger', onclick: async (ev: Event) => {
-              ev.stopPropagation();
-              try {
-                await api('DELETE', `/api/${opts.resource}/${encodeURIComponent(r.UUID)}`);
-              } catch (e) {
-                alert(errorText(e));
-              }
-              refresh();
-            } }, opts.deleteLabel || 'Delete'))))
-            : h('tr', null, h('td', { colspan: opts.columns.length + 1, class: 'empty' }, 'none'))),
-        ),
-      );
-      root.classList.remove('missing');
-      if (!root.contains(list)) clear(root, h('h4', null, opts.title), list, h('details', { class: 'create' }, h('summary', null, opts.create), f.el));
-    } catch (e) {
-      if (isMissing(e)) {
-        root.classList.add('missing');
-        clear(root, h('h4', null, opts.title), unavailable(opts.title));
-      } else clear(list, h('div', { class: 'error' }, errorText(e)));
-    }
-  }
-  clear(root, h('h4', null, opts.title), list, h('details', { class: 'create' }, h('summary', null, opts.create), f.el));
-  return { el: root, refresh, form: f };
-}
+export type { PanelContext } from './panelkit';
+export { nodeQuery } from './panelkit';
 
 export function mountPanels(side: HTMLElement, detailsEl: HTMLElement, diffEl: HTMLElement, ctx: PanelContext) {
   // ---- Captures
@@ -208,85 +76,19 @@ export function mountPanels(side: HTMLElement, detailsEl: HTMLElement, diffEl: H
     ],
   });
 
-  // ---- Alerts
-  const alerts = resourcePanel({
-    resource: 'alert',
-    title: 'Alerts',
-    create: 'Create alert',
-    ctx,
-    columns: [['Name', (r) => r.Name], ['Expression', (r) => r.Expression], ['Trigger', (r) => r.Trigger], ['Action', (r) => r.Action]],
-    fields: [
-      { key: 'Name', label: 'Name' },
-      { key: 'Description', label: 'Description' },
-      { key: 'Expression', label: 'Expression (Gremlin or JavaScript)', required: true, placeholder: "G.V().Has('State', 'DOWN')" },
-      { key: 'Trigger', label: 'Trigger', placeholder: 'graph or duration:10s' },
-      { key: 'Action', label: 'Action (http://, https://, file://)' },
-    ],
+  // ---- Alerts, Topology rules, Workflows (alerts.ts, rules.ts, workflows.ts)
+  const alerts = alertsPanel(ctx, {
+    badge: (n) => {
+      const b = tabBar.querySelector('#tab-alerts .badge') as HTMLElement | null;
+      if (b) {
+        b.textContent = n > 99 ? '99+' : String(n);
+        b.hidden = n === 0;
+      }
+    },
+    visible: () => current === 'alerts' && document.visibilityState !== 'hidden',
   });
-
-  // ---- Topology rules
-  const nodeRules = resourcePanel({
-    resource: 'noderule',
-    title: 'Node rules',
-    create: 'Create node rule',
-    ctx,
-    columns: [['Name', (r) => r.Name], ['Action', (r) => r.Action], ['Query', (r) => r.Query], ['Metadata', (r) => JSON.stringify(r.Metadata)]],
-    fields: [
-      { key: 'Name', label: 'Name' },
-      { key: 'Description', label: 'Description' },
-      { key: 'Action', label: 'Action', kind: 'select', options: ['create', 'update'] },
-      { key: 'Query', label: 'Query (for update)', nodeQuery: true },
-      { key: 'Metadata', label: 'Metadata (JSON)', kind: 'json', required: true, value: '{"Name": "my-node", "Type": "device"}' },
-    ],
-  });
-  const edgeRules = resourcePanel({
-    resource: 'edgerule',
-    title: 'Edge rules',
-    create: 'Create edge rule',
-    ctx,
-    columns: [['Name', (r) => r.Name], ['Src', (r) => r.Src], ['Dst', (r) => r.Dst], ['Metadata', (r) => JSON.stringify(r.Metadata)]],
-    fields: [
-      { key: 'Name', label: 'Name' },
-      { key: 'Description', label: 'Description' },
-      { key: 'Src', label: 'Source (Gremlin)', required: true, nodeQuery: true },
-      { key: 'Dst', label: 'Destination (Gremlin)', required: true, nodeQuery: true },
-      { key: 'Metadata', label: 'Metadata (JSON)', kind: 'json', value: '{"RelationType": "layer2"}' },
-    ],
-  });
-
-  // ---- Workflows
-  const wf = h('div', { class: 'resource', 'data-resource': 'workflow' });
-  async function refreshWorkflows() {
-    try {
-      const all = (await api<Record<string, any>>('GET', '/api/workflow')) || {};
-      const list = Object.entries(all).map(([id, w]) => ({ ...w, UUID: w.UUID || id }));
-      const pick = h('select', { id: 'workflow-pick' }, list.map((w) => h('option', { value: w.UUID }, w.Title || w.Name || w.UUID)));
-      const body = h('div');
-      const render = () => {
-        const w = list.find((x) => x.UUID === pick.value);
-        if (!w) return clear(body, h('p', { class: 'empty' }, 'No workflow.'));
-        const fields: Field[] = (w.Parameters || []).map((p: any) => ({
-          key: p.Name,
-          label: `${p.Name}${p.Description ? ' — ' + p.Description : ''}`,
-          kind: p.Type === 'integer' ? 'number' : p.Type === 'boolean' ? 'checkbox' : p.Type === 'choice' ? 'select' : 'text',
-          options: (p.Values || []).map((v: any) => String(v.Value ?? v)),
-          value: p.Default,
-          nodeQuery: p.Type === 'node',
-        }));
-        const result = h('pre', { class: 'result' });
-        const f = form(fields, ctx, 'Execute', async (v) => {
-          const res = await api('POST', `/api/workflow/${encodeURIComponent(w.UUID)}/call`, { Params: fields.map((x) => v[x.key] ?? null) });
-          result.textContent = JSON.stringify(res, null, 2);
-        });
-        clear(body, h('p', { class: 'abstract' }, w.Abstract || ''), w.Description ? h('details', null, h('summary', null, 'Description'), h('pre', { class: 'desc' }, w.Description)) : null, f.el, result);
-      };
-      pick.addEventListener('change', render);
-      clear(wf, h('h4', null, 'Workflows'), list.length ? pick : h('p', { class: 'empty' }, 'No workflow defined.'), body);
-      render();
-    } catch (e) {
-      clear(wf, h('h4', null, 'Workflows'), isMissing(e) ? unavailable('Workflows') : h('div', { class: 'error' }, errorText(e)));
-    }
-  }
+  const rules = rulesPanel(ctx);
+  const workflows = workflowsPanel(ctx);
 
   // ---- Flows
   const flowQuery = h('input', { id: 'flow-query', type: 'text', value: 'G.Flows().Sort()', size: 30 });
@@ -409,8 +211,8 @@ export function mountPanels(side: HTMLElement, detailsEl: HTMLElement, diffEl: H
     generator: { label: 'Generator', el: generator.el, refresh: generator.refresh },
     flows: { label: 'Flows', el: flowsEl, refresh: () => (refreshFlows(), scheduleFlows()) },
     alerts: { label: 'Alerts', el: alerts.el, refresh: alerts.refresh },
-    workflows: { label: 'Workflows', el: wf, refresh: refreshWorkflows },
-    rules: { label: 'Topology rules', el: h('div', null, nodeRules.el, edgeRules.el), refresh: () => (nodeRules.refresh(), edgeRules.refresh()) },
+    workflows: { label: 'Workflows', el: workflows.el, refresh: workflows.refresh },
+    rules: { label: 'Topology rules', el: rules.el, refresh: rules.refresh },
     gremlin: { label: 'Gremlin', el: gremlinEl },
     diff: { label: 'Diff', el: diffEl },
   };
@@ -424,13 +226,18 @@ export function mountPanels(side: HTMLElement, detailsEl: HTMLElement, diffEl: H
     tabs[name].refresh?.();
     if (name !== 'flows') clearTimeout(flowTimer);
   }
-  clear(tabBar, Object.entries(tabs).map(([k, t]) => h('button', { 'data-tab': k, id: `tab-${k}`, onclick: () => show(k) }, t.label)));
+  clear(tabBar, Object.entries(tabs).map(([k, t]) => h('button', { 'data-tab': k, id: `tab-${k}`, onclick: () => show(k) }, t.label,
+    k === 'alerts' ? h('span', { class: 'badge', hidden: true, title: 'alerts fired since you last looked' }, '0') : null)));
   clear(side, h('section', { class: 'details-wrap' }, detailsEl), h('section', { class: 'panels' }, tabBar, tabBody));
   show('captures');
 
   return {
     show,
     selectionChanged() {},
+    /** The subscriber's messages other than the graph's (alert notifications). */
+    onMessage(m: WSMessage) {
+      if (m.Namespace === 'Alert') alerts.onMessage(m);
+    },
     captureNode(n: GNode) {
       show('captures');
       const inp = captures.form.inputs.get('GremlinQuery');
