@@ -242,13 +242,16 @@ test('topology rules panel: node rules make nodes, an edge rule links them, dele
   assert.equal(edge.Metadata.Speed, 10000);
   // A click on the rule highlights both ends.
   await page.click(`${nr} tr:has-text("rule-${swA}") td >> nth=0`);
-  await until(page, (id) => window.__skydive.view.cy.getElementById(id).hasClass('hl'), a.ID, 5000);
-  // (view.fit() clamps the zoom without centring again: centre the switches for the screenshot.)
-  await page.evaluate(() => {
-    const cy = window.__skydive.view.cy;
-    cy.center(cy.$('node.hl'));
-    return new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(ok)));
-  });
+  await until(page, (id) => window.__skydive.view.hasClass(id, 'hl'), a.ID, 5000);
+  // The highlighted switch is in the view (fit centres what it highlights).
+  const inView = await page.evaluate((id) => {
+    const c = window.__skydive.view.canvas;
+    const p = c.renderedPosition(id);
+    const { width, height } = c.size();
+    return p && p.x >= 0 && p.y >= 0 && p.x <= width && p.y <= height;
+  }, a.ID);
+  assert.ok(inView, 'the highlighted node is in the view');
+  await page.evaluate(() => new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(ok))));
   await shot(page, 'panels-03-topology-rules.png');
 
   // Deleting the create rule removes its node (and so the edge).

@@ -41,6 +41,7 @@ test('topology: host, expand, live namespace, interface down turns red', { skip:
   await clickNode(page, host);
   await page.waitForSelector('#details-toggle');
   assert.match(await page.textContent('#details'), new RegExp(an.hostId));
+  assert.equal(await page.evaluate(() => window.__skydive.view.selected()), host, 'a click selects the node');
   await page.click('#details-toggle');
   await until(page, (id) => window.__skydive.view.expanded.has(id) && window.__skydive.view.canvas.nodeCount > 1, host);
 

@@ -136,7 +136,10 @@ export class TopologyView {
 
   constructor(public store: Store, container: HTMLElement) {
     this.canvas = new GraphCanvas(container, { minZoom: 0.02, maxZoom: 4 });
-    this.canvas.onTap = (kind, id) => this.onSelect(kind, id);
+    this.canvas.onTap = (kind, id) => {
+      this.canvas.select(id);
+      this.onSelect(kind, id);
+    };
     this.canvas.onDoubleTap = (id) => {
       this.toggle(id);
       this.onDoubleTap(id);
