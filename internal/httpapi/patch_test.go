@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -25,19 +26,15 @@ func TestApplyPatch(t *testing.T) {
 		{"remove index", `[{"op":"remove","path":"/List/1"}]`, `{"List":[1],"Meta":{"k":"v"},"Name":"a"}`, ""},
 		{"escaped", `[{"op":"add","path":"/Meta/a~1b","value":1}]`, `{"List":[1,2],"Meta":{"a/b":1,"k":"v"},"Name":"a"}`, ""},
 		{"test ok", `[{"op":"test","path":"/Name","value":"a"}]`, `{"List":[1,2],"Meta":{"k":"v"},"Name":"a"}`, ""},
-		{"test fails", `[{"op":"test","path":"/Name","value":"b"}]`, "", "test failed"},
-		{"replace missing", `[{"op":"replace","path":"/Nope","value":1}]`, "", `no member "Nope"`},
-		{"missing parent", `[{"op":"add","path":"/A/B","value":1}]`, "", `no member "A"`},
-		{"bad op", `[{"op":"move","path":"/Name"}]`, "", "unsupported op"},
-		{"bad path", `[{"op":"add","path":"Name","value":1}]`, "", "must start with /"},
-		{"no value", `[{"op":"add","path":"/Name"}]`, "", "missing value"},
+		{"test fails", `[{"op":"test","path":"/Name","value":"b"}]`, "", "patch: "},
+		{"replace missing", `[{"op":"replace","path":"/Nope","value":1}]`, "", "patch: "},
+		{"missing parent", `[{"op":"add","path":"/A/B","value":1}]`, "", "patch: "},
+		{"bad op", `[{"op":"frobnicate","path":"/Name"}]`, "", "patch: "},
+		{"no value", `[{"op":"add","path":"/Name"}]`, "", "patch: "},
+		{"not a patch", `{"op":"add"}`, "", "patch: "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var ops []PatchOp
-			if err := json.Unmarshal([]byte(tc.ops), &ops); err != nil {
-				t.Fatal(err)
-			}
-			got, err := ApplyPatch([]byte(doc), ops)
+			got, err := ApplyPatch([]byte(doc), []byte(tc.ops))
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("error %v, want one with %q", err, tc.err)
@@ -47,7 +44,14 @@ func TestApplyPatch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if string(got) != tc.want {
+			var g, w any
+			if err := json.Unmarshal(got, &g); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal([]byte(tc.want), &w); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(g, w) {
 				t.Errorf("got %s, want %s", got, tc.want)
 			}
 		})
@@ -87,7 +91,7 @@ func TestResourcePatch(t *testing.T) {
 		{"/api/thing/a", `[{"op":"add","path":"/Name","value":"x"}]`, 200, `"Name":"x"`},
 		{"/api/thing/a", `[{"op":"replace","path":"/Name","value":""}]`, 400, "Name: required"},
 		{"/api/thing/a", `[{"op":"add","path":"/Nope","value":1}]`, 400, "Nope"},
-		{"/api/thing/a", `[{"op":"replace","path":"/Nope","value":1}]`, 400, `no member "Nope"`},
+		{"/api/thing/a", `[{"op":"replace","path":"/Nope","value":1}]`, 400, "doc is missing key: /Nope"},
 		{"/api/thing/a", `{"op":"add"}`, 400, ""},
 		{"/api/thing/b", `[]`, 404, "Thing 'b' not found"},
 	} {

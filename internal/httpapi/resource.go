@@ -68,7 +68,7 @@ func RegisterResource[T any](mux *http.ServeMux, s *Server, res Resource[T]) {
 			notFound(w, id)
 			return
 		}
-		var ops []PatchOp
+		var ops json.RawMessage
 		if err := DecodeJSON(w, r, s.MaxBody, &ops); err != nil {
 			s.WriteError(w, err)
 			return
