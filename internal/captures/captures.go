@@ -10,8 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -23,6 +21,7 @@ import (
 	"github.com/skydive-ng/skydive/internal/capture"
 	"github.com/skydive-ng/skydive/internal/graph"
 	"github.com/skydive-ng/skydive/internal/gremlin/eval"
+	"github.com/skydive-ng/skydive/internal/jsonfile"
 )
 
 // Errors of the resource API.
@@ -78,15 +77,8 @@ func New(opts Options) (*Manager, error) {
 		log: opts.Logger.With("component", "captures"), captures: map[string]*v1.Capture{}, sent: map[string]string{},
 		wake: make(chan struct{}, 1)}
 	if opts.File != "" {
-		data, err := os.ReadFile(opts.File)
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-		case err != nil:
+		if err := jsonfile.Load(opts.File, &m.captures); err != nil {
 			return nil, fmt.Errorf("captures: %w", err)
-		default:
-			if err := json.Unmarshal(data, &m.captures); err != nil {
-				return nil, fmt.Errorf("captures: %s: %w", opts.File, err)
-			}
 		}
 	}
 	return m, nil
@@ -215,18 +207,7 @@ func (m *Manager) saveLocked() error {
 	if m.file == "" {
 		return nil
 	}
-	data, err := json.MarshalIndent(m.captures, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(m.file), 0o755); err != nil {
-		return fmt.Errorf("captures: %w", err)
-	}
-	tmp := m.file + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return fmt.Errorf("captures: %w", err)
-	}
-	if err := os.Rename(tmp, m.file); err != nil {
+	if err := jsonfile.Save(m.file, m.captures); err != nil {
 		return fmt.Errorf("captures: %w", err)
 	}
 	return nil

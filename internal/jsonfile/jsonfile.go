@@ -1,5 +1,5 @@
 // Package jsonfile keeps a value in a JSON file: the resources the analyzer
-// must remember across restarts (alerts, topology rules).
+// must remember across restarts (captures, alerts, topology rules, workflows).
 package jsonfile
 
 import (

@@ -12,8 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -24,6 +22,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
+	"github.com/skydive-ng/skydive/internal/jsonfile"
 )
 
 // Errors of the resource API.
@@ -84,15 +83,8 @@ func NewStore(opts StoreOptions) (*Store, error) {
 		s.static[w.UUID] = w
 	}
 	if opts.File != "" {
-		data, err := os.ReadFile(opts.File)
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-		case err != nil:
+		if err := jsonfile.Load(opts.File, &s.user); err != nil {
 			return nil, fmt.Errorf("workflows: %w", err)
-		default:
-			if err := json.Unmarshal(data, &s.user); err != nil {
-				return nil, fmt.Errorf("workflows: %s: %w", opts.File, err)
-			}
 		}
 	}
 	return s, nil
@@ -315,18 +307,7 @@ func (s *Store) saveLocked() error {
 	if s.file == "" {
 		return nil
 	}
-	data, err := json.MarshalIndent(s.user, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(s.file), 0o755); err != nil {
-		return fmt.Errorf("workflows: %w", err)
-	}
-	tmp := s.file + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return fmt.Errorf("workflows: %w", err)
-	}
-	if err := os.Rename(tmp, s.file); err != nil {
+	if err := jsonfile.Save(s.file, s.user); err != nil {
 		return fmt.Errorf("workflows: %w", err)
 	}
 	return nil
