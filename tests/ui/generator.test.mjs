@@ -64,5 +64,15 @@ test('capture and generator fill the Flows table', { skip: !isRoot && 'needs roo
   await page.press('#flow-query', 'Enter');
   await page.waitForFunction(() => [...document.querySelectorAll('#flow-table tbody tr')].some((tr) => tr.textContent.includes('ICMPv4') && tr.textContent.includes('10.247.0.2')), null, { timeout: 15000 });
   await shot(page, '11-flows-icmp.png');
+
+  // A click on the row highlights the interface the flow was captured on, following L2 then L3.
+  const ifBId = await page.evaluate((n) => [...window.__skydive.store.nodes.values()].find((x) => x.Metadata.Name === n).ID, ifB);
+  for (const follow of ['TrackingID', 'L3TrackingID']) {
+    await page.evaluate(() => window.__skydive.view.setHighlight([]));
+    await page.selectOption('#flow-follow', follow);
+    await page.click('#flow-table tbody tr:has-text("ICMPv4")');
+    await until(page, (id) => window.__skydive.view.hasClass(id, 'hl'), ifBId, 5000);
+  }
+  await shot(page, '12-flow-followed.png');
   assert.deepEqual(errors, []);
 });

@@ -95,6 +95,9 @@ export function mountPanels(side: HTMLElement, detailsEl: HTMLElement, diffEl: H
   const flowLimit = h('select', { id: 'flow-limit' }, [10, 30, 100, 500].map((n) => h('option', { value: n, selected: n === 30 }, `Limit: ${n}`)));
   const flowAuto = h('input', { id: 'flow-auto', type: 'checkbox', checked: true });
   const flowEvery = h('select', { id: 'flow-every' }, [1, 2, 5, 10].map((n) => h('option', { value: n }, `Every ${n}s`)));
+  // Which flows a clicked row follows across the hops: same L2 (TrackingID) or same L3 (L3TrackingID).
+  const flowFollow = h('select', { id: 'flow-follow', title: 'Highlight the nodes of the flows with the same tracking ID' },
+    h('option', { value: 'TrackingID' }, 'Follow L2'), h('option', { value: 'L3TrackingID' }, 'Follow L3'));
   const flowStatus = h('span', { class: 'flow-status', id: 'flow-status' });
   const flowTable = h('div', { class: 'flow-table', id: 'flow-table' });
   let flowSort: { key: string; asc: boolean } = { key: 'App.', asc: true };
@@ -139,7 +142,8 @@ export function mountPanels(side: HTMLElement, detailsEl: HTMLElement, diffEl: H
   async function highlightFlow(f: any) {
     const ids = new Set<string>();
     try {
-      if (f.TrackingID) collectIDs(await gremlin(`G.Flows().Has('TrackingID', ${ctx.gq(f.TrackingID)}).Hops()`), ids, new Set());
+      const key = flowFollow.value;
+      if (f[key]) collectIDs(await gremlin(`G.Flows().Has('${key}', ${ctx.gq(f[key])}).Hops()`), ids, new Set());
     } catch {
       /* Hops may be missing */
     }
@@ -186,7 +190,7 @@ export function mountPanels(side: HTMLElement, detailsEl: HTMLElement, diffEl: H
   const flowsEl = h('div', { class: 'resource', 'data-resource': 'flows' },
     h('div', { class: 'flow-bar' }, h('label', null, 'Flow query '), flowQuery, flowStatus),
     flowTable,
-    h('div', { class: 'flow-bar' }, flowLimit, h('label', null, flowAuto, ' Auto refresh'), flowEvery),
+    h('div', { class: 'flow-bar' }, flowLimit, flowFollow, h('label', null, flowAuto, ' Auto refresh'), flowEvery),
   );
 
   // ---- Gremlin console
