@@ -51,6 +51,10 @@ interface REdge extends EdgeLook {
   source: string;
   target: string;
   key: string;
+  // The ends, looked up again when nodes were added or removed since (ends).
+  a?: RNode;
+  b?: RNode;
+  endsAt: number;
 }
 
 function nodeKeys(n: NodeLook) {
@@ -128,6 +132,7 @@ export class GraphCanvas {
   readonly canvas: HTMLCanvasElement;
   private ctx: CanvasRenderingContext2D;
   private nodes = new Map<string, RNode>();
+  private nodeSet = 0; // bumped when a node is added or removed
   private edges = new Map<string, REdge>();
   private z = 1;
   private p: Point = { x: 0, y: 0 };
@@ -188,25 +193,41 @@ export class GraphCanvas {
     if (n) {
       Object.assign(n, look, nodeKeys(look));
       if (pos) (n.x = pos.x), (n.y = pos.y);
-    } else this.nodes.set(id, { id, x: pos?.x ?? 0, y: pos?.y ?? 0, ...look, ...nodeKeys(look) });
+    } else {
+      this.nodes.set(id, { id, x: pos?.x ?? 0, y: pos?.y ?? 0, ...look, ...nodeKeys(look) });
+      this.nodeSet++;
+    }
     this.redraw();
   }
 
   removeNode(id: string) {
-    if (this.nodes.delete(id)) this.redraw();
+    if (this.nodes.delete(id)) {
+      this.nodeSet++;
+      this.redraw();
+    }
     if (this.selectedId === id) this.selectedId = null;
   }
 
   setEdge(id: string, source: string, target: string, look: EdgeLook) {
     const e = this.edges.get(id);
-    if (e) Object.assign(e, look, { source, target, key: edgeKey(look) });
-    else this.edges.set(id, { id, source, target, ...look, key: edgeKey(look) });
+    if (e) Object.assign(e, look, { source, target, key: edgeKey(look), endsAt: -1 });
+    else this.edges.set(id, { id, source, target, ...look, key: edgeKey(look), endsAt: -1 });
     this.redraw();
   }
 
   removeEdge(id: string) {
     if (this.edges.delete(id)) this.redraw();
     if (this.selectedId === id) this.selectedId = null;
+  }
+
+  /** Resolves the ends of e (undefined when one is not drawn). */
+  private ends(e: REdge): boolean {
+    if (e.endsAt !== this.nodeSet) {
+      e.a = this.nodes.get(e.source);
+      e.b = this.nodes.get(e.target);
+      e.endsAt = this.nodeSet;
+    }
+    return !!(e.a && e.b);
   }
 
   position(id: string): Point | null {
@@ -316,9 +337,9 @@ export class GraphCanvas {
     let best: REdge | null = null;
     let bestD = (6 / this.z) ** 2;
     for (const e of this.edges.values()) {
-      const a = this.nodes.get(e.source);
-      const b = this.nodes.get(e.target);
-      if (!a || !b) continue;
+      if (!this.ends(e)) continue;
+      const a = e.a!;
+      const b = e.b!;
       const dx = b.x - a.x;
       const dy = b.y - a.y;
       const l2 = dx * dx + dy * dy || 1;
@@ -431,9 +452,9 @@ export class GraphCanvas {
     const edgeGroups = new Map<string, REdge[]>();
     let selectedEdge: REdge | null = null;
     for (const e of this.edges.values()) {
-      const a = this.nodes.get(e.source);
-      const b = this.nodes.get(e.target);
-      if (!a || !b) continue;
+      if (!this.ends(e)) continue;
+      const a = e.a!;
+      const b = e.b!;
       if ((a.x < x0 && b.x < x0) || (a.x > x1 && b.x > x1) || (a.y < y0 && b.y < y0) || (a.y > y1 && b.y > y1)) continue;
       if (e.id === this.selectedId) selectedEdge = e;
       else bucket(edgeGroups, e.key, e);
@@ -441,10 +462,8 @@ export class GraphCanvas {
     const strokeEdges = (list: REdge[], color: string, width: number, dashed: boolean) => {
       ctx.beginPath();
       for (const e of list) {
-        const a = this.nodes.get(e.source)!;
-        const b = this.nodes.get(e.target)!;
-        ctx.moveTo(a.x, a.y);
-        ctx.lineTo(b.x, b.y);
+        ctx.moveTo(e.a!.x, e.a!.y);
+        ctx.lineTo(e.b!.x, e.b!.y);
       }
       ctx.strokeStyle = color;
       ctx.lineWidth = Math.max(width, 0.6 * px);
