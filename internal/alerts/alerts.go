@@ -28,16 +28,11 @@ import (
 	"github.com/skydive-ng/skydive/internal/graph"
 	"github.com/skydive-ng/skydive/internal/gremlin/eval"
 	"github.com/skydive-ng/skydive/internal/jsonfile"
+	"github.com/skydive-ng/skydive/internal/resource"
 )
 
 // ErrNotFound is an unknown alert.
-var ErrNotFound = errors.New("alert not found")
-
-// InvalidError is an alert refused for one of its fields.
-type InvalidError struct{ Err error }
-
-func (e *InvalidError) Error() string { return e.Err.Error() }
-func (e *InvalidError) Unwrap() error { return e.Err }
+var ErrNotFound = resource.NotFound("alert not found")
 
 // QueryFunc runs a Gremlin query on the live graph; its result must marshal
 // to JSON.
@@ -129,31 +124,30 @@ func New(opts Options) (*Manager, error) {
 	return m, nil
 }
 
-// Validate fills the defaults of a and checks it; errors are *InvalidError
-// naming the field.
+// Validate fills the defaults of a and checks it; errors are
+// resource.Invalid naming the field.
 func (m *Manager) Validate(a *v1.Alert) error {
-	bad := func(format string, args ...any) error { return &InvalidError{Err: fmt.Errorf(format, args...)} }
 	if strings.TrimSpace(a.Expression) == "" {
-		return bad("Expression: required, e.g. G.V().Has('State', 'DOWN')")
+		return resource.Invalidf("Expression: required, e.g. G.V().Has('State', 'DOWN')")
 	}
 	if err := m.opts.Check(a.Expression); err != nil {
-		return bad("Expression: %v", err)
+		return resource.Invalidf("Expression: %v", err)
 	}
 	if a.Trigger == "" {
 		a.Trigger = v1.AlertTriggerGraph
 	}
 	if _, err := triggerPeriod(a.Trigger); err != nil {
-		return bad("Trigger: %v", err)
+		return resource.Invalidf("Trigger: %v", err)
 	}
 	switch {
 	case a.Action == "":
 	case strings.HasPrefix(a.Action, "http://"), strings.HasPrefix(a.Action, "https://"):
 	case strings.HasPrefix(a.Action, "file://"):
 		if strings.TrimPrefix(a.Action, "file://") == "" {
-			return bad("Action: file:// needs a path")
+			return resource.Invalidf("Action: file:// needs a path")
 		}
 	default:
-		return bad("Action: %q must be empty, an http://, https:// or file:// URL", a.Action)
+		return resource.Invalidf("Action: %q must be empty, an http://, https:// or file:// URL", a.Action)
 	}
 	return nil
 }

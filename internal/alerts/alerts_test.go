@@ -16,6 +16,7 @@ import (
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
 	"github.com/skydive-ng/skydive/internal/graph"
+	"github.com/skydive-ng/skydive/internal/resource"
 	"github.com/skydive-ng/skydive/internal/topoquery"
 )
 
@@ -280,9 +281,8 @@ func TestValidation(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := f.m.Create(&tc.a)
-			var inv *InvalidError
-			if !errors.As(err, &inv) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v, want an InvalidError with %q", err, tc.want)
+			if resource.KindOf(err) != resource.KindInvalid || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want an invalid resource error with %q", err, tc.want)
 			}
 		})
 	}

@@ -2,7 +2,6 @@ package analyzer
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -35,30 +34,11 @@ func alertHandlers(mux *http.ServeMux, api *httpapi.Server, cfg *config.Config, 
 	}
 	httpapi.RegisterResource(mux, api, httpapi.Resource[v1.Alert]{
 		Name: "alert", Title: "Alert",
-		List: func() any { return m.List() },
-		Get:  m.Get,
-		Create: func(_ context.Context, a *v1.Alert) (*v1.Alert, error) {
-			created, err := m.Create(a)
-			return created, alertError(err)
-		},
-		Update: func(_ context.Context, id string, a *v1.Alert) (*v1.Alert, error) {
-			updated, err := m.Update(id, a)
-			return updated, alertError(err)
-		},
-		Delete: func(id string) error { return alertError(m.Delete(id)) },
+		List:   func() any { return m.List() },
+		Get:    m.Get,
+		Create: func(_ context.Context, a *v1.Alert) (*v1.Alert, error) { return m.Create(a) },
+		Update: func(_ context.Context, id string, a *v1.Alert) (*v1.Alert, error) { return m.Update(id, a) },
+		Delete: m.Delete,
 	})
 	return m.Run, nil
-}
-
-// alertError gives the alert manager's errors their status.
-func alertError(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, new(*alerts.InvalidError)):
-		return httpapi.BadRequest(err)
-	case errors.Is(err, alerts.ErrNotFound):
-		return httpapi.WithStatus(http.StatusNotFound, err)
-	}
-	return err
 }

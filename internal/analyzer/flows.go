@@ -17,6 +17,7 @@ import (
 	"github.com/skydive-ng/skydive/internal/flowstore"
 	"github.com/skydive-ng/skydive/internal/httpapi"
 	"github.com/skydive-ng/skydive/internal/injections"
+	"github.com/skydive-ng/skydive/internal/resource"
 )
 
 // importedForever keeps flows imported from pcap files "alive" whatever
@@ -134,13 +135,10 @@ func pcapHandler(store flowstore.Store, imported *flowstore.Memory) http.Handler
 func captureHandlers(mux *http.ServeMux, api *httpapi.Server, m *captures.Manager, store flowstore.Store) {
 	httpapi.RegisterResource(mux, api, httpapi.Resource[v1.Capture]{
 		Name: "capture", Title: "Capture",
-		List: func() any { return m.List() },
-		Get:  m.Get,
-		Create: func(_ context.Context, c *v1.Capture) (*v1.Capture, error) {
-			created, err := m.Create(c)
-			return created, resourceError(err)
-		},
-		Delete: func(id string) error { return resourceError(m.Delete(id)) },
+		List:   func() any { return m.List() },
+		Get:    m.Get,
+		Create: func(_ context.Context, c *v1.Capture) (*v1.Capture, error) { return m.Create(c) },
+		Delete: m.Delete,
 	})
 	notFound := func(w http.ResponseWriter, id string) {
 		http.Error(w, fmt.Sprintf("Capture '%s' not found", id), http.StatusNotFound)
@@ -185,27 +183,12 @@ func injectionHandlers(mux *http.ServeMux, api *httpapi.Server, m *injections.Ma
 		Get:  m.Get,
 		Create: func(ctx context.Context, p *v1.PacketInjection) (*v1.PacketInjection, error) {
 			created, err := m.Create(ctx, p)
-			if err != nil && !errors.As(err, new(*captures.InvalidError)) {
+			if err != nil && resource.KindOf(err) != resource.KindInvalid {
 				// The source's agent could not be told.
 				return nil, httpapi.WithStatus(http.StatusServiceUnavailable, err)
 			}
-			return created, resourceError(err)
+			return created, err
 		},
-		Delete: func(id string) error { return resourceError(m.Delete(id)) },
+		Delete: m.Delete,
 	})
-}
-
-// resourceError gives the errors of the resource managers their status.
-func resourceError(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, new(*captures.InvalidError)):
-		return httpapi.BadRequest(err)
-	case errors.Is(err, captures.ErrDuplicate):
-		return httpapi.WithStatus(http.StatusConflict, err)
-	case errors.Is(err, captures.ErrNotFound), errors.Is(err, injections.ErrNotFound):
-		return httpapi.WithStatus(http.StatusNotFound, err)
-	}
-	return err
 }

@@ -2,7 +2,6 @@ package analyzer
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -30,38 +29,17 @@ func ruleHandlers(mux *http.ServeMux, api *httpapi.Server, cfg *config.Config, g
 	}
 	httpapi.RegisterResource(mux, api, httpapi.Resource[v1.NodeRule]{
 		Name: "noderule", Title: "NodeRule",
-		List: func() any { return m.NodeRules() },
-		Get:  m.NodeRule,
-		Create: func(ctx context.Context, r *v1.NodeRule) (*v1.NodeRule, error) {
-			created, err := m.CreateNodeRule(ctx, r)
-			return created, ruleError(err)
-		},
-		Delete: func(id string) error { return ruleError(m.DeleteNodeRule(context.Background(), id)) },
+		List:   func() any { return m.NodeRules() },
+		Get:    m.NodeRule,
+		Create: m.CreateNodeRule,
+		Delete: func(id string) error { return m.DeleteNodeRule(context.Background(), id) },
 	})
 	httpapi.RegisterResource(mux, api, httpapi.Resource[v1.EdgeRule]{
 		Name: "edgerule", Title: "EdgeRule",
-		List: func() any { return m.EdgeRules() },
-		Get:  m.EdgeRule,
-		Create: func(_ context.Context, r *v1.EdgeRule) (*v1.EdgeRule, error) {
-			created, err := m.CreateEdgeRule(r)
-			return created, ruleError(err)
-		},
-		Delete: func(id string) error { return ruleError(m.DeleteEdgeRule(id)) },
+		List:   func() any { return m.EdgeRules() },
+		Get:    m.EdgeRule,
+		Create: func(_ context.Context, r *v1.EdgeRule) (*v1.EdgeRule, error) { return m.CreateEdgeRule(r) },
+		Delete: m.DeleteEdgeRule,
 	})
 	return m.Run, nil
-}
-
-// ruleError gives the rules manager's errors their status.
-func ruleError(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, new(*rules.InvalidError)):
-		return httpapi.BadRequest(err)
-	case errors.Is(err, rules.ErrDuplicate):
-		return httpapi.WithStatus(http.StatusConflict, err)
-	case errors.Is(err, rules.ErrNotFound):
-		return httpapi.WithStatus(http.StatusNotFound, err)
-	}
-	return err
 }

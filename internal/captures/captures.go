@@ -7,7 +7,6 @@ package captures
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -22,19 +21,14 @@ import (
 	"github.com/skydive-ng/skydive/internal/graph"
 	"github.com/skydive-ng/skydive/internal/gremlin/eval"
 	"github.com/skydive-ng/skydive/internal/jsonfile"
+	"github.com/skydive-ng/skydive/internal/resource"
 )
 
 // Errors of the resource API.
 var (
-	ErrNotFound  = errors.New("capture not found")
-	ErrDuplicate = errors.New("duplicate capture")
+	ErrNotFound  = resource.NotFound("capture not found")
+	ErrDuplicate = resource.Conflict("duplicate capture")
 )
-
-// InvalidError is a capture refused for one of its fields.
-type InvalidError struct{ Err error }
-
-func (e *InvalidError) Error() string { return e.Err.Error() }
-func (e *InvalidError) Unwrap() error { return e.Err }
 
 // Types lists the capture types the agents run.
 var Types = capture.Types
@@ -84,19 +78,18 @@ func New(opts Options) (*Manager, error) {
 	return m, nil
 }
 
-// Validate fills the defaults of c and checks it; errors are *InvalidError
-// naming the field.
+// Validate fills the defaults of c and checks it; errors are
+// resource.Invalid naming the field.
 func (m *Manager) Validate(c *v1.Capture) error {
-	bad := func(format string, args ...any) error { return &InvalidError{Err: fmt.Errorf(format, args...)} }
 	if strings.TrimSpace(c.GremlinQuery) == "" {
-		return bad("GremlinQuery: required, e.g. G.V().Has('Name', 'eth0')")
+		return resource.Invalidf("GremlinQuery: required, e.g. G.V().Has('Name', 'eth0')")
 	}
 	q, err := m.engine.Compile(c.GremlinQuery)
 	if err != nil {
-		return bad("GremlinQuery: %v", err)
+		return resource.Invalidf("GremlinQuery: %v", err)
 	}
 	if k := q.Kind(); k != eval.KindNodes && k != eval.KindAny {
-		return bad("GremlinQuery: must select nodes, this query gives %s", k)
+		return resource.Invalidf("GremlinQuery: must select nodes, this query gives %s", k)
 	}
 	if c.Type == "" {
 		c.Type = capture.TypeAFPacket
@@ -112,7 +105,7 @@ func (m *Manager) Validate(c *v1.Capture) error {
 	}
 	spec := capture.SpecOf(c, "")
 	if err := spec.Validate(); err != nil {
-		return &InvalidError{Err: err}
+		return resource.Invalid(err)
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
 	"github.com/skydive-ng/skydive/internal/graph"
+	"github.com/skydive-ng/skydive/internal/resource"
 )
 
 // QueryRunner evaluates a Gremlin query and returns a value to marshal.
@@ -81,19 +82,35 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(buf.Bytes())
 }
 
-// WriteError answers err as text, with its StatusError code if it has one.
-func (s *Server) WriteError(w http.ResponseWriter, err error) {
+// Status is the HTTP status that answers err: its StatusError code if it
+// has one, then its resource kind (invalid 400, not found 404, conflict
+// 409), 503 for a canceled or timed out request, else 500.
+func Status(err error) int {
 	var st *StatusError
 	if errors.As(err, &st) {
-		http.Error(w, err.Error(), st.Code)
-		return
+		return st.Code
+	}
+	switch resource.KindOf(err) {
+	case resource.KindInvalid:
+		return http.StatusBadRequest
+	case resource.KindNotFound:
+		return http.StatusNotFound
+	case resource.KindConflict:
+		return http.StatusConflict
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		http.Error(w, err.Error(), http.StatusServiceUnavailable)
-		return
+		return http.StatusServiceUnavailable
 	}
-	s.logger().Error("request failed", "err", err)
-	http.Error(w, err.Error(), http.StatusInternalServerError)
+	return http.StatusInternalServerError
+}
+
+// WriteError answers err as text with its Status, and logs the 500s.
+func (s *Server) WriteError(w http.ResponseWriter, err error) {
+	code := Status(err)
+	if code == http.StatusInternalServerError {
+		s.logger().Error("request failed", "err", err)
+	}
+	http.Error(w, err.Error(), code)
 }
 
 func (s *Server) info(w http.ResponseWriter, _ *http.Request) { WriteJSON(w, http.StatusOK, s.Info) }

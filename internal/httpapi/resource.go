@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 )
@@ -12,14 +11,16 @@ import (
 // Resource is a REST resource with the original's contract: GET /api/<name>
 // answers an object keyed by ID, GET /api/<name>/<id> the resource or 404
 // "<Title> '<id>' not found", POST creates (201), PATCH applies a JSON
-// patch (200, when Update is set), DELETE removes (200, empty text). Errors of Create and Delete answer with their StatusError
-// code (BadRequest for invalid input ...).
+// patch (200, when Update is set), DELETE removes (200, empty text). Errors
+// of Create, Update and Delete answer with their Status (a resource kind or a
+// StatusError code).
 type Resource[T any] struct {
 	Name, Title string
 	List        func() any
 	Get         func(id string) (*T, error)
 	Create      func(ctx context.Context, v *T) (*T, error)
-	// Delete fails with a 404 StatusError, or another error, when it cannot.
+	// Delete fails with a not found error (resource.NotFound or a 404
+	// StatusError), or another error, when it cannot.
 	Delete func(id string) error
 	// Update, when set, stores the resource id patched by PATCH
 	// /api/<name>/<id> (a JSON patch applied to its JSON); without it PATCH
@@ -92,8 +93,7 @@ func RegisterResource[T any](mux *http.ServeMux, s *Server, res Resource[T]) {
 		}
 		updated, err := res.Update(r.Context(), id, &v)
 		if err != nil {
-			var st *StatusError
-			if errors.As(err, &st) && st.Code == http.StatusNotFound {
+			if Status(err) == http.StatusNotFound {
 				notFound(w, id)
 				return
 			}
@@ -105,8 +105,7 @@ func RegisterResource[T any](mux *http.ServeMux, s *Server, res Resource[T]) {
 	mux.HandleFunc("DELETE "+base+"/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		if err := res.Delete(id); err != nil {
-			var st *StatusError
-			if errors.As(err, &st) && st.Code == http.StatusNotFound {
+			if Status(err) == http.StatusNotFound {
 				notFound(w, id)
 				return
 			}

@@ -3,11 +3,14 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/skydive-ng/skydive/internal/resource"
 )
 
 type thing struct {
@@ -32,7 +35,7 @@ func TestResourceContract(t *testing.T) {
 				return nil, BadRequest(errors.New("Name: required"))
 			}
 			if _, dup := items[v.Name]; dup {
-				return nil, WithStatus(http.StatusConflict, errors.New("duplicate"))
+				return nil, resource.Conflict("duplicate")
 			}
 			v.UUID = v.Name
 			items[v.Name] = v
@@ -40,7 +43,7 @@ func TestResourceContract(t *testing.T) {
 		},
 		Delete: func(id string) error {
 			if _, ok := items[id]; !ok {
-				return WithStatus(http.StatusNotFound, errors.New("gone"))
+				return fmt.Errorf("%w: %s", resource.NotFound("gone"), id)
 			}
 			delete(items, id)
 			return nil

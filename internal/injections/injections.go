@@ -6,7 +6,6 @@ package injections
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -21,10 +20,11 @@ import (
 	"github.com/skydive-ng/skydive/internal/graph"
 	"github.com/skydive-ng/skydive/internal/gremlin/eval"
 	"github.com/skydive-ng/skydive/internal/inject"
+	"github.com/skydive-ng/skydive/internal/resource"
 )
 
 // ErrNotFound is returned for an unknown injection.
-var ErrNotFound = errors.New("injection not found")
+var ErrNotFound = resource.NotFound("injection not found")
 
 // Manager keeps the injections while they run.
 type Manager struct {
@@ -41,22 +41,18 @@ func New(g *graph.Graph, agents captures.Sender) *Manager {
 	return &Manager{graph: g, engine: eval.NewEngine(eval.Options{}), agents: agents, items: map[string]*v1.PacketInjection{}}
 }
 
-func invalid(format string, args ...any) error {
-	return &captures.InvalidError{Err: fmt.Errorf(format, args...)}
-}
-
 func (m *Manager) nodes(ctx context.Context, field, q string) ([]*graph.Node, error) {
 	cq, err := m.engine.Compile(q)
 	if err != nil {
-		return nil, invalid("%s: %v", field, err)
+		return nil, resource.Invalidf("%s: %v", field, err)
 	}
 	v, err := cq.Run(ctx, eval.Env{Graph: m.graph})
 	if err != nil {
-		return nil, invalid("%s: %v", field, err)
+		return nil, resource.Invalidf("%s: %v", field, err)
 	}
 	ns, ok := v.(eval.Nodes)
 	if !ok {
-		return nil, invalid("%s: the query must select nodes", field)
+		return nil, resource.Invalidf("%s: the query must select nodes", field)
 	}
 	return ns, nil
 }
@@ -91,7 +87,7 @@ func macOf(n *graph.Node) string {
 // Create resolves and starts an injection.
 func (m *Manager) Create(ctx context.Context, p *v1.PacketInjection) (*v1.PacketInjection, error) {
 	if strings.TrimSpace(p.Src) == "" {
-		return nil, invalid("Src: a Gremlin query of the source nodes is required")
+		return nil, resource.Invalidf("Src: a Gremlin query of the source nodes is required")
 	}
 	if p.Type == "" {
 		p.Type = "icmp4"
@@ -108,7 +104,7 @@ func (m *Manager) Create(ctx context.Context, p *v1.PacketInjection) (*v1.Packet
 		return nil, err
 	}
 	if len(srcs) == 0 {
-		return nil, invalid("Src: Not able to find a source node for '%s'", p.Src)
+		return nil, resource.Invalidf("Src: Not able to find a source node for '%s'", p.Src)
 	}
 	if p.Dst != "" {
 		dsts, err := m.nodes(ctx, "Dst", p.Dst)
@@ -118,7 +114,7 @@ func (m *Manager) Create(ctx context.Context, p *v1.PacketInjection) (*v1.Packet
 		if len(dsts) > 0 {
 			if p.DstIP == "" {
 				if p.DstIP = firstAddr(dsts[0], v6); p.DstIP == "" {
-					return nil, invalid("Dst: No destination IP in node")
+					return nil, resource.Invalidf("Dst: No destination IP in node")
 				}
 			}
 			if p.DstMAC == "" {
@@ -127,10 +123,10 @@ func (m *Manager) Create(ctx context.Context, p *v1.PacketInjection) (*v1.Packet
 		}
 	}
 	if p.DstIP == "" {
-		return nil, invalid("DstIP: No destination node and IP")
+		return nil, resource.Invalidf("DstIP: No destination node and IP")
 	}
 	if p.DstMAC == "" {
-		return nil, invalid("DstMAC: Failed to resolve destination MAC address (give Dst or DstMAC)")
+		return nil, resource.Invalidf("DstMAC: Failed to resolve destination MAC address (give Dst or DstMAC)")
 	}
 	if p.ICMPID == 0 {
 		p.ICMPID = 1
@@ -148,12 +144,12 @@ func (m *Manager) Create(ctx context.Context, p *v1.PacketInjection) (*v1.Packet
 		o := *p
 		if o.SrcIP == "" {
 			if o.SrcIP = firstAddr(n, v6); o.SrcIP == "" {
-				return nil, invalid("Src: No source IP in node %s", n.Metadata.String(graph.KeyName))
+				return nil, resource.Invalidf("Src: No source IP in node %s", n.Metadata.String(graph.KeyName))
 			}
 		}
 		if o.SrcMAC == "" {
 			if o.SrcMAC = macOf(n); o.SrcMAC == "" {
-				return nil, invalid("Src: No source MAC in node %s", n.Metadata.String(graph.KeyName))
+				return nil, resource.Invalidf("Src: No source MAC in node %s", n.Metadata.String(graph.KeyName))
 			}
 		}
 		if o.Mode == "unique" {
@@ -163,10 +159,10 @@ func (m *Manager) Create(ctx context.Context, p *v1.PacketInjection) (*v1.Packet
 			}
 		}
 		if err := inject.Validate(&o); err != nil {
-			return nil, &captures.InvalidError{Err: err}
+			return nil, resource.Invalid(err)
 		}
 		if n.Host == "" {
-			return nil, invalid("Src: node %s belongs to no agent", n.Metadata.String(graph.KeyName))
+			return nil, resource.Invalidf("Src: node %s belongs to no agent", n.Metadata.String(graph.KeyName))
 		}
 		orders = append(orders, v1.InjectionOrder{NodeID: string(n.ID), Injection: o})
 	}

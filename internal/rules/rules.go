@@ -24,20 +24,15 @@ import (
 	"github.com/skydive-ng/skydive/internal/graph"
 	"github.com/skydive-ng/skydive/internal/gremlin/eval"
 	"github.com/skydive-ng/skydive/internal/jsonfile"
+	"github.com/skydive-ng/skydive/internal/resource"
 	"github.com/skydive-ng/skydive/internal/topology"
 )
 
 // Errors of the resource API.
 var (
-	ErrNotFound  = errors.New("rule not found")
-	ErrDuplicate = errors.New("duplicate rule")
+	ErrNotFound  = resource.NotFound("rule not found")
+	ErrDuplicate = resource.Conflict("duplicate rule")
 )
-
-// InvalidError is a rule refused for one of its fields.
-type InvalidError struct{ Err error }
-
-func (e *InvalidError) Error() string { return e.Err.Error() }
-func (e *InvalidError) Unwrap() error { return e.Err }
 
 // Options configure a Manager.
 type Options struct {
@@ -115,60 +110,56 @@ func New(opts Options) (*Manager, error) {
 	return m, nil
 }
 
-func bad(format string, args ...any) error {
-	return &InvalidError{Err: fmt.Errorf(format, args...)}
-}
-
 // checkQuery compiles a query that must select nodes.
 func (m *Manager) checkQuery(field, q string) error {
 	if strings.TrimSpace(q) == "" {
-		return bad("%s: required, e.g. G.V().Has('Name', 'eth0')", field)
+		return resource.Invalidf("%s: required, e.g. G.V().Has('Name', 'eth0')", field)
 	}
 	cq, err := m.engine.Compile(q)
 	if err != nil {
-		return bad("%s: %v", field, err)
+		return resource.Invalidf("%s: %v", field, err)
 	}
 	if k := cq.Kind(); k != eval.KindNodes && k != eval.KindAny {
-		return bad("%s: must select nodes, this query gives %s", field, k)
+		return resource.Invalidf("%s: must select nodes, this query gives %s", field, k)
 	}
 	return nil
 }
 
 // ValidateNodeRule fills the defaults of r (Action create) and checks it;
-// errors are *InvalidError naming the field.
+// errors are resource.Invalid naming the field.
 func (m *Manager) ValidateNodeRule(r *v1.NodeRule) error {
 	if r.Action == "" {
 		r.Action = v1.NodeRuleCreate
 	}
 	if len(r.Metadata) == 0 {
-		return bad("Metadata: required")
+		return resource.Invalidf("Metadata: required")
 	}
 	switch r.Action {
 	case v1.NodeRuleCreate:
 		for _, k := range []string{graph.KeyName, graph.KeyType} {
 			if s, _ := r.Metadata[k].(string); s == "" {
-				return bad("Metadata: Name and Type fields are required to create a node (no %s)", k)
+				return resource.Invalidf("Metadata: Name and Type fields are required to create a node (no %s)", k)
 			}
 		}
 		if r.Query != "" {
-			return bad("Query: only for the update action")
+			return resource.Invalidf("Query: only for the update action")
 		}
 	case v1.NodeRuleUpdate:
 		for _, k := range []string{graph.KeyName, graph.KeyType} {
 			if _, ok := r.Metadata[k]; ok {
-				return bad("Metadata: Name and Type fields can not be changed")
+				return resource.Invalidf("Metadata: Name and Type fields can not be changed")
 			}
 		}
 		if err := m.checkQuery("Query", r.Query); err != nil {
 			return err
 		}
 	default:
-		return bad("Action: %q must be create or update", r.Action)
+		return resource.Invalidf("Action: %q must be create or update", r.Action)
 	}
 	return nil
 }
 
-// ValidateEdgeRule checks r; errors are *InvalidError naming the field.
+// ValidateEdgeRule checks r; errors are resource.Invalid naming the field.
 func (m *Manager) ValidateEdgeRule(r *v1.EdgeRule) error {
 	if err := m.checkQuery("Src", r.Src); err != nil {
 		return err
@@ -177,7 +168,7 @@ func (m *Manager) ValidateEdgeRule(r *v1.EdgeRule) error {
 		return err
 	}
 	if s, _ := r.Metadata[graph.KeyRelationType].(string); s == "" {
-		return bad("Metadata: RelationType is required")
+		return resource.Invalidf("Metadata: RelationType is required")
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
 	"github.com/skydive-ng/skydive/internal/graph"
+	"github.com/skydive-ng/skydive/internal/resource"
 	"github.com/skydive-ng/skydive/internal/topology"
 )
 
@@ -202,9 +203,8 @@ func TestValidation(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := m.CreateNodeRule(ctx, &tc.r)
-			var inv *InvalidError
-			if !errors.As(err, &inv) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v, want an InvalidError with %q", err, tc.want)
+			if resource.KindOf(err) != resource.KindInvalid || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want an invalid resource error with %q", err, tc.want)
 			}
 		})
 	}
@@ -219,9 +219,8 @@ func TestValidation(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := m.CreateEdgeRule(&tc.r)
-			var inv *InvalidError
-			if !errors.As(err, &inv) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v, want an InvalidError with %q", err, tc.want)
+			if resource.KindOf(err) != resource.KindInvalid || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want an invalid resource error with %q", err, tc.want)
 			}
 		})
 	}

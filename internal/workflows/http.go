@@ -23,13 +23,10 @@ func Register(mux *http.ServeMux, api *httpapi.Server, s *Service) {
 	st := s.Store()
 	httpapi.RegisterResource(inner, api, httpapi.Resource[v1.Workflow]{
 		Name: "workflow", Title: "Workflow",
-		List: func() any { return st.List() },
-		Get:  st.Get,
-		Create: func(_ context.Context, w *v1.Workflow) (*v1.Workflow, error) {
-			created, err := st.Create(w)
-			return created, StatusOf(err)
-		},
-		Delete: func(id string) error { return StatusOf(st.Delete(id)) },
+		List:   func() any { return st.List() },
+		Get:    st.Get,
+		Create: func(_ context.Context, w *v1.Workflow) (*v1.Workflow, error) { return st.Create(w) },
+		Delete: st.Delete,
 	})
 	inner.HandleFunc("POST /api/workflow/{id}/call", func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
@@ -46,7 +43,7 @@ func Register(mux *http.ServeMux, api *httpapi.Server, s *Service) {
 		}
 		out, err := s.Call(r.Context(), id, call.Params)
 		if err != nil {
-			api.WriteError(w, StatusOf(err))
+			api.WriteError(w, callError(err))
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -65,19 +62,15 @@ func emptyBody(err error) bool {
 	return errors.As(err, &st) && st.Err.Error() == "empty body, expected a JSON object"
 }
 
-// StatusOf gives the errors of the service their HTTP status.
-func StatusOf(err error) error {
-	var inv *InvalidError
+// callError gives the runtime's errors of a call their HTTP status: a
+// script that failed 400, one that outlived its deadline 504. The resource
+// errors (unknown workflow, invalid parameters) answer by their kind.
+func callError(err error) error {
 	var script *ScriptError
 	var timeout *TimeoutError
 	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &inv), errors.As(err, &script),
-		errors.Is(err, ErrDuplicate), errors.Is(err, ErrStatic):
+	case errors.As(err, &script):
 		return httpapi.BadRequest(err)
-	case errors.Is(err, ErrNotFound):
-		return httpapi.WithStatus(http.StatusNotFound, err)
 	case errors.As(err, &timeout) && errors.Is(err, context.DeadlineExceeded):
 		return httpapi.WithStatus(http.StatusGatewayTimeout, err)
 	}
@@ -105,7 +98,7 @@ func yamlBodies(api *httpapi.Server, next http.Handler) http.Handler {
 		}
 		wf, err := DecodeYAML(data)
 		if err != nil {
-			api.WriteError(w, StatusOf(err))
+			api.WriteError(w, err)
 			return
 		}
 		js, err := json.Marshal(wf)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
+	"github.com/skydive-ng/skydive/internal/resource"
 )
 
 // Service is the workflows of an analyzer: the store and the calls.
@@ -95,13 +96,13 @@ func convertParams(w *v1.Workflow, params []any) ([]any, error) {
 				case v1.WorkflowParamInteger:
 					n, err := strconv.ParseInt(str, 10, 64)
 					if err != nil {
-						return nil, invalid("Params[%d] (%s): %q is not an integer", i, param.Name, str)
+						return nil, resource.Invalidf("Params[%d] (%s): %q is not an integer", i, param.Name, str)
 					}
 					p = n
 				case v1.WorkflowParamBoolean:
 					b, err := strconv.ParseBool(str)
 					if err != nil {
-						return nil, invalid("Params[%d] (%s): %q is not a boolean", i, param.Name, str)
+						return nil, resource.Invalidf("Params[%d] (%s): %q is not a boolean", i, param.Name, str)
 					}
 					p = b
 				}

@@ -23,25 +23,17 @@ import (
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
 	"github.com/skydive-ng/skydive/internal/jsonfile"
+	"github.com/skydive-ng/skydive/internal/resource"
 )
 
 // Errors of the resource API.
 var (
-	ErrNotFound = errors.New("workflow not found")
+	ErrNotFound = resource.NotFound("workflow not found")
+	// ErrDuplicate is invalid (400), not a conflict, as in the original.
 	//lint:ignore ST1005 the original's message
-	ErrDuplicate = errors.New("Duplicate workflow")
-	ErrStatic    = errors.New("built-in workflow cannot be deleted")
+	ErrDuplicate = resource.Invalid(errors.New("Duplicate workflow"))
+	ErrStatic    = resource.Invalid(errors.New("built-in workflow cannot be deleted"))
 )
-
-// InvalidError is a workflow refused for one of its fields.
-type InvalidError struct{ Err error }
-
-func (e *InvalidError) Error() string { return e.Err.Error() }
-func (e *InvalidError) Unwrap() error { return e.Err }
-
-func invalid(format string, args ...any) error {
-	return &InvalidError{Err: fmt.Errorf(format, args...)}
-}
 
 //go:embed static/*.yaml
 var staticFS embed.FS
@@ -120,17 +112,17 @@ func Static() ([]*v1.Workflow, error) {
 func DecodeYAML(data []byte) (*v1.Workflow, error) {
 	var doc any
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &InvalidError{Err: fmt.Errorf("invalid YAML: %w", err)}
+		return nil, resource.Invalidf("invalid YAML: %w", err)
 	}
 	if doc == nil {
-		return nil, invalid("empty body, expected a workflow")
+		return nil, resource.Invalidf("empty body, expected a workflow")
 	}
 	if _, ok := doc.(map[string]any); !ok {
-		return nil, invalid("expected a YAML mapping of the workflow's fields")
+		return nil, resource.Invalidf("expected a YAML mapping of the workflow's fields")
 	}
 	js, err := json.Marshal(doc)
 	if err != nil {
-		return nil, &InvalidError{Err: fmt.Errorf("invalid YAML: %w", err)}
+		return nil, resource.Invalidf("invalid YAML: %w", err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(js))
 	dec.DisallowUnknownFields()
@@ -138,40 +130,40 @@ func DecodeYAML(data []byte) (*v1.Workflow, error) {
 	if err := dec.Decode(&w); err != nil {
 		var typ *json.UnmarshalTypeError
 		if errors.As(err, &typ) {
-			return nil, invalid("field %q: expected %s, got %s", typ.Field, typ.Type, typ.Value)
+			return nil, resource.Invalidf("field %q: expected %s, got %s", typ.Field, typ.Type, typ.Value)
 		}
-		return nil, invalid("invalid workflow: %v", err)
+		return nil, resource.Invalidf("invalid workflow: %v", err)
 	}
 	return &w, nil
 }
 
-// Validate checks w; errors are *InvalidError naming the field.
+// Validate checks w; errors are resource.Invalid naming the field.
 func Validate(w *v1.Workflow) error {
 	if strings.TrimSpace(w.Name) == "" {
-		return invalid("Name: required")
+		return resource.Invalidf("Name: required")
 	}
 	seen := map[string]bool{}
 	for i, p := range w.Parameters {
 		field := fmt.Sprintf("Parameters[%d]", i)
 		if p.Name == "" {
-			return invalid("%s.Name: required", field)
+			return resource.Invalidf("%s.Name: required", field)
 		}
 		if seen[p.Name] {
-			return invalid("%s.Name: duplicate parameter %q", field, p.Name)
+			return resource.Invalidf("%s.Name: duplicate parameter %q", field, p.Name)
 		}
 		seen[p.Name] = true
 		if !slices.Contains(paramTypes, p.Type) {
-			return invalid("%s.Type: %q is not one of %s", field, p.Type, strings.Join(paramTypes, ", "))
+			return resource.Invalidf("%s.Type: %q is not one of %s", field, p.Type, strings.Join(paramTypes, ", "))
 		}
 		if p.Type == v1.WorkflowParamChoice && len(p.Values) == 0 {
-			return invalid("%s.Values: required for a choice parameter", field)
+			return resource.Invalidf("%s.Values: required for a choice parameter", field)
 		}
 	}
 	if strings.TrimSpace(w.Source) == "" {
-		return invalid("Source: required, the text of a JavaScript function")
+		return resource.Invalidf("Source: required, the text of a JavaScript function")
 	}
 	if err := checkSource(w.Source); err != nil {
-		return invalid("Source: %v", err)
+		return resource.Invalidf("Source: %v", err)
 	}
 	return nil
 }
@@ -208,7 +200,7 @@ func (s *Store) Create(w *v1.Workflow) (*v1.Workflow, error) {
 	case cp.UUID == "":
 		cp.UUID = uuid.NewString()
 	case uuid.Validate(cp.UUID) != nil:
-		return nil, invalid("UUID: %q is not a UUID (leave it out to get a new one)", cp.UUID)
+		return nil, resource.Invalidf("UUID: %q is not a UUID (leave it out to get a new one)", cp.UUID)
 	case s.static[cp.UUID] != nil || s.user[cp.UUID] != nil:
 		return nil, fmt.Errorf("%w: UUID %s is taken", ErrDuplicate, cp.UUID)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
+	"github.com/skydive-ng/skydive/internal/resource"
 )
 
 const (
@@ -37,9 +38,8 @@ func TestValidateNamesTheField(t *testing.T) {
 			w := ok()
 			tc.change(&w)
 			err := Validate(&w)
-			var inv *InvalidError
-			if !errors.As(err, &inv) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v, want an InvalidError with %q", err, tc.want)
+			if resource.KindOf(err) != resource.KindInvalid || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want an invalid resource error with %q", err, tc.want)
 			}
 		})
 	}
@@ -144,9 +144,8 @@ Source: |
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := DecodeYAML([]byte(tc.doc))
-			var inv *InvalidError
-			if !errors.As(err, &inv) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v, want an InvalidError with %q", err, tc.want)
+			if resource.KindOf(err) != resource.KindInvalid || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want an invalid resource error with %q", err, tc.want)
 			}
 		})
 	}
