@@ -4,6 +4,7 @@ import { Store, Subscriber, wsURL, GNode, GraphObj } from './model';
 import { TopologyView, TYPE_STYLES, BEIGE, NS_BLUE, DOWN_RED, styleOf } from './view';
 import { DetailsPanel } from './details';
 import { gremlin, collectIDs, gq, APIError } from './api';
+import { parseDuration, formatDuration } from './duration';
 import { mountPanels, PanelContext } from './panels';
 
 // Numbers the browser tests read (first render time, counts).
@@ -32,10 +33,10 @@ const searchInput = h('input', { id: 'search', type: 'search', placeholder: 'sea
 const searchInfo = h('span', { class: 'search-info', id: 'search-info' });
 const timeMode = h('select', { id: 'time-mode' }, h('option', { value: 'live' }, 'Live'), h('option', { value: 'history' }, 'History'));
 const timeSlider = h('input', { id: 'time-slider', type: 'range', min: 0, max: 120, value: 0, step: 1, title: 'minutes ago' });
-const timeLabel = h('span', { id: 'time-label', class: 'time-label' }, 'now');
+const timeAgo = h('input', { id: 'time-ago', type: 'text', size: 7, value: 'now', title: 'How long ago: now, 30s, 5m, 2h30m (Enter)' });
 const diffBtn = h('button', { id: 'diff-btn', title: 'Changes between the two times' }, 'Diff');
-const diffFrom = h('input', { id: 'diff-from', type: 'number', min: 1, max: 1440, value: 5, style: { width: '4em' }, title: 'minutes before the shown time' });
-const timeBox = h('span', { class: 'timebox' }, timeMode, timeSlider, timeLabel, h('span', { class: 'sep' }, 'changes over last'), diffFrom, h('span', null, 'min'), diffBtn);
+const diffFrom = h('input', { id: 'diff-from', type: 'text', size: 5, value: '5m', title: 'Changes over this long before the shown time: 30s, 5m, 1h' });
+const timeBox = h('span', { class: 'timebox' }, timeMode, timeSlider, timeAgo, h('span', { class: 'sep' }, 'changes over last'), diffFrom, diffBtn);
 const header = h('header', null, h('span', { class: 'logo' }, 'Skydive'), timeBox, h('span', { class: 'search' }, searchMode, searchInput, searchInfo), h('span', { class: 'spacer' }), counts, conn);
 
 const graphEl = h('div', { id: 'graph' });
@@ -212,7 +213,15 @@ searchMode.addEventListener('change', () => {
 
 // ---- time travel: G.At(t) and Diff
 function shownTime(): number {
-  return Math.floor(Date.now() / 1000) - Number(timeSlider.value) * 60;
+  return Math.floor(Date.now() / 1000) - parseDuration(timeAgo.value);
+}
+/** The shown time, or now while the typed duration is not valid. */
+function safeShownTime(): number {
+  try {
+    return shownTime();
+  } catch {
+    return Math.floor(Date.now() / 1000);
+  }
 }
 function showBanner(text: string, cls = '') {
   banner.className = `banner ${cls}`;
@@ -220,8 +229,13 @@ function showBanner(text: string, cls = '') {
   if (!text) banner.classList.add('hidden');
 }
 async function loadHistory() {
-  const t = shownTime();
-  timeLabel.textContent = Number(timeSlider.value) === 0 ? 'now' : new Date(t * 1000).toLocaleString();
+  let t: number;
+  try {
+    t = shownTime();
+  } catch (e) {
+    showBanner(e instanceof Error ? e.message : String(e), 'error');
+    return;
+  }
   try {
     const res = await gremlin<any>(`G.At(${t})`);
     const g: GraphObj = Array.isArray(res) ? res[0] || { Nodes: [], Edges: [] } : res;
@@ -234,34 +248,52 @@ async function loadHistory() {
 }
 function goLive() {
   live = true;
+  timeMode.value = 'live';
   timeSlider.value = '0';
-  timeLabel.textContent = 'now';
+  timeAgo.value = 'now';
   view.setMarks(new Map());
   showBanner('');
   sub.resync();
 }
-timeMode.addEventListener('change', () => {
-  if (timeMode.value === 'live') goLive();
-  else {
-    live = false;
-    loadHistory();
-  }
-});
-timeSlider.addEventListener('input', () => {
-  const m = Number(timeSlider.value);
-  timeLabel.textContent = m === 0 ? 'now' : `${m} min ago`;
-});
-timeSlider.addEventListener('change', () => {
-  if (Number(timeSlider.value) === 0 && timeMode.value === 'live') return;
+function goHistory() {
   timeMode.value = 'history';
   live = false;
   loadHistory();
+}
+timeMode.addEventListener('change', () => (timeMode.value === 'live' ? goLive() : goHistory()));
+timeSlider.addEventListener('input', () => {
+  timeAgo.value = formatDuration(Number(timeSlider.value) * 60);
+});
+timeSlider.addEventListener('change', () => {
+  if (Number(timeSlider.value) === 0 && timeMode.value === 'live') return;
+  goHistory();
+});
+timeAgo.addEventListener('keydown', (e) => {
+  if (e.key !== 'Enter') return;
+  let ago: number;
+  try {
+    ago = parseDuration(timeAgo.value);
+  } catch (err) {
+    showBanner(err instanceof Error ? err.message : String(err), 'error');
+    return;
+  }
+  timeSlider.value = String(Math.min(120, Math.round(ago / 60)));
+  if (ago === 0) goLive();
+  else goHistory();
 });
 
 const diffPanel = h('div', { class: 'diff', id: 'diff' });
 async function runDiff() {
-  const to = live ? Math.floor(Date.now() / 1000) : shownTime();
-  const from = to - Number(diffFrom.value || 5) * 60;
+  const to = live ? Math.floor(Date.now() / 1000) : safeShownTime();
+  let span: number;
+  try {
+    span = parseDuration(diffFrom.value || '5m');
+  } catch (e) {
+    clear(diffPanel, h('p', { class: 'error' }, e instanceof Error ? e.message : String(e)));
+    showSideTab('diff');
+    return;
+  }
+  const from = to - Math.max(1, span);
   const prefix = live ? 'G' : `G.At(${to})`;
   try {
     const [nv, ev] = await Promise.all([gremlin<any>(`${prefix}.V().Diff(${from})`), gremlin<any>(`${prefix}.E().Diff(${from})`)]);
@@ -302,7 +334,7 @@ const ctx: PanelContext = {
     if (ids.length) view.fit(ids);
   },
   isLive: () => live,
-  shownTime,
+  shownTime: safeShownTime,
   gq,
 };
 const panels = mountPanels(side, details.el, diffPanel, ctx);

@@ -98,8 +98,34 @@ func (o *OVS) kill(pidfile string) {
 	_ = syscall.Kill(pid, syscall.SIGKILL)
 }
 
-// Stop ends both daemons.
+// Stop ends both daemons. The userspace datapath makes its bridges' and
+// internal ports' tap devices persistent: they are deleted too, or every
+// test run would leave them behind on the host.
 func (o *OVS) Stop() {
+	taps := o.tapDevices()
 	o.kill("ovs-vswitchd.pid")
 	o.kill("ovsdb-server.pid")
+	for _, name := range taps {
+		_ = exec.Command("ip", "link", "del", name).Run()
+	}
+}
+
+// tapDevices lists the interfaces the datapath backs with a tap device
+// (bridges' own ports and internal ports), best effort: the database may be
+// stopped already.
+func (o *OVS) tapDevices() []string {
+	cmd := exec.Command("timeout", "5", "ovs-vsctl", "--db="+o.DB, "--format=csv", "--no-headings", "--columns=name,type", "list", "Interface")
+	cmd.Env = o.env()
+	out, err := cmd.Output()
+	if err != nil {
+		return nil
+	}
+	var taps []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		name, typ, ok := strings.Cut(line, ",")
+		if ok && typ == "internal" {
+			taps = append(taps, strings.Trim(name, `"`))
+		}
+	}
+	return taps
 }
