@@ -64,11 +64,7 @@ func newAlertCommand(cf *clientFlags) *cobra.Command {
 		Short: "Create an alert",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			b, err := cf.client().Do(cmd.Context(), http.MethodPost, "/api/alert", &a, nil)
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd.OutOrStdout(), b)
+			return cf.create(cmd, "alert", &a)
 		},
 	}
 	flags(create)

@@ -28,11 +28,7 @@ func newCaptureCommand(cf *clientFlags) *cobra.Command {
 				}
 				c.GremlinQuery = fmt.Sprintf("G.V().Has('TID', '%s')", node)
 			}
-			b, err := cf.client().Do(cmd.Context(), http.MethodPost, "/api/capture", &c, nil)
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd.OutOrStdout(), b)
+			return cf.create(cmd, "capture", &c)
 		},
 	}
 	f := create.Flags()

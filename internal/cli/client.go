@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -20,6 +21,15 @@ type clientFlags struct {
 
 func (f *clientFlags) client() *client.Client {
 	return client.New(f.analyzer, client.WithAuth(f.username, f.password))
+}
+
+// create posts body to /api/<resource> and prints the stored resource.
+func (f *clientFlags) create(cmd *cobra.Command, resource string, body any) error {
+	b, err := f.client().Do(cmd.Context(), http.MethodPost, "/api/"+resource, body, nil)
+	if err != nil {
+		return err
+	}
+	return printJSON(cmd.OutOrStdout(), b)
 }
 
 func envOr(name, def string) string {

@@ -16,11 +16,7 @@ func newInjectionCommand(cf *clientFlags) *cobra.Command {
 		Short: "Send packets from the interfaces a Gremlin query selects",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			b, err := cf.client().Do(cmd.Context(), http.MethodPost, "/api/injectpacket", &p, nil)
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd.OutOrStdout(), b)
+			return cf.create(cmd, "injectpacket", &p)
 		},
 	}
 	f := create.Flags()

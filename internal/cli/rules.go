@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -65,11 +64,7 @@ func newNodeRuleCommand(cf *clientFlags) *cobra.Command {
 				m["Type"] = nodeType
 			}
 			r.Metadata = m
-			b, err := cf.client().Do(cmd.Context(), http.MethodPost, "/api/noderule", &r, nil)
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd.OutOrStdout(), b)
+			return cf.create(cmd, "noderule", &r)
 		},
 	}
 	f := create.Flags()
@@ -104,11 +99,7 @@ func newEdgeRuleCommand(cf *clientFlags) *cobra.Command {
 				m["RelationType"] = relation
 			}
 			r.Metadata = m
-			b, err := cf.client().Do(cmd.Context(), http.MethodPost, "/api/edgerule", &r, nil)
-			if err != nil {
-				return err
-			}
-			return printJSON(cmd.OutOrStdout(), b)
+			return cf.create(cmd, "edgerule", &r)
 		},
 	}
 	f := create.Flags()
