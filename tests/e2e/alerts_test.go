@@ -26,16 +26,21 @@ func TestAlertOnLinkDown(t *testing.T) {
 	sh(t, "ip", "-n", ns, "link", "add", va, "type", "veth", "peer", "name", vb)
 	sh(t, "ip", "-n", ns, "link", "set", va, "up")
 	sh(t, "ip", "-n", ns, "link", "set", vb, "up")
-	eventually(t, 10*time.Second, va+" UP", func() error {
-		n, err := oneNode(c, fmt.Sprintf("G.V().Has('Name', '%s')", va))
-		if err != nil {
-			return err
-		}
-		if n.Metadata["State"] != "UP" {
-			return fmt.Errorf("state %v", n.Metadata["State"])
-		}
-		return nil
-	})
+	// isUp polls until va is UP in the analyzer's graph.
+	isUp := func(what string) {
+		t.Helper()
+		eventually(t, 10*time.Second, what, func() error {
+			n, err := oneNode(c, fmt.Sprintf("G.V().Has('Name', '%s')", va))
+			if err != nil {
+				return err
+			}
+			if n.Metadata["State"] != "UP" {
+				return fmt.Errorf("state %v", n.Metadata["State"])
+			}
+			return nil
+		})
+	}
+	isUp(va + " UP")
 
 	out, err := cli(addr, "alert", "create", "--name", "link down", "--expression", fmt.Sprintf("G.V().Has('Name','%s').Has('State','DOWN')", va))
 	if err != nil {
@@ -85,16 +90,7 @@ func TestAlertOnLinkDown(t *testing.T) {
 			t.Fatalf("round %d: notification data %s", round, data)
 		}
 		sh(t, "ip", "-n", ns, "link", "set", va, "up")
-		eventually(t, 10*time.Second, va+" UP again", func() error {
-			n, err := oneNode(c, fmt.Sprintf("G.V().Has('Name', '%s')", va))
-			if err != nil {
-				return err
-			}
-			if n.Metadata["State"] != "UP" {
-				return fmt.Errorf("state %v", n.Metadata["State"])
-			}
-			return nil
-		})
+		isUp(va + " UP again")
 	}
 	if out, err := cli(addr, "alert", "delete", alert.UUID); err != nil {
 		t.Fatalf("alert delete: %v %s", err, out)
