@@ -21,7 +21,7 @@ export function mountPanels(side: HTMLElement, detailsEl: HTMLElement, diffEl: H
     create: 'Create capture',
     deleteLabel: 'Stop',
     ctx,
-    columns: [['Name', (r) => r.Name], ['Query', (r) => r.GremlinQuery], ['Type', (r) => r.Type], ['BPF', (r) => r.BPFFilter], ['Nodes', (r) => r.Count ?? '']],
+    columns: [['Name', (r) => r.Name], ['Query', (r) => r.GremlinQuery], ['Type', (r) => r.Type], ['BPF', (r) => r.BPFFilter], ['Layer mode', (r) => r.LayerKeyMode || 'L2'], ['Nodes', (r) => r.Count ?? '']],
     fields: [
       { key: 'GremlinQuery', label: 'Gremlin expression', required: true, nodeQuery: true, placeholder: "G.V().Has('Name', 'eth0')" },
       { key: 'Name', label: 'Name' },
