@@ -13,18 +13,8 @@ import (
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
 	"github.com/skydive-ng/skydive/internal/graph"
+	"github.com/skydive-ng/skydive/internal/testutil"
 )
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 5s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 func node(id string, m graph.Metadata) *graph.Node {
 	return &graph.Node{Element: graph.Element{ID: graph.Identifier(id), Metadata: m, Host: "h1", Origin: "agent.h1"}}
@@ -46,13 +36,13 @@ func TestForwarderKeepsAnalyzerInStep(t *testing.T) {
 	done := make(chan error)
 	go func() { done <- fwd.Run(ctx) }()
 
-	eventually(t, "sync", func() bool { n, e := analyzerG.Len(); return n == 2 && e == 1 })
-	eventually(t, "agent listed", func() bool { return srv.Agents()["h1"].IsConnected })
+	testutil.EventuallyTrue(t, 5*time.Second, "sync", func() bool { n, e := analyzerG.Len(); return n == 2 && e == 1 })
+	testutil.EventuallyTrue(t, 5*time.Second, "agent listed", func() bool { return srv.Agents()["h1"].IsConnected })
 
 	must(t, agentG.UpdateNodeMetadata("if1", func(m graph.Metadata) bool { m["MTU"] = 1450; return true }))
 	must(t, agentG.AddNode(node("if2", graph.Metadata{"Type": "veth", "Name": "v2"})))
 	must(t, agentG.DeleteEdge("e1"))
-	eventually(t, "deltas", func() bool {
+	testutil.EventuallyTrue(t, 5*time.Second, "deltas", func() bool {
 		n := analyzerG.Node("if1")
 		_, e := analyzerG.Len()
 		return n != nil && n.Metadata["MTU"] == int64(1450) && n.Revision == 2 && analyzerG.Node("if2") != nil && e == 0
@@ -67,14 +57,14 @@ func TestForwarderKeepsAnalyzerInStep(t *testing.T) {
 
 	cancel()
 	<-done
-	eventually(t, "subgraph removed on disconnect", func() bool { n, _ := analyzerG.Len(); return n == 0 })
+	testutil.EventuallyTrue(t, 5*time.Second, "subgraph removed on disconnect", func() bool { n, _ := analyzerG.Len(); return n == 0 })
 
 	// Changes made while away arrive with the resync.
 	must(t, agentG.DeleteNode("if2"))
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	defer cancel2()
 	go func() { _ = fwd.Run(ctx2) }()
-	eventually(t, "resync", func() bool { n, _ := analyzerG.Len(); return n == 2 && analyzerG.Node("if2") == nil })
+	testutil.EventuallyTrue(t, 5*time.Second, "resync", func() bool { n, _ := analyzerG.Len(); return n == 2 && analyzerG.Node("if2") == nil })
 }
 
 func TestServerSkipsBadMessages(t *testing.T) {
@@ -94,7 +84,7 @@ func TestServerSkipsBadMessages(t *testing.T) {
 	}
 	good := fmt.Sprintf(`{"Namespace":"Graph","Type":"NodeAdded","Obj":{"ID":"n1","Metadata":{"Name":"x","Type":"host"},"Host":"h9","Revision":1,"CreatedAt":%d}}`, time.Now().UnixMilli())
 	must(t, conn.WriteMessage(websocket.TextMessage, []byte(good)))
-	eventually(t, "good message applied after bad ones", func() bool {
+	testutil.EventuallyTrue(t, 5*time.Second, "good message applied after bad ones", func() bool {
 		n := g.Node("n1")
 		return n != nil && n.Origin == "agent.h9"
 	})
@@ -158,7 +148,7 @@ func TestPublisherValidatesAndFollowsPolicy(t *testing.T) {
 		t.Fatalf("invalid node answered %+v", msg)
 	}
 	must(t, c.WriteMessage(websocket.TextMessage, []byte(`{"Namespace":"Graph","Type":"NodeAdded","Obj":{"ID":"t1","Metadata":{"Name":"tor1","Type":"switch"}}}`)))
-	eventually(t, "published node", func() bool { n := g.Node("t1"); return n != nil && n.Origin == "cli.ext" })
+	testutil.EventuallyTrue(t, 5*time.Second, "published node", func() bool { n := g.Node("t1"); return n != nil && n.Origin == "cli.ext" })
 	c.Close()
 	time.Sleep(100 * time.Millisecond)
 	if g.Node("t1") == nil {
@@ -166,9 +156,9 @@ func TestPublisherValidatesAndFollowsPolicy(t *testing.T) {
 	}
 	c2 := dial("DeleteOnDisconnect")
 	must(t, c2.WriteMessage(websocket.TextMessage, []byte(`{"Namespace":"Graph","Type":"NodeAdded","Obj":{"ID":"t2","Metadata":{"Name":"tor2","Type":"switch"}}}`)))
-	eventually(t, "second node", func() bool { return g.Node("t2") != nil })
+	testutil.EventuallyTrue(t, 5*time.Second, "second node", func() bool { return g.Node("t2") != nil })
 	c2.Close()
-	eventually(t, "removed with its publisher", func() bool { return g.Node("t2") == nil })
+	testutil.EventuallyTrue(t, 5*time.Second, "removed with its publisher", func() bool { return g.Node("t2") == nil })
 }
 
 func TestMessagesBothWays(t *testing.T) {
@@ -232,7 +222,7 @@ func TestSubscribersBroadcast(t *testing.T) {
 		defer c.Close()
 		conns = append(conns, c)
 	}
-	eventually(t, "two subscribers registered", func() bool {
+	testutil.EventuallyTrue(t, 5*time.Second, "two subscribers registered", func() bool {
 		subs.mu.Lock()
 		defer subs.mu.Unlock()
 		return len(subs.pushers) == 2
@@ -247,7 +237,7 @@ func TestSubscribersBroadcast(t *testing.T) {
 		}
 	}
 	conns[0].Close()
-	eventually(t, "closed subscriber forgotten", func() bool {
+	testutil.EventuallyTrue(t, 5*time.Second, "closed subscriber forgotten", func() bool {
 		subs.mu.Lock()
 		defer subs.mu.Unlock()
 		return len(subs.pushers) == 1

@@ -12,6 +12,7 @@ import (
 	v1 "github.com/skydive-ng/skydive/api/v1"
 	"github.com/skydive-ng/skydive/internal/graph"
 	"github.com/skydive-ng/skydive/internal/resource"
+	"github.com/skydive-ng/skydive/internal/testutil"
 	"github.com/skydive-ng/skydive/internal/topology"
 )
 
@@ -40,17 +41,6 @@ func run(t *testing.T, m *Manager) {
 			t.Error("Run did not return")
 		}
 	})
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 5s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func addNode(t *testing.T, g *graph.Graph, id string, m graph.Metadata) {
@@ -107,14 +97,14 @@ func TestNodeRuleUpdateLateNodeAndDelete(t *testing.T) {
 		n := g.Node(graph.Identifier(id))
 		return n != nil && n.Metadata.String("Tenant") == "blue" && n.Metadata["Level"] == int64(3)
 	}
-	eventually(t, "existing netns updated", func() bool { return has("ns1") })
+	testutil.EventuallyTrue(t, 5*time.Second, "existing netns updated", func() bool { return has("ns1") })
 	addNode(t, g, "ns2", graph.Metadata{"Name": "ns-b", "Type": "netns"})
-	eventually(t, "late netns updated", func() bool { return has("ns2") })
+	testutil.EventuallyTrue(t, 5*time.Second, "late netns updated", func() bool { return has("ns2") })
 	// An agent's update drops the metadata: the rule puts it back.
 	if err := g.SetNodeMetadata("ns2", graph.Metadata{"Name": "ns-b", "Type": "netns", "Extra": 1}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "metadata re-applied after an update", func() bool { return has("ns2") })
+	testutil.EventuallyTrue(t, 5*time.Second, "metadata re-applied after an update", func() bool { return has("ns2") })
 	if _, ok := g.Node("eth").Metadata["Tenant"]; ok {
 		t.Error("node outside the query updated")
 	}
@@ -158,7 +148,7 @@ func TestEdgeRuleLateNodesAndDelete(t *testing.T) {
 	if _, err := m.CreateNodeRule(ctx, &v1.NodeRule{Metadata: map[string]any{"Name": "br-dstnode", "Type": "bridge"}}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "edge once the destination appears", func() bool { return g.Edge(edgeID) != nil })
+	testutil.EventuallyTrue(t, 5*time.Second, "edge once the destination appears", func() bool { return g.Edge(edgeID) != nil })
 	e := g.Edge(edgeID)
 	if e.Parent != srcID || e.Child != dstID || e.Metadata.String("RelationType") != "layer2" || e.Metadata.String("Speed") != "10G" || e.Origin != "analyzer.an1" {
 		t.Fatalf("edge %+v", e)
@@ -172,7 +162,7 @@ func TestEdgeRuleLateNodesAndDelete(t *testing.T) {
 	}
 	addNode(t, g, "agent-br", graph.Metadata{"Name": "br-srcnode", "Type": "bridge"})
 	late := topology.EdgeID("agent-br", dstID, "layer2")
-	eventually(t, "edge from a late agent node", func() bool { return g.Edge(late) != nil })
+	testutil.EventuallyTrue(t, 5*time.Second, "edge from a late agent node", func() bool { return g.Edge(late) != nil })
 	if err := m.DeleteEdgeRule(er.UUID); err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
+	"github.com/skydive-ng/skydive/internal/testutil"
 )
 
 // TestAlertOnLinkDown: an alert on a veth's DOWN state, created with the
@@ -23,13 +24,13 @@ func TestAlertOnLinkDown(t *testing.T) {
 	p := uniq()
 	ns, va, vb := p+"a", p+"va", p+"vb"
 	netnsAdd(t, ns)
-	sh(t, "ip", "-n", ns, "link", "add", va, "type", "veth", "peer", "name", vb)
-	sh(t, "ip", "-n", ns, "link", "set", va, "up")
-	sh(t, "ip", "-n", ns, "link", "set", vb, "up")
+	testutil.Sh(t, "ip", "-n", ns, "link", "add", va, "type", "veth", "peer", "name", vb)
+	testutil.Sh(t, "ip", "-n", ns, "link", "set", va, "up")
+	testutil.Sh(t, "ip", "-n", ns, "link", "set", vb, "up")
 	// isUp polls until va is UP in the analyzer's graph.
 	isUp := func(what string) {
 		t.Helper()
-		eventually(t, 10*time.Second, what, func() error {
+		testutil.Eventually(t, 10*time.Second, what, func() error {
 			n, err := oneNode(c, fmt.Sprintf("G.V().Has('Name', '%s')", va))
 			if err != nil {
 				return err
@@ -85,11 +86,11 @@ func TestAlertOnLinkDown(t *testing.T) {
 	}
 	for round := range 2 {
 		down := time.Now()
-		sh(t, "ip", "-n", ns, "link", "set", va, "down")
+		testutil.Sh(t, "ip", "-n", ns, "link", "set", va, "down")
 		if data := waitAlert(down); !strings.Contains(data, va) || !strings.Contains(data, `"DOWN"`) {
 			t.Fatalf("round %d: notification data %s", round, data)
 		}
-		sh(t, "ip", "-n", ns, "link", "set", va, "up")
+		testutil.Sh(t, "ip", "-n", ns, "link", "set", va, "up")
 		isUp(va + " UP again")
 	}
 	if out, err := cli(addr, "alert", "delete", alert.UUID); err != nil {
@@ -134,7 +135,7 @@ func TestTopologyRulesWithCLI(t *testing.T) {
 		t.Fatalf("rule node in query: %v %s", err, out)
 	}
 	edgeQuery := fmt.Sprintf("G.V().Has('Name','%s').OutE().Has('RelationType','layer2').OutV().Has('Name','%s')", src, dst)
-	eventually(t, 5*time.Second, "edge rule's edge", func() error {
+	testutil.Eventually(t, 5*time.Second, "edge rule's edge", func() error {
 		out, err := cli(addr, "query", edgeQuery)
 		if err != nil || !strings.Contains(out, dst) {
 			return fmt.Errorf("%v %s", err, out)
@@ -142,7 +143,7 @@ func TestTopologyRulesWithCLI(t *testing.T) {
 		return nil
 	})
 	netnsAdd(t, p+"late")
-	eventually(t, 10*time.Second, "late namespace updated", func() error {
+	testutil.Eventually(t, 10*time.Second, "late namespace updated", func() error {
 		n, err := oneNode(c, fmt.Sprintf("G.V().Has('Type','netns','Name','%s')", p+"late"))
 		if err != nil {
 			return err

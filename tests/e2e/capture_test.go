@@ -20,6 +20,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"github.com/skydive-ng/skydive/client"
+	"github.com/skydive-ng/skydive/internal/testutil"
 )
 
 type flowJSON struct {
@@ -59,7 +60,7 @@ func createCapture(t *testing.T, addr string, args ...string) string {
 
 func waitCaptureActive(t *testing.T, c *client.Client, name, id string) {
 	t.Helper()
-	eventually(t, 10*time.Second, "capture active on "+name, func() error {
+	testutil.Eventually(t, 10*time.Second, "capture active on "+name, func() error {
 		_, err := oneNode(c, fmt.Sprintf("G.V().Has('Name', '%s', 'Captures.ID', '%s', 'Captures.State', 'active')", name, id))
 		if err != nil {
 			raw, _ := c.Query(context.Background(), fmt.Sprintf("G.V().Has('Name', '%s').Values('Captures')", name))
@@ -75,14 +76,14 @@ func vethPair(t *testing.T, p string, net int) (ns1, ns2, v1, v2, ip1, ip2 strin
 	ip1, ip2 = fmt.Sprintf("10.%d.0.1", net), fmt.Sprintf("10.%d.0.2", net)
 	netnsAdd(t, ns1)
 	netnsAdd(t, ns2)
-	sh(t, "ip", "link", "add", v1, "type", "veth", "peer", "name", v2)
+	testutil.Sh(t, "ip", "link", "add", v1, "type", "veth", "peer", "name", v2)
 	linkCleanup(t, v1)
-	sh(t, "ip", "link", "set", v1, "netns", ns1)
-	sh(t, "ip", "link", "set", v2, "netns", ns2)
-	sh(t, "ip", "-n", ns1, "addr", "add", ip1+"/24", "dev", v1)
-	sh(t, "ip", "-n", ns2, "addr", "add", ip2+"/24", "dev", v2)
+	testutil.Sh(t, "ip", "link", "set", v1, "netns", ns1)
+	testutil.Sh(t, "ip", "link", "set", v2, "netns", ns2)
+	testutil.Sh(t, "ip", "-n", ns1, "addr", "add", ip1+"/24", "dev", v1)
+	testutil.Sh(t, "ip", "-n", ns2, "addr", "add", ip2+"/24", "dev", v2)
 	for _, x := range [][2]string{{ns1, v1}, {ns2, v2}, {ns1, "lo"}, {ns2, "lo"}} {
-		sh(t, "ip", "-n", x[0], "link", "set", x[1], "up")
+		testutil.Sh(t, "ip", "-n", x[0], "link", "set", x[1], "up")
 	}
 	return
 }
@@ -120,7 +121,7 @@ func TestCaptureFlowsOnRealTraffic(t *testing.T) {
 	c, addr, _ := allInOne(t)
 	p := uniq()
 	ns1, ns2, v1, v2, ip1, ip2 := vethPair(t, p, 241)
-	eventually(t, 5*time.Second, "veths seen", func() error {
+	testutil.Eventually(t, 5*time.Second, "veths seen", func() error {
 		if _, err := oneNode(c, fmt.Sprintf("G.V().Has('Name', '%s')", v1)); err != nil {
 			return err
 		}
@@ -132,8 +133,8 @@ func TestCaptureFlowsOnRealTraffic(t *testing.T) {
 	waitCaptureActive(t, c, v1, capA)
 	waitCaptureActive(t, c, v2, capB)
 
-	sh(t, "ip", "netns", "exec", ns1, "ping", "-c", "5", "-i", "0.2", ip2)
-	eventually(t, 5*time.Second, "ICMPv4 flow with 5/5 packets", func() error {
+	testutil.Sh(t, "ip", "netns", "exec", ns1, "ping", "-c", "5", "-i", "0.2", ip2)
+	testutil.Eventually(t, 5*time.Second, "ICMPv4 flow with 5/5 packets", func() error {
 		fs, err := queryFlows(c, fmt.Sprintf("G.Flows().Has('Application', 'ICMPv4', 'CaptureID', '%s')", capA))
 		if err != nil {
 			return err
@@ -161,8 +162,8 @@ func TestCaptureFlowsOnRealTraffic(t *testing.T) {
 			conn.Close()
 		}
 	}()
-	sh(t, "ip", "netns", "exec", ns1, "bash", "-c", fmt.Sprintf("exec 3<>/dev/tcp/%s/5001; echo hello >&3; exec 3>&-", ip2))
-	eventually(t, 5*time.Second, "TCP flow with handshake RTT and TCPMetric", func() error {
+	testutil.Sh(t, "ip", "netns", "exec", ns1, "bash", "-c", fmt.Sprintf("exec 3<>/dev/tcp/%s/5001; echo hello >&3; exec 3>&-", ip2))
+	testutil.Eventually(t, 5*time.Second, "TCP flow with handshake RTT and TCPMetric", func() error {
 		fs, err := queryFlows(c, fmt.Sprintf("G.Flows().Has('Application', 'TCP', 'CaptureID', '%s', 'Transport.B', 5001)", capA))
 		if err != nil {
 			return err
@@ -192,7 +193,7 @@ func TestCaptureFlowsOnRealTraffic(t *testing.T) {
 	if out, err := cli(addr, "capture", "delete", capA); err != nil {
 		t.Fatalf("delete: %v %s", err, out)
 	}
-	eventually(t, 5*time.Second, "capture gone from the node", func() error {
+	testutil.Eventually(t, 5*time.Second, "capture gone from the node", func() error {
 		ns, err := queryNodes(c, fmt.Sprintf("G.V().Has('Name', '%s').Has('Captures.ID', '%s')", v1, capA))
 		if err != nil {
 			return err
@@ -202,8 +203,8 @@ func TestCaptureFlowsOnRealTraffic(t *testing.T) {
 		}
 		return nil
 	})
-	sh(t, "ip", "netns", "exec", ns1, "ping", "-c", "3", "-i", "0.2", ip2)
-	eventually(t, 5*time.Second, "the other capture sees the new pings", func() error {
+	testutil.Sh(t, "ip", "netns", "exec", ns1, "ping", "-c", "3", "-i", "0.2", ip2)
+	testutil.Eventually(t, 5*time.Second, "the other capture sees the new pings", func() error {
 		fs, err := queryFlows(c, fmt.Sprintf("G.Flows().Has('Application', 'ICMPv4', 'CaptureID', '%s').Has('Metric.ABPackets', GTE(3))", capB))
 		if err != nil || len(fs) == 0 {
 			return fmt.Errorf("no new ICMP flow on %s: %v", v2, err)
@@ -228,28 +229,28 @@ func TestTrackingIDAcrossABridge(t *testing.T) {
 	v1, v1p, v2, v2p := p+"v1", p+"p1", p+"v2", p+"p2"
 	netnsAdd(t, ns1)
 	netnsAdd(t, ns2)
-	sh(t, "ip", "link", "add", br, "type", "bridge")
+	testutil.Sh(t, "ip", "link", "add", br, "type", "bridge")
 	linkCleanup(t, br)
-	sh(t, "ip", "link", "set", br, "up")
+	testutil.Sh(t, "ip", "link", "set", br, "up")
 	for _, x := range [][4]string{{v1, v1p, ns1, "10.242.0.1/24"}, {v2, v2p, ns2, "10.242.0.2/24"}} {
-		sh(t, "ip", "link", "add", x[0], "type", "veth", "peer", "name", x[1])
+		testutil.Sh(t, "ip", "link", "add", x[0], "type", "veth", "peer", "name", x[1])
 		linkCleanup(t, x[1])
-		sh(t, "ip", "link", "set", x[1], "master", br)
-		sh(t, "ip", "link", "set", x[1], "up")
-		sh(t, "ip", "link", "set", x[0], "netns", x[2])
-		sh(t, "ip", "-n", x[2], "addr", "add", x[3], "dev", x[0])
-		sh(t, "ip", "-n", x[2], "link", "set", x[0], "up")
+		testutil.Sh(t, "ip", "link", "set", x[1], "master", br)
+		testutil.Sh(t, "ip", "link", "set", x[1], "up")
+		testutil.Sh(t, "ip", "link", "set", x[0], "netns", x[2])
+		testutil.Sh(t, "ip", "-n", x[2], "addr", "add", x[3], "dev", x[0])
+		testutil.Sh(t, "ip", "-n", x[2], "link", "set", x[0], "up")
 	}
-	eventually(t, 5*time.Second, "interfaces seen", func() error {
+	testutil.Eventually(t, 5*time.Second, "interfaces seen", func() error {
 		_, err := queryNodes(c, fmt.Sprintf("G.V().Has('Name', WITHIN('%s', '%s'))", v1, v2))
 		return err
 	})
 	id := createCapture(t, addr, "--gremlin", fmt.Sprintf("G.V().Has('Name', WITHIN('%s', '%s'))", v1, v2), "--bpf", "icmp")
 	waitCaptureActive(t, c, v1, id)
 	waitCaptureActive(t, c, v2, id)
-	sh(t, "ip", "netns", "exec", ns1, "ping", "-c", "3", "-i", "0.2", "10.242.0.2")
+	testutil.Sh(t, "ip", "netns", "exec", ns1, "ping", "-c", "3", "-i", "0.2", "10.242.0.2")
 	var tracking string
-	eventually(t, 5*time.Second, "the same TrackingID at both ends", func() error {
+	testutil.Eventually(t, 5*time.Second, "the same TrackingID at both ends", func() error {
 		fs, err := queryFlows(c, fmt.Sprintf("G.Flows().Has('CaptureID', '%s', 'Application', 'ICMPv4')", id))
 		if err != nil {
 			return err
@@ -288,7 +289,7 @@ func TestCaptureSurvivesAnalyzerRestart(t *testing.T) {
 	waitAgent(t, c, hostID)
 	p := uniq()
 	ns1, _, v1, _, _, ip2 := vethPair(t, p, 243)
-	eventually(t, 5*time.Second, "veth seen", func() error {
+	testutil.Eventually(t, 5*time.Second, "veth seen", func() error {
 		_, err := oneNode(c, fmt.Sprintf("G.V().Has('Name', '%s')", v1))
 		return err
 	})
@@ -303,8 +304,8 @@ func TestCaptureSurvivesAnalyzerRestart(t *testing.T) {
 		t.Fatalf("capture lost with the analyzer: %v %s", err, out)
 	}
 	waitCaptureActive(t, c, v1, id)
-	sh(t, "ip", "netns", "exec", ns1, "ping", "-c", "2", "-i", "0.2", ip2)
-	eventually(t, 5*time.Second, "flows after the restart", func() error {
+	testutil.Sh(t, "ip", "netns", "exec", ns1, "ping", "-c", "2", "-i", "0.2", ip2)
+	testutil.Eventually(t, 5*time.Second, "flows after the restart", func() error {
 		fs, err := queryFlows(c, fmt.Sprintf("G.Flows().Has('CaptureID', '%s', 'Application', 'ICMPv4')", id))
 		if err != nil || len(fs) == 0 {
 			return fmt.Errorf("no flow: %v", err)
@@ -381,7 +382,7 @@ func TestRawPacketsAndLiveFlows(t *testing.T) {
 	c, addr, _ := allInOne(t)
 	p := uniq()
 	ns1, _, v1, _, _, ip2 := vethPair(t, p, 245)
-	eventually(t, 5*time.Second, "veth seen", func() error {
+	testutil.Eventually(t, 5*time.Second, "veth seen", func() error {
 		_, err := oneNode(c, fmt.Sprintf("G.V().Has('Name', '%s')", v1))
 		return err
 	})
@@ -392,7 +393,7 @@ func TestRawPacketsAndLiveFlows(t *testing.T) {
 	defer ws.Close()
 	id := createCapture(t, addr, "--gremlin", fmt.Sprintf("G.V().Has('Name', '%s')", v1), "--bpf", "icmp", "--rawpacket-limit", "3")
 	waitCaptureActive(t, c, v1, id)
-	sh(t, "ip", "netns", "exec", ns1, "ping", "-c", "5", "-i", "0.2", ip2)
+	testutil.Sh(t, "ip", "netns", "exec", ns1, "ping", "-c", "5", "-i", "0.2", ip2)
 
 	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for {
@@ -407,7 +408,7 @@ func TestRawPacketsAndLiveFlows(t *testing.T) {
 			break
 		}
 	}
-	eventually(t, 5*time.Second, "raw packets", func() error {
+	testutil.Eventually(t, 5*time.Second, "raw packets", func() error {
 		raw, err := c.Query(context.Background(), fmt.Sprintf("G.Flows().Has('CaptureID', '%s', 'Application', 'ICMPv4').RawPackets()", id))
 		if err != nil {
 			return err
@@ -443,7 +444,7 @@ func TestPacketGenerator(t *testing.T) {
 	c, addr, _ := allInOne(t)
 	p := uniq()
 	_, _, v1, v2, _, _ := vethPair(t, p, 246)
-	eventually(t, 5*time.Second, "veths with addresses seen", func() error {
+	testutil.Eventually(t, 5*time.Second, "veths with addresses seen", func() error {
 		for _, v := range []string{v1, v2} {
 			if _, err := oneNode(c, fmt.Sprintf("G.V().Has('Name', '%s').HasKey('IPV4')", v)); err != nil {
 				return err
@@ -458,7 +459,7 @@ func TestPacketGenerator(t *testing.T) {
 	if err != nil {
 		t.Fatalf("injection create: %v %s", err, out)
 	}
-	eventually(t, 5*time.Second, "5 injected echo requests answered", func() error {
+	testutil.Eventually(t, 5*time.Second, "5 injected echo requests answered", func() error {
 		fs, err := queryFlows(c, fmt.Sprintf("G.Flows().Has('CaptureID', '%s', 'ICMP.ID', 4242)", id))
 		if err != nil {
 			return err

@@ -16,12 +16,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/skydive-ng/skydive/client"
+	"github.com/skydive-ng/skydive/internal/testutil"
 )
 
 var skydiveBin string
@@ -65,14 +65,6 @@ func freePort(t *testing.T) int {
 }
 
 // sh runs a command and fails the test if it fails.
-func sh(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
 
 // process is a running skydive command.
 type process struct {
@@ -131,20 +123,6 @@ func writeConf(t *testing.T, body string) string {
 }
 
 // eventually polls cond until it returns nil or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	var err error
-	for {
-		if err = cond(); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not true within %s: %v", what, within, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 type node struct {
 	ID       string         `json:"ID"`
@@ -198,7 +176,7 @@ func oneNode(c *client.Client, q string) (node, error) {
 // netnsAdd creates a namespace removed at the end of the test.
 func netnsAdd(t *testing.T, name string) {
 	t.Helper()
-	sh(t, "ip", "netns", "add", name)
+	testutil.Sh(t, "ip", "netns", "add", name)
 	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
 }
 
@@ -211,7 +189,7 @@ func linkCleanup(t *testing.T, name string) {
 // is still setting its ports up drops the first packets).
 func reachable(t *testing.T, ns, ip string) {
 	t.Helper()
-	eventually(t, 15*time.Second, ip+" reachable from "+ns, func() error {
+	testutil.Eventually(t, 15*time.Second, ip+" reachable from "+ns, func() error {
 		out, err := exec.Command("ip", "netns", "exec", ns, "ping", "-c", "1", "-W", "1", ip).CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("%v: %s", err, out)

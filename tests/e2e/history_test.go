@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/skydive-ng/skydive/internal/testutil"
 )
 
 // TestTimeTravel checks G.At on the real kernel: an MTU change and a deleted
@@ -19,12 +21,12 @@ func TestTimeTravel(t *testing.T) {
 	ns, gone, veth, peer := p+"t", p+"g", p+"tv", p+"tp"
 	netnsAdd(t, ns)
 	netnsAdd(t, gone)
-	sh(t, "ip", "link", "add", veth, "type", "veth", "peer", "name", peer)
+	testutil.Sh(t, "ip", "link", "add", veth, "type", "veth", "peer", "name", peer)
 	linkCleanup(t, veth)
-	sh(t, "ip", "link", "set", veth, "netns", ns)
+	testutil.Sh(t, "ip", "link", "set", veth, "netns", ns)
 
 	var created time.Time
-	eventually(t, 5*time.Second, "interface and namespaces seen", func() error {
+	testutil.Eventually(t, 5*time.Second, "interface and namespaces seen", func() error {
 		n, err := oneNode(c, fmt.Sprintf("G.V().Has('Name', '%s', 'MTU', 1500)", veth))
 		if err != nil {
 			return err
@@ -46,8 +48,8 @@ func TestTimeTravel(t *testing.T) {
 	// The past we look at must be after the creation: wait for it to exist.
 	time.Sleep(time.Until(created.Add(6 * time.Second)))
 
-	sh(t, "ip", "-n", ns, "link", "set", veth, "mtu", "1400")
-	eventually(t, 2*time.Second, "new MTU now", func() error {
+	testutil.Sh(t, "ip", "-n", ns, "link", "set", veth, "mtu", "1400")
+	testutil.Eventually(t, 2*time.Second, "new MTU now", func() error {
 		_, err := oneNode(c, fmt.Sprintf("G.V().Has('Name', '%s', 'MTU', 1400)", veth))
 		return err
 	})
@@ -60,9 +62,9 @@ func TestTimeTravel(t *testing.T) {
 		t.Fatalf("G.At('-5s') MTU = %s (%v), want [1500]", raw, err)
 	}
 
-	sh(t, "ip", "netns", "del", gone)
+	testutil.Sh(t, "ip", "netns", "del", gone)
 	var deleted time.Time
-	eventually(t, 5*time.Second, "namespace gone now", func() error {
+	testutil.Eventually(t, 5*time.Second, "namespace gone now", func() error {
 		ns, err := queryNodes(c, fmt.Sprintf("G.V().Has('Name', '%s')", gone))
 		if err != nil {
 			return err

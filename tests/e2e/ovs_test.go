@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/skydive-ng/skydive/client"
+	"github.com/skydive-ng/skydive/internal/testutil"
 	"github.com/skydive-ng/skydive/internal/testutil/ovstest"
 )
 
@@ -30,18 +31,18 @@ func TestOVSTopology(t *testing.T) {
 	for _, n := range []string{"1", "2"} {
 		ns := p + "n" + n
 		netnsAdd(t, ns)
-		sh(t, "ip", "link", "add", p+"v"+n, "type", "veth", "peer", "name", p+"p"+n)
+		testutil.Sh(t, "ip", "link", "add", p+"v"+n, "type", "veth", "peer", "name", p+"p"+n)
 		linkCleanup(t, p+"v"+n)
-		sh(t, "ip", "link", "set", p+"p"+n, "netns", ns)
-		sh(t, "ip", "link", "set", p+"v"+n, "up")
-		sh(t, "ip", "-n", ns, "addr", "add", "10.244.0."+n+"/24", "dev", p+"p"+n)
-		sh(t, "ip", "-n", ns, "link", "set", p+"p"+n, "up")
+		testutil.Sh(t, "ip", "link", "set", p+"p"+n, "netns", ns)
+		testutil.Sh(t, "ip", "link", "set", p+"v"+n, "up")
+		testutil.Sh(t, "ip", "-n", ns, "addr", "add", "10.244.0."+n+"/24", "dev", p+"p"+n)
+		testutil.Sh(t, "ip", "-n", ns, "link", "set", p+"p"+n, "up")
 		ovs.Vsctl("add-port", br, p+"v"+n)
 	}
 	ovs.Vsctl("add-port", br, internal, "--", "set", "interface", internal, "type=internal",
 		"external_ids:vm-id="+vmID, "external_ids:iface-id=8d1c2b3a-4e5f-6a7b-8c9d-0e1f2a3b4c5d")
 
-	eventually(t, 5*time.Second, "OVS bridge, ports and interfaces", func() error {
+	testutil.Eventually(t, 5*time.Second, "OVS bridge, ports and interfaces", func() error {
 		if _, err := oneNode(c, fmt.Sprintf("G.V().Has('Type', 'ovsbridge', 'Name', '%s')", br)); err != nil {
 			return err
 		}
@@ -71,8 +72,8 @@ func TestOVSTopology(t *testing.T) {
 	if got := strings.TrimSpace(ovs.Vsctl("get", "bridge", br, "sflow")); got == "[]" {
 		t.Fatalf("bridge sflow not configured")
 	}
-	sh(t, "ip", "netns", "exec", p+"n1", "ping", "-c", "5", "-i", "0.2", "10.244.0.2")
-	eventually(t, 10*time.Second, "ICMPv4 flow from sFlow", func() error {
+	testutil.Sh(t, "ip", "netns", "exec", p+"n1", "ping", "-c", "5", "-i", "0.2", "10.244.0.2")
+	testutil.Eventually(t, 10*time.Second, "ICMPv4 flow from sFlow", func() error {
 		fs, err := queryFlows(c, fmt.Sprintf("G.Flows().Has('CaptureID', '%s', 'Application', 'ICMPv4')", id))
 		if err != nil {
 			return err
@@ -85,7 +86,7 @@ func TestOVSTopology(t *testing.T) {
 	if out, err := cli(addr, "capture", "delete", id); err != nil {
 		t.Fatalf("delete: %v %s", err, out)
 	}
-	eventually(t, 5*time.Second, "bridge sflow removed", func() error {
+	testutil.Eventually(t, 5*time.Second, "bridge sflow removed", func() error {
 		if got := strings.TrimSpace(ovs.Vsctl("get", "bridge", br, "sflow")); got != "[]" {
 			return fmt.Errorf("sflow %s", got)
 		}
@@ -100,8 +101,8 @@ func TestOVSTopology(t *testing.T) {
 	if got := strings.TrimSpace(ovs.Vsctl("get", "bridge", br, "mirrors")); got == "[]" {
 		t.Fatalf("no mirror on the bridge")
 	}
-	sh(t, "ip", "netns", "exec", p+"n1", "ping", "-c", "4", "-i", "0.2", "10.244.0.2")
-	eventually(t, 10*time.Second, "ICMPv4 flow from the mirror", func() error {
+	testutil.Sh(t, "ip", "netns", "exec", p+"n1", "ping", "-c", "4", "-i", "0.2", "10.244.0.2")
+	testutil.Eventually(t, 10*time.Second, "ICMPv4 flow from the mirror", func() error {
 		fs, err := queryFlows(c, fmt.Sprintf("G.Flows().Has('CaptureID', '%s', 'Application', 'ICMPv4')", mid))
 		if err != nil {
 			return err
@@ -114,7 +115,7 @@ func TestOVSTopology(t *testing.T) {
 	if out, err := cli(addr, "capture", "delete", mid); err != nil {
 		t.Fatalf("delete: %v %s", err, out)
 	}
-	eventually(t, 5*time.Second, "mirror removed", func() error {
+	testutil.Eventually(t, 5*time.Second, "mirror removed", func() error {
 		if got := strings.TrimSpace(ovs.Vsctl("get", "bridge", br, "mirrors")); got != "[]" {
 			return fmt.Errorf("mirrors %s", got)
 		}
@@ -122,7 +123,7 @@ func TestOVSTopology(t *testing.T) {
 	})
 
 	ovs.Vsctl("del-port", br, internal)
-	eventually(t, 5*time.Second, "port removed", func() error {
+	testutil.Eventually(t, 5*time.Second, "port removed", func() error {
 		ns, err := queryNodes(c, fmt.Sprintf("G.V().Has('Type', 'ovsport', 'Name', '%s')", internal))
 		if err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/skydive-ng/skydive/client"
+	"github.com/skydive-ng/skydive/internal/testutil"
 )
 
 // TestEmbeddedStoreSurvivesKill: topology history and flows in the default
@@ -24,14 +25,14 @@ func TestEmbeddedStoreSurvivesKill(t *testing.T) {
 	waitAgent(t, c, hostID)
 
 	ns1, _, v1, _, _, ip2 := vethPair(t, uniq(), 248)
-	eventually(t, 5*time.Second, "veth seen", func() error {
+	testutil.Eventually(t, 5*time.Second, "veth seen", func() error {
 		_, err := oneNode(c, fmt.Sprintf("G.V().Has('Name', '%s')", v1))
 		return err
 	})
 	id := createCapture(t, addr, "--gremlin", fmt.Sprintf("G.V().Has('Name', '%s')", v1), "--bpf", "icmp")
 	waitCaptureActive(t, c, v1, id)
-	sh(t, "ip", "netns", "exec", ns1, "ping", "-c", "3", "-i", "0.2", ip2)
-	eventually(t, 5*time.Second, "flow stored", func() error {
+	testutil.Sh(t, "ip", "netns", "exec", ns1, "ping", "-c", "3", "-i", "0.2", ip2)
+	testutil.Eventually(t, 5*time.Second, "flow stored", func() error {
 		fs, err := queryFlows(c, fmt.Sprintf("G.Flows().Has('CaptureID', '%s', 'Application', 'ICMPv4')", id))
 		if err != nil || len(fs) != 1 || fs[0].Metric.ABPackets != 3 {
 			return fmt.Errorf("flows %v %v", fs, err)
@@ -44,7 +45,7 @@ func TestEmbeddedStoreSurvivesKill(t *testing.T) {
 	ag.kill()
 	an.kill()
 	start(t, aconf, "analyzer")
-	eventually(t, 10*time.Second, "analyzer back", func() error {
+	testutil.Eventually(t, 10*time.Second, "analyzer back", func() error {
 		_, err := c.Status(t.Context())
 		return err
 	})

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/skydive-ng/skydive/client"
+	"github.com/skydive-ng/skydive/internal/testutil"
 )
 
 func allInOne(t *testing.T) (*client.Client, string, string) {
@@ -32,7 +33,7 @@ func allInOne(t *testing.T) (*client.Client, string, string) {
 
 func waitAgent(t *testing.T, c *client.Client, hostID string) {
 	t.Helper()
-	eventually(t, 15*time.Second, "agent connected", func() error {
+	testutil.Eventually(t, 15*time.Second, "agent connected", func() error {
 		st, err := c.AnalyzerStatus(context.Background())
 		if err != nil {
 			return err
@@ -60,28 +61,28 @@ func TestAllInOneLiveTopology(t *testing.T) {
 		netnsAdd(t, ns)
 	}
 	// Two namespaces joined by a veth pair.
-	sh(t, "ip", "link", "add", vA, "type", "veth", "peer", "name", vB)
+	testutil.Sh(t, "ip", "link", "add", vA, "type", "veth", "peer", "name", vB)
 	linkCleanup(t, vA)
-	sh(t, "ip", "link", "set", vA, "netns", nsA)
-	sh(t, "ip", "link", "set", vB, "netns", nsB)
-	sh(t, "ip", "-n", nsA, "addr", "add", "10.250.0.1/24", "dev", vA)
-	sh(t, "ip", "-n", nsB, "addr", "add", "10.250.0.2/24", "dev", vB)
-	sh(t, "ip", "-n", nsA, "link", "set", vA, "up")
-	sh(t, "ip", "-n", nsB, "link", "set", vB, "up")
+	testutil.Sh(t, "ip", "link", "set", vA, "netns", nsA)
+	testutil.Sh(t, "ip", "link", "set", vB, "netns", nsB)
+	testutil.Sh(t, "ip", "-n", nsA, "addr", "add", "10.250.0.1/24", "dev", vA)
+	testutil.Sh(t, "ip", "-n", nsB, "addr", "add", "10.250.0.2/24", "dev", vB)
+	testutil.Sh(t, "ip", "-n", nsA, "link", "set", vA, "up")
+	testutil.Sh(t, "ip", "-n", nsB, "link", "set", vB, "up")
 	// A Linux bridge with a veth into a third namespace.
-	sh(t, "ip", "link", "add", br, "type", "bridge")
+	testutil.Sh(t, "ip", "link", "add", br, "type", "bridge")
 	linkCleanup(t, br)
-	sh(t, "ip", "link", "add", bp, "type", "veth", "peer", "name", bq)
+	testutil.Sh(t, "ip", "link", "add", bp, "type", "veth", "peer", "name", bq)
 	linkCleanup(t, bp)
-	sh(t, "ip", "link", "set", bp, "master", br)
-	sh(t, "ip", "link", "set", bq, "netns", nsC)
-	sh(t, "ip", "-n", nsC, "addr", "add", "10.251.0.3/24", "dev", bq)
-	sh(t, "ip", "link", "set", br, "up")
-	sh(t, "ip", "link", "set", bp, "up")
-	sh(t, "ip", "-n", nsC, "link", "set", bq, "up")
+	testutil.Sh(t, "ip", "link", "set", bp, "master", br)
+	testutil.Sh(t, "ip", "link", "set", bq, "netns", nsC)
+	testutil.Sh(t, "ip", "-n", nsC, "addr", "add", "10.251.0.3/24", "dev", bq)
+	testutil.Sh(t, "ip", "link", "set", br, "up")
+	testutil.Sh(t, "ip", "link", "set", bp, "up")
+	testutil.Sh(t, "ip", "-n", nsC, "link", "set", bq, "up")
 
 	var nodeA, nodeB node
-	eventually(t, 5*time.Second, "namespaces, veths and edges in the topology", func() error {
+	testutil.Eventually(t, 5*time.Second, "namespaces, veths and edges in the topology", func() error {
 		for _, ns := range []string{nsA, nsB, nsC} {
 			n, err := oneNode(c, fmt.Sprintf("G.V().Has('Type', 'netns', 'Name', '%s')", ns))
 			if err != nil {
@@ -142,8 +143,8 @@ func TestAllInOneLiveTopology(t *testing.T) {
 	})
 
 	// MTU change, seen through the CLI as in Red Hat's guide.
-	sh(t, "ip", "-n", nsA, "link", "set", vA, "mtu", "1450")
-	eventually(t, 2*time.Second, "MTU 1450 visible", func() error {
+	testutil.Sh(t, "ip", "-n", nsA, "link", "set", vA, "mtu", "1450")
+	testutil.Eventually(t, 2*time.Second, "MTU 1450 visible", func() error {
 		out, err := cli(addr, "query", "G.V().Has('MTU', NE(1500)).Values('IPV4')")
 		if err != nil {
 			return fmt.Errorf("%v: %s", err, out)
@@ -166,8 +167,8 @@ func TestAllInOneLiveTopology(t *testing.T) {
 	})
 
 	// Link down.
-	sh(t, "ip", "-n", nsB, "link", "set", vB, "down")
-	eventually(t, 2*time.Second, "State DOWN", func() error {
+	testutil.Sh(t, "ip", "-n", nsB, "link", "set", vB, "down")
+	testutil.Eventually(t, 2*time.Second, "State DOWN", func() error {
 		n, err := oneNode(c, fmt.Sprintf("G.V().Has('Name', '%s')", vB))
 		if err != nil {
 			return err
@@ -179,8 +180,8 @@ func TestAllInOneLiveTopology(t *testing.T) {
 	})
 
 	// A deleted namespace takes its subgraph with it.
-	sh(t, "ip", "netns", "del", nsC)
-	eventually(t, 5*time.Second, "namespace subgraph removed", func() error {
+	testutil.Sh(t, "ip", "netns", "del", nsC)
+	testutil.Eventually(t, 5*time.Second, "namespace subgraph removed", func() error {
 		for _, q := range []string{
 			fmt.Sprintf("G.V().Has('Name', '%s')", nsC),
 			fmt.Sprintf("G.V().Has('Name', '%s')", bq),
@@ -272,7 +273,7 @@ func TestAnalyzerRestart(t *testing.T) {
 
 	ns := uniq() + "r"
 	netnsAdd(t, ns)
-	eventually(t, 5*time.Second, "namespace seen", func() error {
+	testutil.Eventually(t, 5*time.Second, "namespace seen", func() error {
 		_, err := oneNode(c, fmt.Sprintf("G.V().Has('Type', 'netns', 'Name', '%s')", ns))
 		return err
 	})
@@ -287,7 +288,7 @@ func TestAnalyzerRestart(t *testing.T) {
 	}
 	start(t, aconf, "analyzer")
 	waitAgent(t, c, hostID)
-	eventually(t, 10*time.Second, "same graph after the analyzer's restart", func() error {
+	testutil.Eventually(t, 10*time.Second, "same graph after the analyzer's restart", func() error {
 		after := graphIDs(t, c, hostID)
 		if !slices.Equal(before, after) {
 			return fmt.Errorf("before %d elements, after %d", len(before), len(after))
@@ -404,7 +405,7 @@ func TestTopologyImport(t *testing.T) {
 	if out, err := cli(addr, "topology", "import", "--file", good); err != nil {
 		t.Fatalf("import: %v: %s", err, out)
 	}
-	eventually(t, 2*time.Second, "imported nodes", func() error {
+	testutil.Eventually(t, 2*time.Second, "imported nodes", func() error {
 		_, err := oneNode(c, fmt.Sprintf("G.V().Has('Type', 'switch', 'Name', '%s-tor').Out().Has('MTU', 9000)", p))
 		return err
 	})

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/skydive-ng/skydive/internal/testutil"
 )
 
 const checkMTUID = "85757b38-6e21-11e8-b42d-28d2442e1325"
@@ -83,7 +85,7 @@ Source: |
 	// CheckMTU across the two ends of a veth pair.
 	_, ns2, v1, v2, _, _ := vethPair(t, p, 242)
 	var idA, idB string
-	eventually(t, 10*time.Second, "veth ends linked by a layer2 edge", func() error {
+	testutil.Eventually(t, 10*time.Second, "veth ends linked by a layer2 edge", func() error {
 		a, err := oneNode(c, fmt.Sprintf("G.V().Has('Name', '%s')", v1))
 		if err != nil {
 			return err
@@ -109,8 +111,8 @@ Source: |
 	if got := checkMTU(idA, idB); got != "true" {
 		t.Fatalf("CheckMTU with equal MTUs: %s", got)
 	}
-	sh(t, "ip", "-n", ns2, "link", "set", v2, "mtu", "1400")
-	eventually(t, 10*time.Second, "MTU 1400 seen", func() error {
+	testutil.Sh(t, "ip", "-n", ns2, "link", "set", v2, "mtu", "1400")
+	testutil.Eventually(t, 10*time.Second, "MTU 1400 seen", func() error {
 		_, err := oneNode(c, fmt.Sprintf("G.V('%s').Has('MTU', 1400)", idB))
 		return err
 	})
@@ -137,7 +139,7 @@ func TestWorkflowCheckConnectivity(t *testing.T) {
 	p := uniq()
 	_, _, v1, v2, _, _ := vethPair(t, p, 247)
 	var ids []string
-	eventually(t, 10*time.Second, "veths with addresses seen", func() error {
+	testutil.Eventually(t, 10*time.Second, "veths with addresses seen", func() error {
 		ids = ids[:0]
 		for _, v := range []string{v1, v2} {
 			n, err := oneNode(c, fmt.Sprintf("G.V().Has('Name', '%s').HasKey('IPV4')", v))
@@ -163,7 +165,7 @@ func TestWorkflowCheckConnectivity(t *testing.T) {
 		t.Fatalf("CheckConnectivity: %s", out)
 	}
 	// The workflow deletes its capture when done.
-	eventually(t, 5*time.Second, "the workflow's capture deleted", func() error {
+	testutil.Eventually(t, 5*time.Second, "the workflow's capture deleted", func() error {
 		out, err := cli(addr, "capture", "list")
 		if err != nil {
 			return fmt.Errorf("%v: %s", err, out)

@@ -14,15 +14,9 @@ import (
 
 	"github.com/skydive-ng/skydive/internal/graph"
 	nlprobe "github.com/skydive-ng/skydive/internal/probe/netlink"
+	"github.com/skydive-ng/skydive/internal/testutil"
 	"github.com/skydive-ng/skydive/internal/topology"
 )
-
-func sh(t *testing.T, args ...string) {
-	t.Helper()
-	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
 
 func byName(g *graph.Graph, name string) *graph.Node {
 	ns, _ := g.NodesByIndex(graph.KeyName, name)
@@ -30,21 +24,6 @@ func byName(g *graph.Graph, name string) *graph.Node {
 		return nil
 	}
 	return ns[0]
-}
-
-func eventually(t *testing.T, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func linked(g *graph.Graph, a, b graph.Identifier, relation string) bool {
@@ -81,20 +60,20 @@ func TestProbesFollowNamespaces(t *testing.T) {
 	go func() { _ = hostProbe.Run(ctx) }()
 	go func() { _ = New(Options{Writer: w, Host: hostID, RunPath: "/var/run/netns", Peers: peers}).Run(ctx) }()
 
-	sh(t, "ip", "netns", "add", ns)
+	testutil.Sh(t, "ip", "netns", "add", ns)
 	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
-	sh(t, "ip", "link", "add", host, "type", "veth", "peer", "name", peer)
+	testutil.Sh(t, "ip", "link", "add", host, "type", "veth", "peer", "name", peer)
 	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", host).Run() })
-	sh(t, "ip", "link", "set", peer, "netns", ns)
-	sh(t, "ip", "-n", ns, "addr", "add", "10.252.0.2/24", "dev", peer)
-	sh(t, "ip", "-n", ns, "addr", "add", "fd00:252::2/64", "dev", peer)
-	sh(t, "ip", "-n", ns, "link", "set", peer, "up")
-	sh(t, "ip", "link", "set", host, "up")
-	sh(t, "ip", "-n", ns, "link", "add", p+"vx", "type", "vxlan", "id", "42", "dstport", "4789", "local", "10.252.0.2", "dev", peer)
-	sh(t, "ip", "-n", ns, "link", "add", p+"mv", "link", peer, "type", "macvlan", "mode", "bridge")
-	sh(t, "ip", "-n", ns, "tuntap", "add", "dev", p+"tp", "mode", "tap")
+	testutil.Sh(t, "ip", "link", "set", peer, "netns", ns)
+	testutil.Sh(t, "ip", "-n", ns, "addr", "add", "10.252.0.2/24", "dev", peer)
+	testutil.Sh(t, "ip", "-n", ns, "addr", "add", "fd00:252::2/64", "dev", peer)
+	testutil.Sh(t, "ip", "-n", ns, "link", "set", peer, "up")
+	testutil.Sh(t, "ip", "link", "set", host, "up")
+	testutil.Sh(t, "ip", "-n", ns, "link", "add", p+"vx", "type", "vxlan", "id", "42", "dstport", "4789", "local", "10.252.0.2", "dev", peer)
+	testutil.Sh(t, "ip", "-n", ns, "link", "add", p+"mv", "link", peer, "type", "macvlan", "mode", "bridge")
+	testutil.Sh(t, "ip", "-n", ns, "tuntap", "add", "dev", p+"tp", "mode", "tap")
 
-	eventually(t, "namespace subgraph", func() error {
+	testutil.Eventually(t, 5*time.Second, "namespace subgraph", func() error {
 		nsNode := byName(g, ns)
 		if nsNode == nil || nsNode.Metadata["Type"] != "netns" || nsNode.Metadata["Path"] != "/var/run/netns/"+ns {
 			return fmt.Errorf("netns node %v", nsNode)
@@ -138,8 +117,8 @@ func TestProbesFollowNamespaces(t *testing.T) {
 		return nil
 	})
 
-	sh(t, "ip", "netns", "del", ns)
-	eventually(t, "namespace subgraph removed", func() error {
+	testutil.Sh(t, "ip", "netns", "del", ns)
+	testutil.Eventually(t, 5*time.Second, "namespace subgraph removed", func() error {
 		for _, name := range []string{ns, peer, p + "vx", p + "mv", p + "tp", host} {
 			if n := byName(g, name); n != nil {
 				return fmt.Errorf("%s still there", name)

@@ -8,37 +8,15 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/skydive-ng/skydive/internal/graph"
 	nlprobe "github.com/skydive-ng/skydive/internal/probe/netlink"
+	"github.com/skydive-ng/skydive/internal/testutil"
 	"github.com/skydive-ng/skydive/internal/testutil/ovstest"
 	"github.com/skydive-ng/skydive/internal/topology"
 )
-
-func sh(t *testing.T, args ...string) {
-	t.Helper()
-	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
-
-func eventually(t *testing.T, within time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 func nodesOf(g *graph.Graph, key, value string) []*graph.Node {
 	ns, _ := g.NodesByIndex(key, value)
@@ -98,12 +76,12 @@ func TestOVSTopologyFromRealOVSDB(t *testing.T) {
 	for _, n := range []string{"1", "2"} {
 		ns := p + "n" + n
 		nsNames = append(nsNames, ns)
-		sh(t, "ip", "netns", "add", ns)
+		testutil.Sh(t, "ip", "netns", "add", ns)
 		t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
-		sh(t, "ip", "link", "add", p+"v"+n, "type", "veth", "peer", "name", p+"p"+n)
+		testutil.Sh(t, "ip", "link", "add", p+"v"+n, "type", "veth", "peer", "name", p+"p"+n)
 		t.Cleanup(func() { _ = exec.Command("ip", "link", "del", p+"v"+n).Run() })
-		sh(t, "ip", "link", "set", p+"p"+n, "netns", ns)
-		sh(t, "ip", "link", "set", p+"v"+n, "up")
+		testutil.Sh(t, "ip", "link", "set", p+"p"+n, "netns", ns)
+		testutil.Sh(t, "ip", "link", "set", p+"v"+n, "up")
 		ovs.Vsctl("add-port", br, p+"v"+n)
 	}
 	internal := p + "in"
@@ -114,7 +92,7 @@ func TestOVSTopologyFromRealOVSDB(t *testing.T) {
 	ovs.Vsctl("add-port", br, p+"pa", "--", "set", "interface", p+"pa", "type=patch", "options:peer="+p+"pb")
 	ovs.Vsctl("add-port", br2, p+"pb", "--", "set", "interface", p+"pb", "type=patch", "options:peer="+p+"pa")
 
-	eventually(t, 5*time.Second, "OVS topology", func() error {
+	testutil.Eventually(t, 5*time.Second, "OVS topology", func() error {
 		if _, err := one(g, TypeSwitch, "openvswitch"); err != nil {
 			return err
 		}
@@ -180,7 +158,7 @@ func TestOVSTopologyFromRealOVSDB(t *testing.T) {
 
 	// Deleting a port removes it, and the veth loses its OVS metadata.
 	ovs.Vsctl("del-port", br, p+"v2")
-	eventually(t, 5*time.Second, "port removed", func() error {
+	testutil.Eventually(t, 5*time.Second, "port removed", func() error {
 		if ns := nodesOf(g, graph.KeyName, p+"v2"); len(ns) != 1 {
 			return fmt.Errorf("%d nodes named %s", len(ns), p+"v2")
 		} else if _, ok := ns[0].Metadata["OfPort"]; ok {
@@ -195,7 +173,7 @@ func TestOVSTopologyFromRealOVSDB(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	ovs.StartDB()
 	ovs.Vsctl("set", "bridge", br, "external_ids:after-restart=yes")
-	eventually(t, 10*time.Second, "reconnected", func() error {
+	testutil.Eventually(t, 10*time.Second, "reconnected", func() error {
 		brN, err := one(g, TypeBridge, br)
 		if err != nil {
 			return err
