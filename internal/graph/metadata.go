@@ -2,9 +2,10 @@ package graph
 
 import (
 	"encoding/json"
-	"math"
 	"reflect"
 	"strings"
+
+	"github.com/skydive-ng/skydive/internal/num"
 )
 
 // Metadata keys every node or edge may carry.
@@ -75,26 +76,8 @@ func Normalize(v any) any {
 	switch t := v.(type) {
 	case nil, string, bool, int64, float64:
 		return v
-	case int:
-		return int64(t)
-	case int8:
-		return int64(t)
-	case int16:
-		return int64(t)
-	case int32:
-		return int64(t)
-	case uint:
-		return uint64ToCanon(uint64(t))
-	case uint8:
-		return int64(t)
-	case uint16:
-		return int64(t)
-	case uint32:
-		return int64(t)
-	case uint64:
-		return uint64ToCanon(t)
-	case float32:
-		return float64(t)
+	case int, int8, int16, int32, uint, uint8, uint16, uint32, uint64, float32:
+		return num.Canon(v)
 	case json.Number:
 		if i, err := t.Int64(); err == nil {
 			return i
@@ -153,13 +136,6 @@ func Normalize(v any) any {
 		return nil
 	}
 	return Normalize(out)
-}
-
-func uint64ToCanon(u uint64) any {
-	if u > math.MaxInt64 {
-		return float64(u)
-	}
-	return int64(u)
 }
 
 func normalizeMap(m map[string]any) map[string]any {

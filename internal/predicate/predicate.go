@@ -16,6 +16,8 @@ import (
 	"regexp"
 	rsyntax "regexp/syntax"
 	"strings"
+
+	"github.com/skydive-ng/skydive/internal/num"
 )
 
 // P is a compiled predicate. The zero value is not usable; use the
@@ -73,24 +75,24 @@ func Absent() *P { return newP("ABSENT", "ABSENT()", true, func(any) bool { retu
 
 // Eq matches values equal to want (numbers compare across int and float).
 func Eq(want any) *P {
-	want = canon(want)
+	want = num.Canon(want)
 	return withArgs(newP("EQ", render(want), false, func(v any) bool { return Equal(v, want) }), want)
 }
 
 // NE matches present values different from want.
 func NE(want any) *P {
-	want = canon(want)
+	want = num.Canon(want)
 	return withArgs(newP("NE", "NE("+render(want)+")", false, func(v any) bool { return !Equal(v, want) }), want)
 }
 
 // NEE matches values different from want, and absent keys.
 func NEE(want any) *P {
-	want = canon(want)
+	want = num.Canon(want)
 	return newP("NEE", "NEE("+render(want)+")", true, func(v any) bool { return !Equal(v, want) })
 }
 
 func ordered(name string, want any, ok func(c int) bool) *P {
-	want = canon(want)
+	want = num.Canon(want)
 	return withArgs(newP(name, name+"("+render(want)+")", false, func(v any) bool {
 		c, comparable := Compare(v, want)
 		return comparable && ok(c)
@@ -110,7 +112,7 @@ func GT(want any) *P { return ordered("GT", want, func(c int) bool { return c > 
 func GTE(want any) *P { return ordered("GTE", want, func(c int) bool { return c >= 0 }) }
 
 func interval(name string, a, b any, ok func(ca, cb int) bool) *P {
-	a, b = canon(a), canon(b)
+	a, b = num.Canon(a), num.Canon(b)
 	return newP(name, name+"("+render(a)+", "+render(b)+")", false, func(v any) bool {
 		ca, okA := Compare(v, a)
 		cb, okB := Compare(v, b)
@@ -256,7 +258,7 @@ func New(name string, args []any) (*P, error) {
 	// a mistake worth telling rather than a silent empty answer.
 	numeric := func() error {
 		for _, a := range args {
-			switch canon(a).(type) {
+			switch num.Canon(a).(type) {
 			case int64, float64:
 			default:
 				return fmt.Errorf("%s() takes numbers, got %s", up, render(a))
@@ -305,44 +307,10 @@ func New(name string, args []any) (*P, error) {
 	return nil, fmt.Errorf("unknown predicate %q", name)
 }
 
-// canon converts Go numbers to int64/float64.
-func canon(v any) any {
-	switch t := v.(type) {
-	case int:
-		return int64(t)
-	case int8:
-		return int64(t)
-	case int16:
-		return int64(t)
-	case int32:
-		return int64(t)
-	case uint:
-		return uintCanon(uint64(t))
-	case uint8:
-		return int64(t)
-	case uint16:
-		return int64(t)
-	case uint32:
-		return int64(t)
-	case uint64:
-		return uintCanon(t)
-	case float32:
-		return float64(t)
-	}
-	return v
-}
-
-func uintCanon(u uint64) any {
-	if u > math.MaxInt64 {
-		return float64(u)
-	}
-	return int64(u)
-}
-
 func canonList(vs []any) []any {
 	out := make([]any, len(vs))
 	for i, v := range vs {
-		out[i] = canon(v)
+		out[i] = num.Canon(v)
 	}
 	return out
 }
@@ -361,7 +329,7 @@ func render(v any) string {
 // numerically across int and float kinds. Lists and maps are never equal to
 // a scalar.
 func Equal(a, b any) bool {
-	a, b = canon(a), canon(b)
+	a, b = num.Canon(a), num.Canon(b)
 	switch x := a.(type) {
 	case string:
 		y, ok := b.(string)
@@ -382,7 +350,7 @@ func Equal(a, b any) bool {
 // mixed), strings lexically, false before true. ok is false when the values
 // are not comparable (different kinds, lists, maps, NaN).
 func Compare(a, b any) (c int, ok bool) {
-	a, b = canon(a), canon(b)
+	a, b = num.Canon(a), num.Canon(b)
 	switch x := a.(type) {
 	case string:
 		y, ok := b.(string)
