@@ -538,9 +538,9 @@ func compileSlice(c *Compiler, s *syntax.Step, in Kind) (StepFunc, Kind, error) 
 	}, in, nil
 }
 
-// compareValues is a total order for sorting: comparable values by
+// CompareValues is a total order for sorting: comparable values by
 // predicate.Compare, otherwise by kind; absent values last.
-func compareValues(a any, aok bool, b any, bok bool) int {
+func CompareValues(a any, aok bool, b any, bok bool) int {
 	switch {
 	case !aok && !bok:
 		return 0
@@ -567,8 +567,10 @@ func rank(v any) int {
 	return 3
 }
 
-func compileSort(c *Compiler, s *syntax.Step, in Kind) (StepFunc, Kind, error) {
-	desc, key := false, "@CreatedAt"
+// SortArgs reads the arguments of a Sort step: the key (key when none)
+// and whether the order is descending (DESC).
+func SortArgs(s *syntax.Step, key string) (string, bool) {
+	desc := false
 	for _, a := range s.Args {
 		switch t := a.(type) {
 		case *syntax.Const:
@@ -577,11 +579,16 @@ func compileSort(c *Compiler, s *syntax.Step, in Kind) (StepFunc, Kind, error) {
 			key = t.Value
 		}
 	}
+	return key, desc
+}
+
+func compileSort(c *Compiler, s *syntax.Step, in Kind) (StepFunc, Kind, error) {
+	key, desc := SortArgs(s, "@CreatedAt")
 	get := KeyGetter(key)
 	order := func(a, b *graph.Element) int {
 		av, aok := get(a)
 		bv, bok := get(b)
-		c := compareValues(av, aok, bv, bok)
+		c := CompareValues(av, aok, bv, bok)
 		if desc && aok && bok {
 			c = -c
 		}

@@ -362,31 +362,15 @@ func compileDedup(c *eval.Compiler, s *syntax.Step, in eval.Kind) (eval.StepFunc
 // compileSort sorts flows by a key, default Last (the time of the last
 // packet), ascending unless DESC.
 func compileSort(c *eval.Compiler, s *syntax.Step, in eval.Kind) (eval.StepFunc, eval.Kind, error) {
-	desc, key := false, "Last"
-	for _, a := range s.Args {
-		switch t := a.(type) {
-		case *syntax.Const:
-			desc = t.Name == "DESC"
-		case *syntax.StringLit:
-			key = t.Value
-		}
-	}
+	key, desc := eval.SortArgs(s, "Last")
 	get := fieldGetter(key)
 	return func(r *eval.Run, v eval.Value) (eval.Value, error) {
 		out := slices.Clone(v.(Flows))
 		slices.SortStableFunc(out, func(a, b *flow.Flow) int {
 			av, aok := get(a)
 			bv, bok := get(b)
-			switch {
-			case !aok && !bok:
-				return 0
-			case !aok:
-				return 1
-			case !bok:
-				return -1
-			}
-			c, _ := predicate.Compare(av, bv)
-			if desc {
+			c := eval.CompareValues(av, aok, bv, bok)
+			if desc && aok && bok {
 				c = -c
 			}
 			return c
