@@ -190,19 +190,8 @@ func compileV(c *Compiler, s *syntax.Step, in Kind) (StepFunc, Kind, error) {
 		} else {
 			cands = v.Nodes()
 		}
-		if sel.filter.empty() {
-			return Nodes(cands), nil
-		}
-		out := make(Nodes, 0, min(len(cands), 64))
-		for _, n := range cands {
-			if err := r.Tick(); err != nil {
-				return nil, err
-			}
-			if sel.filter.Element(&n.Element) {
-				out = append(out, n)
-			}
-		}
-		return out, nil
+		out, err := filtered(r, sel.filter, cands, func(n *graph.Node) *graph.Element { return &n.Element })
+		return Nodes(out), err
 	}, KindNodes, nil
 }
 
@@ -223,21 +212,26 @@ func compileE(c *Compiler, s *syntax.Step, in Kind) (StepFunc, Kind, error) {
 			}
 			return Edges{e}, nil
 		}
-		cands := v.Edges()
-		if sel.filter.empty() {
-			return Edges(cands), nil
-		}
-		out := make(Edges, 0, min(len(cands), 64))
-		for _, e := range cands {
-			if err := r.Tick(); err != nil {
-				return nil, err
-			}
-			if sel.filter.Element(&e.Element) {
-				out = append(out, e)
-			}
-		}
-		return out, nil
+		out, err := filtered(r, sel.filter, v.Edges(), func(e *graph.Edge) *graph.Element { return &e.Element })
+		return Edges(out), err
 	}, KindEdges, nil
+}
+
+// filtered keeps the candidates f accepts (all of them when f is empty).
+func filtered[T any](r *Run, f *Filter, cands []T, elem func(T) *graph.Element) ([]T, error) {
+	if f.empty() {
+		return cands, nil
+	}
+	out := make([]T, 0, min(len(cands), 64))
+	for _, c := range cands {
+		if err := r.Tick(); err != nil {
+			return nil, err
+		}
+		if f.Element(elem(c)) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 func identity(r *Run, in Value) (Value, error) { return in, nil }
