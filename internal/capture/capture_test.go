@@ -228,11 +228,11 @@ func TestPcapSocketPortInUse(t *testing.T) {
 func TestReadPcapStream(t *testing.T) {
 	var n int
 	feed := func([]byte, gopacket.CaptureInfo, layers.LinkType) { n++ }
-	if _, err := readPcapStream(context.Background(), strings.NewReader("garbage!"), feed); !errors.Is(err, ErrNotPcap) {
+	if _, err := flow.ReadPcap(context.Background(), strings.NewReader("garbage!"), feed); !errors.Is(err, ErrNotPcap) {
 		t.Errorf("garbage: %v", err)
 	}
 	trace := testdata(t, "dns.pcap")
-	got, err := readPcapStream(context.Background(), bytes.NewReader(trace[:len(trace)-7]), feed)
+	got, err := flow.ReadPcap(context.Background(), bytes.NewReader(trace[:len(trace)-7]), feed)
 	if err != nil || got == 0 {
 		t.Errorf("truncated trace: %d packets, %v", got, err)
 	}
@@ -243,7 +243,7 @@ func FuzzReadPcapStream(f *testing.F) {
 	f.Add([]byte{0x0a, 0x0d, 0x0d, 0x0a, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tb := flow.NewTable(flow.Options{})
-		readPcapStream(context.Background(), io.LimitReader(bytes.NewReader(data), 1<<20), func(b []byte, ci gopacket.CaptureInfo, lt layers.LinkType) {
+		flow.ReadPcap(context.Background(), io.LimitReader(bytes.NewReader(data), 1<<20), func(b []byte, ci gopacket.CaptureInfo, lt layers.LinkType) {
 			tb.FeedPacket(b, ci, lt)
 		})
 	})

@@ -1,12 +1,9 @@
 package capture
 
 import (
-	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"strconv"
@@ -15,7 +12,8 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/skydive-ng/skydive/internal/flow"
 )
 
 // pcapSocket accepts pcap or pcapng streams on a TCP port; every stream's
@@ -88,7 +86,7 @@ func (p *pcapSocket) run(ctx context.Context, feed func([]byte, gopacket.Capture
 				p.mu.Unlock()
 				conn.Close()
 			}()
-			n, err := readPcapStream(ctx, conn, feed)
+			n, err := flow.ReadPcap(ctx, conn, feed)
 			if err != nil && ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
 				p.log.Warn("pcapsocket stream", "remote", conn.RemoteAddr().String(), "packets", n, "err", err)
 				return
@@ -114,56 +112,4 @@ func (p *pcapSocket) close() error {
 }
 
 // ErrNotPcap is returned for a stream that is neither pcap nor pcapng.
-var ErrNotPcap = errors.New("not a pcap or pcapng stream")
-
-// readPcapStream feeds the packets of a pcap or pcapng stream until its
-// end; a stream cut in the middle of a packet ends without error.
-func readPcapStream(ctx context.Context, r io.Reader, feed func([]byte, gopacket.CaptureInfo, layers.LinkType)) (int, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	magic, err := br.Peek(4)
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return 0, fmt.Errorf("%w: stream too short", ErrNotPcap)
-		}
-		return 0, fmt.Errorf("reading pcap header: %w", err)
-	}
-	var read func() ([]byte, gopacket.CaptureInfo, error)
-	var linkType func(gopacket.CaptureInfo) layers.LinkType
-	switch binary.LittleEndian.Uint32(magic) {
-	case 0x0a0d0d0a:
-		ng, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true})
-		if err != nil {
-			return 0, fmt.Errorf("reading pcapng header: %w", err)
-		}
-		read = ng.ZeroCopyReadPacketData
-		linkType = func(ci gopacket.CaptureInfo) layers.LinkType {
-			if i, err := ng.Interface(ci.InterfaceIndex); err == nil {
-				return i.LinkType
-			}
-			return ng.LinkType()
-		}
-	case 0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1:
-		pr, err := pcapgo.NewReader(br)
-		if err != nil {
-			return 0, fmt.Errorf("reading pcap header: %w", err)
-		}
-		read = pr.ZeroCopyReadPacketData
-		lt := pr.LinkType()
-		linkType = func(gopacket.CaptureInfo) layers.LinkType { return lt }
-	default:
-		return 0, fmt.Errorf("%w: bad magic number %#x", ErrNotPcap, magic)
-	}
-	for n := 0; ; n++ {
-		if n%1024 == 0 && ctx.Err() != nil {
-			return n, ctx.Err()
-		}
-		data, ci, err := read()
-		switch {
-		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-			return n, nil
-		case err != nil:
-			return n, fmt.Errorf("reading packet %d: %w", n+1, err)
-		}
-		feed(data, ci, linkType(ci))
-	}
-}
+var ErrNotPcap = flow.ErrNotPcap

@@ -17,33 +17,36 @@ import (
 // file.
 var ErrNotPcap = errors.New("not a pcap or pcapng file")
 
-// packetSource is what FeedPcap needs of pcapgo's readers.
-type packetSource interface {
-	ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
-}
-
 // FeedPcap reads a pcap or pcapng stream and feeds its packets to t until
 // the end of the stream or ctx is done. A stream truncated in the middle
 // of a packet ends without error (the packets read so far count).
 func FeedPcap(ctx context.Context, r io.Reader, t *Table) error {
+	_, err := ReadPcap(ctx, r, t.FeedPacket)
+	return err
+}
+
+// ReadPcap reads a pcap or pcapng stream (pcapng with several interfaces
+// too) and gives feed each packet with its link type, until the end of
+// the stream or ctx is done; it returns the number of packets read. A
+// stream cut in the middle of a packet ends without error.
+func ReadPcap(ctx context.Context, r io.Reader, feed func([]byte, gopacket.CaptureInfo, layers.LinkType)) (int, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	magic, err := br.Peek(4)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
-			return fmt.Errorf("%w: file too short", ErrNotPcap)
+			return 0, fmt.Errorf("%w: too short", ErrNotPcap)
 		}
-		return fmt.Errorf("reading pcap header: %w", err)
+		return 0, fmt.Errorf("reading pcap header: %w", err)
 	}
-
-	var src packetSource
+	var read func() ([]byte, gopacket.CaptureInfo, error)
 	var linkType func(gopacket.CaptureInfo) layers.LinkType
 	switch binary.LittleEndian.Uint32(magic) {
 	case 0x0a0d0d0a: // pcapng section header block
 		ng, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true})
 		if err != nil {
-			return fmt.Errorf("reading pcapng header: %w", err)
+			return 0, fmt.Errorf("reading pcapng header: %w", err)
 		}
-		src = ng
+		read = ng.ZeroCopyReadPacketData
 		linkType = func(ci gopacket.CaptureInfo) layers.LinkType {
 			if i, err := ng.Interface(ci.InterfaceIndex); err == nil {
 				return i.LinkType
@@ -53,32 +56,26 @@ func FeedPcap(ctx context.Context, r io.Reader, t *Table) error {
 	case 0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1:
 		pr, err := pcapgo.NewReader(br)
 		if err != nil {
-			return fmt.Errorf("reading pcap header: %w", err)
+			return 0, fmt.Errorf("reading pcap header: %w", err)
 		}
-		src = pr
+		read = pr.ZeroCopyReadPacketData
 		lt := pr.LinkType()
 		linkType = func(gopacket.CaptureInfo) layers.LinkType { return lt }
 	default:
-		return fmt.Errorf("%w: bad magic number %#x", ErrNotPcap, magic)
+		return 0, fmt.Errorf("%w: bad magic number %#x", ErrNotPcap, magic)
 	}
-
-	for i := 0; ; i++ {
-		if i%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+	for n := 0; ; n++ {
+		if n%1024 == 0 && ctx.Err() != nil {
+			return n, ctx.Err()
 		}
-		data, ci, err := src.ZeroCopyReadPacketData()
+		data, ci, err := read()
 		switch {
-		case errors.Is(err, io.EOF):
-			return nil
-		case errors.Is(err, io.ErrUnexpectedEOF):
-			t.log.Debug("pcap stream truncated", "packets", i)
-			return nil
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			return n, nil
 		case err != nil:
-			return fmt.Errorf("reading packet %d: %w", i+1, err)
+			return n, fmt.Errorf("reading packet %d: %w", n+1, err)
 		}
-		t.FeedPacket(data, ci, linkType(ci))
+		feed(data, ci, linkType(ci))
 	}
 }
 
