@@ -407,27 +407,10 @@ func (s *Store) sync(ctx context.Context) error {
 		return flowstore.ErrClosed
 	}
 	target := s.enqueued
-	s.kickLocked()
 	s.mu.Unlock()
 	timer := time.NewTimer(s.opts.ReadWait)
 	defer timer.Stop()
-	for {
-		s.mu.Lock()
-		if s.written >= target || !s.st.OutageSince.IsZero() {
-			s.mu.Unlock()
-			return nil
-		}
-		ch := s.progress
-		s.kickLocked()
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-timer.C:
-			return nil
-		}
-	}
+	return s.waitWritten(ctx, target, true, timer.C)
 }
 
 // Flush waits until everything queued before the call is written (or ctx
@@ -435,11 +418,17 @@ func (s *Store) sync(ctx context.Context) error {
 func (s *Store) Flush(ctx context.Context) error {
 	s.mu.Lock()
 	target := s.enqueued
-	s.kickLocked()
 	s.mu.Unlock()
+	return s.waitWritten(ctx, target, false, nil)
+}
+
+// waitWritten waits until what was queued up to target is written, ctx
+// ends or timeout fires (nil: never); with stopAtOutage, an outage of the
+// writer ends the wait too. It kicks the writer on every round.
+func (s *Store) waitWritten(ctx context.Context, target uint64, stopAtOutage bool, timeout <-chan time.Time) error {
 	for {
 		s.mu.Lock()
-		if s.written >= target {
+		if s.written >= target || (stopAtOutage && !s.st.OutageSince.IsZero()) {
 			s.mu.Unlock()
 			return nil
 		}
@@ -450,6 +439,8 @@ func (s *Store) Flush(ctx context.Context) error {
 		case <-ch:
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-timeout:
+			return nil
 		}
 	}
 }
