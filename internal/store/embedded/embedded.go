@@ -582,65 +582,54 @@ func (d *DB) getFlow(uuid string, w0, w1 int64) (*flow.Flow, error) {
 
 // Metrics implements store.Backend.
 func (d *DB) Metrics(ctx context.Context, uuids []string, w *flowstore.Window) (map[string][]flow.Metric, error) {
-	if err := d.checkOpen(); err != nil {
-		return nil, err
-	}
-	out := make(map[string][]flow.Metric, len(uuids))
-	for _, id := range uuids {
-		p := append(append([]byte{'m'}, id...), 0)
-		it, err := d.iter(p, prefixEnd(p))
-		if err != nil {
-			return nil, err
-		}
-		var ms []flow.Metric
-		for ok := it.First(); ok; ok = it.Next() {
-			m, good := decodeMetric(it.Value())
-			if good && (w == nil || w.Contains(m.Start, m.Last)) {
-				ms = append(ms, m)
-			}
-		}
-		if err := it.Close(); err != nil {
-			return nil, err
-		}
-		if len(ms) > 0 {
-			out[id] = ms
-		}
-	}
-	return out, nil
+	return perFlow(d, 'm', uuids, func(_, _, v []byte) (flow.Metric, bool) {
+		m, good := decodeMetric(v)
+		return m, good && (w == nil || w.Contains(m.Start, m.Last))
+	})
 }
 
 // RawPackets implements store.Backend.
 func (d *DB) RawPackets(ctx context.Context, uuids []string) (map[string][]rawpacket.Packet, error) {
+	return perFlow(d, 'p', uuids, func(p, k, v []byte) (rawpacket.Packet, bool) {
+		if len(k) != len(p)+8 || len(v) < 16 {
+			return rawpacket.Packet{}, false
+		}
+		pk := rawpacket.Packet{
+			Index:     int64(binary.BigEndian.Uint64(k[len(p):])),
+			Timestamp: int64(binary.BigEndian.Uint64(v)),
+			Data:      slices.Clone(v[16:]),
+		}
+		pk.LinkType = linkType(binary.BigEndian.Uint64(v[8:]))
+		pk.Length = len(pk.Data)
+		return pk, true
+	})
+}
+
+// perFlow reads the records of each flow kept under the key prefix
+// kind+uuid+0, keeping those decode accepts; flows without any are left
+// out of the answer.
+func perFlow[T any](d *DB, kind byte, uuids []string, decode func(prefix, k, v []byte) (T, bool)) (map[string][]T, error) {
 	if err := d.checkOpen(); err != nil {
 		return nil, err
 	}
-	out := make(map[string][]rawpacket.Packet, len(uuids))
+	out := make(map[string][]T, len(uuids))
 	for _, id := range uuids {
-		p := append(append([]byte{'p'}, id...), 0)
+		p := append(append([]byte{kind}, id...), 0)
 		it, err := d.iter(p, prefixEnd(p))
 		if err != nil {
 			return nil, err
 		}
-		var ps []rawpacket.Packet
+		var recs []T
 		for ok := it.First(); ok; ok = it.Next() {
-			k, v := it.Key(), it.Value()
-			if len(k) != len(p)+8 || len(v) < 16 {
-				continue
+			if r, keep := decode(p, it.Key(), it.Value()); keep {
+				recs = append(recs, r)
 			}
-			pk := rawpacket.Packet{
-				Index:     int64(binary.BigEndian.Uint64(k[len(p):])),
-				Timestamp: int64(binary.BigEndian.Uint64(v)),
-				Data:      slices.Clone(v[16:]),
-			}
-			pk.LinkType = linkType(binary.BigEndian.Uint64(v[8:]))
-			pk.Length = len(pk.Data)
-			ps = append(ps, pk)
 		}
 		if err := it.Close(); err != nil {
 			return nil, err
 		}
-		if len(ps) > 0 {
-			out[id] = ps
+		if len(recs) > 0 {
+			out[id] = recs
 		}
 	}
 	return out, nil
