@@ -120,13 +120,7 @@ func (f *Forwarder) requeue(msgs []v1.Message) {
 
 // Status reports the connection to each analyzer.
 func (f *Forwarder) Status() map[string]v1.ConnStatus {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := make(map[string]v1.ConnStatus, len(f.status))
-	for k, v := range f.status {
-		out[k] = v
-	}
-	return out
+	return statusCopy(&f.mu, f.status)
 }
 
 func (f *Forwarder) setStatus(addr string, s v1.ConnStatus) {

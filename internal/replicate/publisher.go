@@ -32,13 +32,7 @@ type Publishers struct {
 
 // Status reports the connected publishers.
 func (p *Publishers) Status() map[string]v1.ConnStatus {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := make(map[string]v1.ConnStatus, len(p.clients))
-	for k, v := range p.clients {
-		out[k] = v
-	}
-	return out
+	return statusCopy(&p.mu, p.clients)
 }
 
 func (p *Publishers) ServeHTTP(w http.ResponseWriter, r *http.Request) {

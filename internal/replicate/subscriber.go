@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,25 +38,26 @@ type Subscribers struct {
 // subscriber whose queue is full is disconnected, as for graph events.
 func (s *Subscribers) Broadcast(msg v1.Message) {
 	s.mu.Lock()
-	pushers := make([]func(v1.Message), 0, len(s.pushers))
-	for _, p := range s.pushers {
-		pushers = append(pushers, p)
-	}
+	pushers := slices.Collect(maps.Values(s.pushers))
 	s.mu.Unlock()
 	for _, push := range pushers {
 		push(msg)
 	}
 }
 
+// statusCopy copies a status map under its lock; it is never nil, so that
+// an empty one is {} in /api/status.
+func statusCopy(mu *sync.Mutex, m map[string]v1.ConnStatus) map[string]v1.ConnStatus {
+	mu.Lock()
+	defer mu.Unlock()
+	out := make(map[string]v1.ConnStatus, len(m))
+	maps.Copy(out, m)
+	return out
+}
+
 // Status reports the connected subscribers.
 func (s *Subscribers) Status() map[string]v1.ConnStatus {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]v1.ConnStatus, len(s.clients))
-	for k, v := range s.clients {
-		out[k] = v
-	}
-	return out
+	return statusCopy(&s.mu, s.clients)
 }
 
 func (s *Subscribers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
