@@ -1,7 +1,7 @@
 import './style.css';
 import { h, clear, fmt } from './dom';
 import { Store, Subscriber, wsURL, GNode, GraphObj } from './model';
-import { TopologyView, TYPE_STYLES, BEIGE, NS_BLUE, DOWN_RED, styleOf } from './view';
+import { TopologyView, TYPE_STYLES, BEIGE, DOWN_RED, styleOf } from './view';
 import { DetailsPanel } from './details';
 import { gremlin, collectIDs, gq, APIError } from './api';
 import { parseDuration, formatDuration } from './duration';
@@ -115,7 +115,6 @@ clear(
     h('div', null, h('span', { class: 'sw line', style: { background: '#c9c9c9' } }), 'ownership'),
   ),
 );
-void NS_BLUE;
 
 // ---- live updates
 const sub = new Subscriber(params.get('ws') || wsURL('/ws/subscriber?x-client-type=webui'));

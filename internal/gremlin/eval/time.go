@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/skydive-ng/skydive/internal/graph"
 	"github.com/skydive-ng/skydive/internal/gremlin/syntax"
 	"github.com/skydive-ng/skydive/internal/predicate"
 )
@@ -102,8 +101,6 @@ func compileDuration(e syntax.Expr) (durationSpec, error) {
 }
 
 func eqP(v any) *predicate.P { return predicate.Eq(v) }
-
-var _ = graph.TimeOf
 
 // TimeArg compiles a time argument as At() reads it, for extensions that
 // have time steps of their own.
