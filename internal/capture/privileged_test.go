@@ -10,11 +10,11 @@ import (
 	"io"
 	"net"
 	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/skydive-ng/skydive/internal/flow"
+	"github.com/skydive-ng/skydive/internal/testutil"
 )
 
 // vethPair is two network namespaces joined by a veth pair.
@@ -23,15 +23,6 @@ type vethPair struct {
 	ifA, ifB     string
 	ipA, ipB     string
 	pathA, pathB string
-}
-
-func run(t testing.TB, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
 }
 
 func newVethPair(t testing.TB) *vethPair {
@@ -52,13 +43,13 @@ func newVethPair(t testing.TB) *vethPair {
 		exec.Command("ip", "netns", "del", p.nsA).Run()
 		exec.Command("ip", "netns", "del", p.nsB).Run()
 	})
-	run(t, "ip", "netns", "add", p.nsA)
-	run(t, "ip", "netns", "add", p.nsB)
-	run(t, "ip", "link", "add", p.ifA, "netns", p.nsA, "type", "veth", "peer", "name", p.ifB, "netns", p.nsB)
-	run(t, "ip", "-n", p.nsA, "addr", "add", p.ipA+"/24", "dev", p.ifA)
-	run(t, "ip", "-n", p.nsB, "addr", "add", p.ipB+"/24", "dev", p.ifB)
+	testutil.Sh(t, "ip", "netns", "add", p.nsA)
+	testutil.Sh(t, "ip", "netns", "add", p.nsB)
+	testutil.Sh(t, "ip", "link", "add", p.ifA, "netns", p.nsA, "type", "veth", "peer", "name", p.ifB, "netns", p.nsB)
+	testutil.Sh(t, "ip", "-n", p.nsA, "addr", "add", p.ipA+"/24", "dev", p.ifA)
+	testutil.Sh(t, "ip", "-n", p.nsB, "addr", "add", p.ipB+"/24", "dev", p.ifB)
 	for _, x := range [][2]string{{p.nsA, p.ifA}, {p.nsB, p.ifB}, {p.nsA, "lo"}, {p.nsB, "lo"}} {
-		run(t, "ip", "-n", x[0], "link", "set", x[1], "up")
+		testutil.Sh(t, "ip", "-n", x[0], "link", "set", x[1], "up")
 	}
 	return p
 }
@@ -94,7 +85,7 @@ func TestPrivilegedICMP(t *testing.T) {
 		t.Run(typ, func(t *testing.T) {
 			p := newVethPair(t)
 			c, tb := startOn(t, typ, "icmp", p)
-			run(t, "ip", "netns", "exec", p.nsA, "ping", "-c", "5", "-i", "0.2", "-W", "1", p.ipB)
+			testutil.Sh(t, "ip", "netns", "exec", p.nsA, "ping", "-c", "5", "-i", "0.2", "-W", "1", p.ipB)
 			waitFor(t, "10 packets", func() bool { return tb.Stats().PacketsReceived >= 10 })
 			time.Sleep(200 * time.Millisecond) // anything else would show now
 			if err := c.Stop(); err != nil {
@@ -169,7 +160,7 @@ func TestPrivilegedTCP(t *testing.T) {
 				conn.Close()
 			}()
 			if _, err := exec.LookPath("ping"); err == nil {
-				run(t, "ip", "netns", "exec", p.nsA, "ping", "-c", "2", "-i", "0.2", "-W", "1", p.ipB)
+				testutil.Sh(t, "ip", "netns", "exec", p.nsA, "ping", "-c", "2", "-i", "0.2", "-W", "1", p.ipB)
 			}
 			conn := dialIn(t, p.pathA, fmt.Sprintf("%s:%d", p.ipB, port))
 			conn.Write([]byte("hello skydive"))
@@ -217,7 +208,7 @@ func TestPrivilegedRawPackets(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Stop()
-	run(t, "ip", "netns", "exec", p.nsA, "ping", "-c", "3", "-i", "0.2", "-W", "1", p.ipB)
+	testutil.Sh(t, "ip", "netns", "exec", p.nsA, "ping", "-c", "3", "-i", "0.2", "-W", "1", p.ipB)
 	waitFor(t, "6 packets", func() bool { return tb.Stats().PacketsReceived >= 6 })
 	fs := tb.Flows()
 	raw := c.RawPackets(fs)
