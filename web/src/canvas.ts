@@ -230,11 +230,6 @@ export class GraphCanvas {
     return !!(e.a && e.b);
   }
 
-  position(id: string): Point | null {
-    const n = this.nodes.get(id);
-    return n ? { x: n.x, y: n.y } : null;
-  }
-
   setPosition(id: string, p: Point) {
     const n = this.nodes.get(id);
     if (!n) return;
