@@ -61,7 +61,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	peers.AddNamespace("", hostLinks.NsHandle())
 	namespaces := nsprobe.New(nsprobe.Options{Writer: w, Host: hostID, RunPath: cfg.Agent.Topology.Netns.RunPath,
-		Peers: peers, MetricsPeriod: period, Logger: log})
+		Peers: peers, Overlays: overlays, MetricsPeriod: period, Logger: log})
 
 	probes := map[string]string{"host": "running", "netlink": "running", "netns": "running"}
 	var ovs *ovsprobe.Probe

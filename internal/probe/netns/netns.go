@@ -26,10 +26,12 @@ import (
 
 // Options configure the probe.
 type Options struct {
-	Writer        *topology.Writer
-	Host          graph.Identifier
-	RunPath       string
-	Peers         *nlprobe.VethLinker
+	Writer  *topology.Writer
+	Host    graph.Identifier
+	RunPath string
+	Peers   *nlprobe.VethLinker
+	// Overlays hold other probes' metadata of the namespaces' interfaces.
+	Overlays      *topology.Overlays
 	MetricsPeriod time.Duration
 	Logger        *slog.Logger
 	// MountWait bounds the wait for `ip netns add` to bind-mount a new file.
@@ -182,7 +184,7 @@ func (p *Probe) follow(ctx context.Context, path string, w *watchedNs) {
 	// The netlink probe of the namespace; restarted if its subscription fails.
 	for backoff := 100 * time.Millisecond; ctx.Err() == nil; backoff = min(backoff*2, 5*time.Second) {
 		probe, err := nlprobe.New(nlprobe.Options{
-			Writer: wr, Owner: w.id, NsPath: path, Peers: p.opts.Peers,
+			Writer: wr, Owner: w.id, NsPath: path, Peers: p.opts.Peers, Overlays: p.opts.Overlays,
 			MetricsPeriod: p.opts.MetricsPeriod, Logger: p.opts.Logger,
 		})
 		if err == nil {

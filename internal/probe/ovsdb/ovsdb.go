@@ -466,12 +466,12 @@ func (p *Probe) apply(d *desired) (pending bool) {
 	// Enrichment of the kernel's interfaces.
 	for name, old := range p.overlays {
 		if _, ok := d.overlays[name]; !ok {
-			p.opts.Overlays.Set(p.opts.Host, name, nil)
+			p.opts.Overlays.Set("ovsdb", p.opts.Host, name, nil)
 			p.patchIface(name, old, nil)
 		}
 	}
 	for name, m := range d.overlays {
-		old := p.opts.Overlays.Set(p.opts.Host, name, m)
+		old := p.opts.Overlays.Set("ovsdb", p.opts.Host, name, m)
 		if !p.patchIface(name, old, m) {
 			pending = true
 		}
