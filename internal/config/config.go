@@ -70,6 +70,25 @@ type AnalyzerTopology struct {
 	// HistoryRetention is how long, in seconds, past revisions stay queryable
 	// with G.At(...) (kept in memory).
 	HistoryRetention int `yaml:"history_retention"`
+	// Probes are the analyzer's extra probes (ovn); fabric and peering
+	// always run.
+	Probes []string `yaml:"probes"`
+	// Fabric lists static objects and links in the original's syntax:
+	// "TOR1[Name=tor1] -> TOR1_PORT1[Name=port1]", "TOR1_PORT1 -> *[Type=host]/eth0".
+	Fabric []string  `yaml:"fabric"`
+	OVN    OVNConfig `yaml:"ovn"`
+	// Backend is the original's topology backend key; only memory exists
+	// here (history lives in storage), accepted for compatibility.
+	Backend string `yaml:"backend"`
+}
+
+// OVNConfig configures the analyzer's OVN probe.
+type OVNConfig struct {
+	// Address of the OVN northbound database: unix:/path, tcp:host:port.
+	Address string `yaml:"address"`
+	Cert    string `yaml:"cert"`
+	Key     string `yaml:"key"`
+	CACert  string `yaml:"cacert"`
 }
 
 // Agent is the agent section.
@@ -85,6 +104,44 @@ type AgentTopology struct {
 	Probes  []string      `yaml:"probes"`
 	Netlink NetlinkConfig `yaml:"netlink"`
 	Netns   NetnsConfig   `yaml:"netns"`
+	Neutron NeutronConfig `yaml:"neutron"`
+	Libvirt LibvirtConfig `yaml:"libvirt"`
+	Runc    RuncConfig    `yaml:"runc"`
+	LLDP    LLDPConfig    `yaml:"lldp"`
+}
+
+// NeutronConfig holds the original's agent.topology.neutron keys (Keystone
+// v3 password authentication), plus endpoint_url for a noauth neutron-server.
+type NeutronConfig struct {
+	AuthURL      string `yaml:"auth_url"`
+	Username     string `yaml:"username"`
+	Password     string `yaml:"password"`
+	TenantName   string `yaml:"tenant_name"`
+	RegionName   string `yaml:"region_name"`
+	DomainName   string `yaml:"domain_name"`
+	SSLInsecure  bool   `yaml:"ssl_insecure"`
+	EndpointType string `yaml:"endpoint_type"`
+	// EndpointURL talks to neutron-server directly, without Keystone.
+	EndpointURL string `yaml:"endpoint_url"`
+	// PollInterval is the period, in seconds, of the port list.
+	PollInterval int `yaml:"poll_interval"`
+}
+
+// LibvirtConfig configures the libvirt probe.
+type LibvirtConfig struct {
+	URL string `yaml:"url"`
+}
+
+// RuncConfig configures the runc probe.
+type RuncConfig struct {
+	RunPath []string `yaml:"run_path"`
+}
+
+// LLDPConfig configures the LLDP probe.
+type LLDPConfig struct {
+	// Interfaces to listen on; empty means every interface of the host
+	// namespace that is up.
+	Interfaces []string `yaml:"interfaces"`
 }
 
 // NetlinkConfig configures the netlink probe.
@@ -129,6 +186,10 @@ func Default() *Config {
 				Probes:  []string{"ovsdb"},
 				Netlink: NetlinkConfig{MetricsUpdate: 30},
 				Netns:   NetnsConfig{RunPath: "/var/run/netns"},
+				Neutron: NeutronConfig{Username: "neutron", TenantName: "service", RegionName: "RegionOne",
+					DomainName: "Default", EndpointType: "public", PollInterval: 5},
+				Libvirt: LibvirtConfig{URL: "qemu:///system"},
+				Runc:    RuncConfig{RunPath: []string{"/run/containerd/runc", "/run/runc", "/run/runc-ctrs"}},
 			},
 		},
 		Logging: Logging{Level: "info"},
@@ -141,11 +202,16 @@ func Default() *Config {
 // Probes the agent always runs, and those of the original this build lacks
 // (accepted in a configuration, reported as unavailable).
 var (
-	builtinProbes = map[string]bool{"host": true, "netlink": true, "netns": true, "ovsdb": true}
-	laterProbes   = map[string]bool{
-		"docker": true, "neutron": true, "opencontrail": true, "socketinfo": true,
-		"lxd": true, "lldp": true, "libvirt": true, "runc": true, "vpp": true, "bess": true, "blockdev": true,
+	builtinProbes = map[string]bool{"host": true, "netlink": true, "netns": true, "ovsdb": true,
+		"neutron": true, "libvirt": true, "runc": true, "lldp": true}
+	laterProbes = map[string]bool{
+		"docker": true, "opencontrail": true, "socketinfo": true,
+		"lxd": true, "vpp": true, "bess": true, "blockdev": true,
 	}
+	// analyzerProbes are the analyzer.topology.probes this build has;
+	// laterAnalyzerProbes the original's others, accepted and reported.
+	analyzerProbes      = map[string]bool{"ovn": true, "fabric": true, "peering": true}
+	laterAnalyzerProbes = map[string]bool{"k8s": true, "istio": true, "ovnk8s": true}
 )
 
 // Load builds the configuration from defaults, the given files (in order) and
@@ -209,6 +275,17 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("agent.topology.probes[%d]: unknown probe %q", i, p)
 		}
 	}
+	for i, p := range c.Analyzer.Topology.Probes {
+		if !analyzerProbes[p] && !laterAnalyzerProbes[p] {
+			return fmt.Errorf("analyzer.topology.probes[%d]: unknown probe %q", i, p)
+		}
+	}
+	if c.HasAnalyzerProbe("ovn") && c.Analyzer.Topology.OVN.Address == "" {
+		return errors.New("analyzer.topology.ovn.address: must be set when the ovn probe is on (unix:/path or tcp:host:port)")
+	}
+	if c.Agent.Topology.Neutron.PollInterval <= 0 {
+		return fmt.Errorf("agent.topology.neutron.poll_interval: must be > 0 seconds, got %d", c.Agent.Topology.Neutron.PollInterval)
+	}
 	if c.Analyzer.Topology.HistoryRetention < 0 {
 		return fmt.Errorf("analyzer.topology.history_retention: must be >= 0 seconds, got %d", c.Analyzer.Topology.HistoryRetention)
 	}
@@ -242,11 +319,26 @@ func (c *Config) HasProbe(name string) bool {
 	return false
 }
 
+// HasAnalyzerProbe tells whether an analyzer probe is configured.
+func (c *Config) HasAnalyzerProbe(name string) bool {
+	for _, p := range c.Analyzer.Topology.Probes {
+		if p == name {
+			return true
+		}
+	}
+	return false
+}
+
 // UnavailableProbes returns the configured probes this build does not have.
 func (c *Config) UnavailableProbes() []string {
 	var out []string
 	for _, p := range c.Agent.Topology.Probes {
 		if laterProbes[p] {
+			out = append(out, p)
+		}
+	}
+	for _, p := range c.Analyzer.Topology.Probes {
+		if laterAnalyzerProbes[p] {
 			out = append(out, p)
 		}
 	}

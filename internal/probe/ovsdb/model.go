@@ -79,12 +79,14 @@ func dbModel() (model.ClientDBModel, error) {
 func monitoredTables() []client.MonitorOption {
 	var opts []client.MonitorOption
 	for _, m := range []model.Model{&openvSwitch{}, &bridge{}, &port{}, &iface{}} {
-		opts = append(opts, client.WithTable(m, columnsOf(m)...))
+		opts = append(opts, client.WithTable(m, ModelColumns(m)...))
 	}
 	return opts
 }
 
-func columnsOf(m model.Model) []any {
+// ModelColumns lists the fields of a libovsdb model (pointers into m), but
+// _uuid, as client.WithTable wants them to monitor only those columns.
+func ModelColumns(m model.Model) []any {
 	v := reflect.ValueOf(m).Elem()
 	var out []any
 	for i := 0; i < v.NumField(); i++ {
