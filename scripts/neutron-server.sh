@@ -1,0 +1,210 @@
+#!/bin/sh
+# Runs Debian's neutron-server (21, Antelope) standalone for tests and labs:
+# no keystone (noauth), sqlite in DIR, no message bus (fake://), ML2 with
+# vxlan tenant networks and the router service plugin.
+#
+#   neutron-server.sh start DIR PORT [BIND_ADDR]   # BIND_ADDR defaults to 127.0.0.1
+#   neutron-server.sh stop DIR
+#
+# start writes DIR/neutron.conf, creates the schema on first use (a restart on
+# the same DIR keeps the database), starts neutron-server in the background
+# (pid in DIR/neutron-server.pid, log in DIR/neutron-server.log) and returns
+# once GET /v2.0/networks answers. stop kills the server and its workers and
+# waits for them. Nothing is printed but errors.
+set -eu
+
+usage() {
+	echo "usage: $0 start DIR PORT [BIND_ADDR] | stop DIR" >&2
+	exit 2
+}
+
+# The distribution's python: the one on PATH may be a pyenv shim without
+# neutron's modules.
+PY=/usr/bin/python3
+START_TIMEOUT=${NEUTRON_START_TIMEOUT:-60}
+
+# pgid_of PID: the process group of PID (empty if gone).
+pgid_of() { ps -o pgid= -p "$1" 2>/dev/null | tr -d ' '; }
+
+# descendants PID: PID's children, grandchildren... one per line.
+descendants() {
+	for c in $(pgrep -P "$1" 2>/dev/null || true); do
+		echo "$c"
+		descendants "$c"
+	done
+}
+
+alive() { kill -0 "$1" 2>/dev/null; }
+
+do_stop() {
+	dir=$1
+	pidfile=$dir/neutron-server.pid
+	[ -f "$pidfile" ] || return 0
+	pid=$(cat "$pidfile")
+	if [ -z "$pid" ] || ! alive "$pid"; then
+		rm -f "$pidfile"
+		return 0
+	fi
+	# The server runs in its own session (setsid), workers included: signal
+	# the group, and the descendants by PID in case one left the group.
+	pids="$pid $(descendants "$pid")"
+	pgid=$(pgid_of "$pid")
+	if [ "$pgid" = "$pid" ]; then
+		kill -TERM -- "-$pgid" 2>/dev/null || true
+	fi
+	kill -TERM $pids 2>/dev/null || true
+	i=0
+	while [ $i -lt 100 ]; do # 10 s of grace, then KILL
+		left=""
+		for p in $pids; do alive "$p" && left="$left $p"; done
+		[ -z "$left" ] && break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if [ -n "$left" ]; then
+		[ "$pgid" = "$pid" ] && kill -KILL -- "-$pgid" 2>/dev/null || true
+		kill -KILL $left 2>/dev/null || true
+		i=0
+		while [ $i -lt 50 ]; do
+			left2=""
+			for p in $left; do alive "$p" && left2="$left2 $p"; done
+			[ -z "$left2" ] && break
+			sleep 0.1
+			i=$((i + 1))
+		done
+		if [ -n "$left2" ]; then
+			echo "neutron-server: processes$left2 survived SIGKILL" >&2
+			return 1
+		fi
+	fi
+	rm -f "$pidfile"
+}
+
+fail() {
+	echo "neutron-server: $*" >&2
+	echo "neutron-server: log: $LOG (and $DIR/neutron-server.stdout)" >&2
+	do_stop "$DIR" || true
+	exit 1
+}
+
+do_start() {
+	DIR=$1 PORT=$2 ADDR=$3
+	mkdir -p "$DIR"
+	DIR=$(cd "$DIR" && pwd)
+	LOG=$DIR/neutron-server.log
+	if [ -f "$DIR/neutron-server.pid" ] && alive "$(cat "$DIR/neutron-server.pid")"; then
+		echo "neutron-server: already running in $DIR (pid $(cat "$DIR/neutron-server.pid"))" >&2
+		exit 1
+	fi
+	for b in neutron-server neutron-db-manage curl setsid "$PY"; do
+		command -v "$b" >/dev/null 2>&1 || {
+			echo "neutron-server: $b not found (apt-get install -y --no-install-recommends neutron-server neutron-plugin-ml2)" >&2
+			exit 1
+		}
+	done
+	mkdir -p "$DIR/state" "$DIR/lock"
+	cat >"$DIR/neutron.conf" <<EOF
+[DEFAULT]
+auth_strategy = noauth
+core_plugin = ml2
+service_plugins = router
+transport_url = fake://
+bind_host = $ADDR
+bind_port = $PORT
+api_workers = 1
+rpc_workers = 0
+rpc_state_report_workers = 0
+state_path = $DIR/state
+lock_path = $DIR/lock
+api_paste_config = /etc/neutron/api-paste.ini
+notify_nova_on_port_status_changes = false
+notify_nova_on_port_data_changes = false
+debug = false
+use_stderr = false
+log_file = $LOG
+# The API request lines ("GET /v2.0/ports HTTP/1.1") are neutron.wsgi's INFO
+# records: keep that logger at INFO whatever the defaults become.
+default_log_levels = amqp=WARN,amqplib=WARN,sqlalchemy=WARN,oslo.messaging=INFO,oslo_messaging=INFO,iso8601=WARN,requests.packages.urllib3.connectionpool=WARN,urllib3.connectionpool=WARN,websocket=WARN,keystonemiddleware=WARN,routes.middleware=WARN,stevedore=WARN,taskflow=WARN,oslo_policy=WARN,neutron.wsgi=INFO
+[database]
+connection = sqlite:///$DIR/neutron.sqlite
+[oslo_concurrency]
+lock_path = $DIR/lock
+[oslo_policy]
+enforce_scope = false
+enforce_new_defaults = false
+[ml2]
+type_drivers = flat,vxlan
+tenant_network_types = vxlan
+mechanism_drivers = openvswitch
+extension_drivers = port_security
+[ml2_type_flat]
+flat_networks = *
+[ml2_type_vxlan]
+vni_ranges = 1:1000
+EOF
+	if [ ! -s "$DIR/neutron.sqlite" ]; then
+		# `neutron-db-manage upgrade heads` cannot ALTER constraints on
+		# sqlite: create the tables from the models, then stamp.
+		if ! "$PY" - "$DIR/neutron.sqlite" >"$DIR/schema.log" 2>&1 <<'EOF'
+import sys
+import sqlalchemy as sa
+from neutron.db.migration.models import head
+head.get_metadata().create_all(sa.create_engine("sqlite:///" + sys.argv[1]))
+EOF
+		then
+			rm -f "$DIR/neutron.sqlite"
+			cat "$DIR/schema.log" >&2
+			echo "neutron-server: schema creation failed" >&2
+			exit 1
+		fi
+		if ! neutron-db-manage --config-file "$DIR/neutron.conf" stamp heads >>"$DIR/schema.log" 2>&1; then
+			rm -f "$DIR/neutron.sqlite"
+			cat "$DIR/schema.log" >&2
+			echo "neutron-server: neutron-db-manage stamp heads failed" >&2
+			exit 1
+		fi
+	fi
+	# setsid: the server and its workers get a process group of their own,
+	# which stop signals as a whole; stdin closed, nothing on our terminal.
+	# The inner shell writes its own pid, then becomes neutron-server: the
+	# pidfile is right whether or not setsid had to fork.
+	rm -f "$DIR/neutron-server.pid"
+	setsid sh -c 'echo $$ >"$1/neutron-server.pid.tmp" && mv "$1/neutron-server.pid.tmp" "$1/neutron-server.pid" && exec neutron-server --config-file "$1/neutron.conf"' \
+		sh "$DIR" </dev/null >"$DIR/neutron-server.stdout" 2>&1 &
+	i=0
+	while [ ! -s "$DIR/neutron-server.pid" ]; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && fail "no pidfile"
+		sleep 0.05
+	done
+	pid=$(cat "$DIR/neutron-server.pid")
+	url="http://$ADDR:$PORT/v2.0/networks"
+	case $ADDR in *:*) url="http://[$ADDR]:$PORT/v2.0/networks" ;; esac
+	case $ADDR in 0.0.0.0) url="http://127.0.0.1:$PORT/v2.0/networks" ;; esac
+	deadline=$(($(date +%s) + START_TIMEOUT))
+	while :; do
+		if ! alive "$pid"; then
+			fail "exited during start-up"
+		fi
+		if curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; then
+			return 0
+		fi
+		if [ "$(date +%s)" -ge "$deadline" ]; then
+			fail "no answer from $url within ${START_TIMEOUT}s"
+		fi
+		sleep 0.2
+	done
+}
+
+[ $# -ge 1 ] || usage
+case $1 in
+start)
+	[ $# -ge 3 ] && [ $# -le 4 ] || usage
+	do_start "$2" "$3" "${4:-127.0.0.1}"
+	;;
+stop)
+	[ $# -eq 2 ] || usage
+	do_stop "$2"
+	;;
+*) usage ;;
+esac
