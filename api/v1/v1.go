@@ -61,6 +61,9 @@ type ConnStatus struct {
 	ConnectTime       time.Time `json:"ConnectTime"`
 	RemoteHost        string    `json:"RemoteHost"`
 	RemoteServiceType string    `json:"RemoteServiceType"`
+	// TopologyProbes is an agent's probes and their state ("running",
+	// "error: ..."), as the agent reports it (not in the original).
+	TopologyProbes map[string]string `json:"TopologyProbes,omitempty"`
 }
 
 // Peers is the status of analyzer replication peers.
@@ -125,6 +128,10 @@ const (
 	NamespaceOnDemandCapture = "OnDemandCapture"
 	// CaptureSetMsgType gives an agent the whole set of its captures.
 	CaptureSetMsgType = "Set"
+	// NamespaceStatus carries an agent's probe states (ProbeStatusMsgType,
+	// Obj a map of probe name to state), after its Sync and on change.
+	NamespaceStatus    = "Status"
+	ProbeStatusMsgType = "TopologyProbes"
 	// NamespaceFlow carries an agent's flow updates.
 	NamespaceFlow = "Flow"
 	// FlowUpdateMsgType is a batch of updated or ended flows (Obj: FlowUpdate).

@@ -57,6 +57,9 @@ type Forwarder struct {
 	// OnMessage receives the analyzer's messages other than graph ones
 	// (capture assignments ...). It runs on the reader goroutine.
 	OnMessage func(v1.Message)
+	// Greeting, when set, gives the messages sent right after each Sync
+	// (the probes' states), so a restarted analyzer has them at once.
+	Greeting func() []v1.Message
 	// OutboxSize bounds the messages (flow updates) kept while the analyzer
 	// is away; beyond it the oldest are dropped and counted.
 	OutboxSize int
@@ -223,6 +226,13 @@ func (f *Forwarder) session(ctx context.Context, addr string) (connected bool, e
 	}
 	if err := conn.WriteJSON(v1.Message{Namespace: v1.NamespaceGraph, Type: v1.SyncMsgType, Status: http.StatusOK, Obj: raw}); err != nil {
 		return true, fmt.Errorf("send sync: %w", err)
+	}
+	if f.Greeting != nil {
+		for _, m := range f.Greeting() {
+			if err := conn.WriteJSON(m); err != nil {
+				return true, fmt.Errorf("send %s: %w", m.Type, err)
+			}
+		}
 	}
 
 	// The reader answers pings and notices a dead analyzer.

@@ -75,6 +75,21 @@ func (s *Server) Agents() map[string]v1.ConnStatus {
 	return out
 }
 
+// setProbes records an agent's probe states, shown in its ConnStatus.
+func (s *Server) setProbes(host string, msg v1.Message, log *slog.Logger) {
+	var probes map[string]string
+	if msg.Type != v1.ProbeStatusMsgType || json.Unmarshal(msg.Obj, &probes) != nil {
+		log.Warn("bad status message from agent", "type", msg.Type)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st, ok := s.agents[host]; ok {
+		st.TopologyProbes = probes
+		s.agents[host] = st
+	}
+}
+
 var upgrader = websocket.Upgrader{ReadBufferSize: 64 << 10, WriteBufferSize: 4 << 10}
 
 // ServeHTTP handles /ws/agent/topology.
@@ -167,12 +182,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		_ = conn.SetReadDeadline(time.Now().Add(s.pongWait()))
-		if s.OnMessage != nil {
-			var msg v1.Message
-			if json.Unmarshal(data, &msg) == nil && msg.Namespace != v1.NamespaceGraph {
+		var msg v1.Message
+		if json.Unmarshal(data, &msg) == nil && msg.Namespace != v1.NamespaceGraph {
+			if msg.Namespace == v1.NamespaceStatus {
+				s.setProbes(host, msg, log)
+			} else if s.OnMessage != nil {
 				s.OnMessage(host, msg)
-				continue
 			}
+			continue
 		}
 		if err := s.apply(origin, data); err != nil {
 			// A bad message is reported and skipped, never fatal.

@@ -1,0 +1,122 @@
+//go:build privileged
+
+package lldp
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/skydive-ng/skydive/internal/graph"
+	nlprobe "github.com/skydive-ng/skydive/internal/probe/netlink"
+	"github.com/skydive-ng/skydive/internal/testutil"
+	"github.com/skydive-ng/skydive/internal/topology"
+)
+
+// A real lldpd on one end of a veth makes its switch and port appear on the
+// other end.
+func TestLLDPNeighbor(t *testing.T) {
+	if _, err := exec.LookPath("lldpd"); err != nil {
+		t.Skip("lldpd is not installed")
+	}
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	sfx := hex.EncodeToString(b)
+	ns, local, remote := "lldp"+sfx, "ll"+sfx+"a", "ll"+sfx+"b"
+	testutil.Sh(t, "ip", "netns", "add", ns)
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	testutil.Sh(t, "ip", "link", "add", local, "type", "veth", "peer", "name", remote)
+	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", local).Run() })
+	testutil.Sh(t, "ip", "link", "set", remote, "netns", ns)
+	testutil.Sh(t, "ip", "link", "set", local, "up")
+	testutil.Sh(t, "ip", "-n", ns, "link", "set", remote, "up")
+
+	g := graph.New()
+	w := &topology.Writer{G: g, Host: "h", Origin: "agent.h"}
+	host := graph.Identifier("host")
+	if err := w.AddNode(host, graph.Metadata{"Name": "h", "Type": "host"}); err != nil {
+		t.Fatal(err)
+	}
+	nl, err := nlprobe.New(nlprobe.Options{Writer: w, Owner: host, Peers: nlprobe.NewVethLinker()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = nl.Run(ctx) }()
+	p := New(Options{Writer: w, Host: host, Interfaces: []string{local}})
+	done := make(chan struct{})
+	go func() { _ = p.Run(ctx); close(done) }()
+
+	testutil.EventuallyTrue(t, 10*time.Second, "listening on "+local, func() bool {
+		l := p.Listening()
+		return len(l) == 1 && l[0] == local
+	})
+	// lldpd drops its privileges: its socket's folder must be reachable.
+	dir, err := os.MkdirTemp("", "lldpd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lldpd := exec.Command("ip", "netns", "exec", ns, "lldpd", "-d", "-u", dir+"/lldpd.sock", "-I", remote, "-S", "skydive test switch")
+	lldpd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	log, _ := os.Create(dir + "/lldpd.log")
+	lldpd.Stdout, lldpd.Stderr = log, log
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(dir + "/lldpd.log")
+			t.Logf("lldpd: %s", b)
+		}
+	})
+	if err := lldpd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-lldpd.Process.Pid, syscall.SIGKILL)
+		_ = lldpd.Wait()
+	})
+
+	var sw, port *graph.Node
+	testutil.Eventually(t, 20*time.Second, "switch and port from lldpd", func() error {
+		sw, port = nil, nil
+		for _, n := range g.Nodes() {
+			switch n.Metadata.String(graph.KeyType) {
+			case "switch":
+				sw = n
+			case "switchport":
+				port = n
+			}
+		}
+		if sw == nil || port == nil {
+			return fmt.Errorf("switch %v, port %v", sw, port)
+		}
+		l := w.OwnedNode(host, local)
+		if l == nil || g.Edge(topology.EdgeID(port.ID, l.ID, topology.Layer2Link)) == nil {
+			return fmt.Errorf("no layer2 edge from the port to %s", local)
+		}
+		return nil
+	})
+	if d, _ := sw.Metadata.Get("LLDP.Description"); d != "skydive test switch" {
+		t.Errorf("switch description %v, metadata %v", d, sw.Metadata)
+	}
+	if pd, _ := port.Metadata.Get("LLDP.PortID"); pd == "" || pd == nil {
+		t.Errorf("port metadata %v", port.Metadata)
+	}
+	if s := p.State(); s != "running" {
+		t.Errorf("state %q", s)
+	}
+	cancel()
+	<-done
+	if g.Node(sw.ID) != nil {
+		t.Error("switch left after the probe stopped")
+	}
+}
