@@ -102,6 +102,14 @@ do_start() {
 			exit 1
 		}
 	done
+	url="http://$ADDR:$PORT/v2.0/networks"
+	case $ADDR in *:*) url="http://[$ADDR]:$PORT/v2.0/networks" ;; esac
+	case $ADDR in 0.0.0.0) url="http://127.0.0.1:$PORT/v2.0/networks" ;; esac
+	# Something answering there already would pass for our server.
+	if curl -sS -o /dev/null --max-time 2 "$url" 2>/dev/null; then
+		echo "neutron-server: $ADDR:$PORT is already in use" >&2
+		exit 1
+	fi
 	mkdir -p "$DIR/state" "$DIR/lock"
 	cat >"$DIR/neutron.conf" <<EOF
 [DEFAULT]
@@ -178,9 +186,6 @@ EOF
 		sleep 0.05
 	done
 	pid=$(cat "$DIR/neutron-server.pid")
-	url="http://$ADDR:$PORT/v2.0/networks"
-	case $ADDR in *:*) url="http://[$ADDR]:$PORT/v2.0/networks" ;; esac
-	case $ADDR in 0.0.0.0) url="http://127.0.0.1:$PORT/v2.0/networks" ;; esac
 	deadline=$(($(date +%s) + START_TIMEOUT))
 	while :; do
 		if ! alive "$pid"; then

@@ -67,7 +67,7 @@ func (a *api) client(ctx context.Context) (*gophercloud.ServiceClient, error) {
 	}
 	pc, err := openstack.NewClient(a.cfg.AuthURL)
 	if err != nil {
-		return nil, fmt.Errorf("keystone %s: %w", a.cfg.AuthURL, err)
+		return nil, fmt.Errorf("keystone client: %w", err)
 	}
 	pc.HTTPClient = *a.hc
 	ao := gophercloud.AuthOptions{
@@ -79,7 +79,7 @@ func (a *api) client(ctx context.Context) (*gophercloud.ServiceClient, error) {
 		AllowReauth:      true, // tokens expire; the agent runs for months
 	}
 	if err := openstack.Authenticate(ctx, pc, ao); err != nil {
-		return nil, fmt.Errorf("keystone authentication at %s: %w", a.cfg.AuthURL, err)
+		return nil, fmt.Errorf("password authentication: %w", err)
 	}
 	sc, err := openstack.NewNetworkV2(pc, gophercloud.EndpointOpts{
 		Region:       a.cfg.RegionName,
@@ -241,12 +241,17 @@ func (p *Probe) poll(ctx context.Context, out chan *Catalog) {
 	}
 }
 
-// describe turns a poll error into the State text.
+// describe turns a poll error into the State text: who failed (keystone
+// until it gave the neutron endpoint), where, and why.
 func (p *Probe) describe(err error) string {
+	who := "neutron"
+	if p.api.sc == nil && p.cfg.EndpointURL == "" {
+		who = "keystone"
+	}
 	var ue *url.Error
 	var ne net.Error
 	if errors.As(err, &ue) || errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Sprintf("error: neutron unreachable at %s: %v", p.api.where(), err)
+		return fmt.Sprintf("error: %s unreachable at %s: %v", who, p.api.where(), err)
 	}
-	return fmt.Sprintf("error: neutron at %s: %v", p.api.where(), err)
+	return fmt.Sprintf("error: %s at %s: %v", who, p.api.where(), err)
 }

@@ -36,6 +36,9 @@ func (f *fakeNeutron) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var body any
 	switch r.URL.Path {
+	case "/": // version discovery, as gophercloud does after keystone
+		body = map[string]any{"versions": []any{map[string]any{"id": "v2.0", "status": "CURRENT",
+			"links": []any{map[string]any{"rel": "self", "href": "http://" + r.Host + "/v2.0/"}}}}}
 	case "/v2.0/ports":
 		body = map[string]any{"ports": f.ports}
 	case "/v2.0/networks":
@@ -319,4 +322,104 @@ func TestProbeUnreachable(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// fakeKeystone answers v3 password authentication with a catalog whose
+// network endpoints (public and internal, two regions) are given.
+type fakeKeystone struct {
+	mu       sync.Mutex
+	catalog  []map[string]any
+	requests []map[string]any
+}
+
+func (k *fakeKeystone) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if r.Method != http.MethodPost || r.URL.Path != "/v3/auth/tokens" {
+		http.NotFound(w, r)
+		return
+	}
+	var body map[string]any
+	_ = json.NewDecoder(r.Body).Decode(&body)
+	k.requests = append(k.requests, body)
+	w.Header().Set("X-Subject-Token", "tok123")
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	_ = json.NewEncoder(w).Encode(map[string]any{"token": map[string]any{
+		"expires_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
+		"catalog":    []any{map[string]any{"type": "network", "name": "neutron", "endpoints": k.catalog}},
+	}})
+}
+
+// Keystone itself cannot run here: a fake one checks what the probe sends
+// (password, project and domain) and that it picks the endpoint of its
+// region and interface, and sends the token to Neutron.
+func TestProbeKeystoneAuth(t *testing.T) {
+	f := &fakeNeutron{count: map[string]int{}, ports: []Port{{ID: portA, MAC: macA, NetworkID: "n1"}}}
+	var tokens []string
+	var tmu sync.Mutex
+	neutronSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tmu.Lock()
+		tokens = append(tokens, r.Header.Get("X-Auth-Token"))
+		tmu.Unlock()
+		f.ServeHTTP(w, r)
+	}))
+	defer neutronSrv.Close()
+	k := &fakeKeystone{catalog: []map[string]any{
+		{"interface": "public", "region": "RegionOne", "region_id": "RegionOne", "url": "http://192.0.2.1:9696"},
+		{"interface": "internal", "region": "RegionTwo", "region_id": "RegionTwo", "url": "http://192.0.2.2:9696"},
+		{"interface": "internal", "region": "RegionOne", "region_id": "RegionOne", "url": neutronSrv.URL},
+	}}
+	ks := httptest.NewServer(k)
+	defer ks.Close()
+
+	tg := newTestGraph(t)
+	p, err := New(Options{Writer: tg.w, Overlays: topology.NewOverlays(), Config: Config{
+		AuthURL: ks.URL + "/v3", Password: "secret", EndpointType: "internal", PollInterval: 50 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	testutil.EventuallyTrue(t, 3*time.Second, "running through keystone", func() bool { return p.State() == "running" })
+	if f.n("/v2.0/ports") == 0 {
+		t.Fatal("no port list on the internal endpoint of RegionOne")
+	}
+	tmu.Lock()
+	if tokens[0] != "tok123" {
+		t.Fatalf("token sent to Neutron: %q", tokens[0])
+	}
+	tmu.Unlock()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.requests) != 1 {
+		t.Fatalf("%d authentications", len(k.requests))
+	}
+	b, _ := json.Marshal(k.requests[0])
+	for _, want := range []string{`"password"`, `"name":"neutron"`, `"password":"secret"`, `"project":{"domain":{"name":"Default"},"name":"service"}`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("auth request %s lacks %s", b, want)
+		}
+	}
+}
+
+func TestProbeKeystoneDown(t *testing.T) {
+	ks := httptest.NewServer(http.NotFoundHandler())
+	url := ks.URL
+	ks.Close()
+	tg := newTestGraph(t)
+	p, err := New(Options{Writer: tg.w, Overlays: topology.NewOverlays(), Config: Config{
+		AuthURL: url + "/v3", Password: "secret", PollInterval: 50 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	want := "error: keystone unreachable at " + url + "/v3: password authentication: "
+	testutil.EventuallyTrue(t, 3*time.Second, "keystone unreachable state", func() bool { return strings.HasPrefix(p.State(), want) })
+	t.Logf("state: %s", p.State())
 }
