@@ -5,6 +5,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -20,9 +21,13 @@ import (
 	"github.com/skydive-ng/skydive/internal/httpapi"
 	"github.com/skydive-ng/skydive/internal/ondemand"
 	hostprobe "github.com/skydive-ng/skydive/internal/probe/host"
+	libvirtprobe "github.com/skydive-ng/skydive/internal/probe/libvirt"
+	lldpprobe "github.com/skydive-ng/skydive/internal/probe/lldp"
 	nlprobe "github.com/skydive-ng/skydive/internal/probe/netlink"
 	nsprobe "github.com/skydive-ng/skydive/internal/probe/netns"
+	neutronprobe "github.com/skydive-ng/skydive/internal/probe/neutron"
 	ovsprobe "github.com/skydive-ng/skydive/internal/probe/ovsdb"
+	runcprobe "github.com/skydive-ng/skydive/internal/probe/runc"
 	"github.com/skydive-ng/skydive/internal/replicate"
 	"github.com/skydive-ng/skydive/internal/topology"
 	"github.com/skydive-ng/skydive/internal/topoquery"
@@ -63,16 +68,51 @@ func Run(ctx context.Context, opts Options) error {
 	namespaces := nsprobe.New(nsprobe.Options{Writer: w, Host: hostID, RunPath: cfg.Agent.Topology.Netns.RunPath,
 		Peers: peers, Overlays: overlays, MetricsPeriod: period, Logger: log})
 
-	probes := map[string]string{"host": "running", "netlink": "running", "netns": "running"}
+	// Each probe's state for the status: fixed for those that cannot fail
+	// after start, asked of those that follow a remote service.
+	states := probeStates{"host": running, "netlink": running, "netns": running}
+	var runs []func(context.Context) error
 	var ovs *ovsprobe.Probe
 	if cfg.HasProbe("ovsdb") {
 		ovs = ovsprobe.New(ovsprobe.Options{Writer: w, Host: hostID, Address: cfg.OVS.OVSDB, Overlays: overlays,
 			EnableStats: cfg.OVS.EnableStats, Logger: log})
-		probes["ovsdb"] = "running"
+		states["ovsdb"] = running
+		runs = append(runs, ovs.Run)
+	}
+	if cfg.HasProbe("neutron") {
+		nc := cfg.Agent.Topology.Neutron
+		p, err := neutronprobe.New(neutronprobe.Options{Writer: w, Overlays: overlays, Logger: log, Config: neutronprobe.Config{
+			AuthURL: nc.AuthURL, Username: nc.Username, Password: nc.Password, TenantName: nc.TenantName,
+			RegionName: nc.RegionName, DomainName: nc.DomainName, EndpointType: nc.EndpointType, SSLInsecure: nc.SSLInsecure,
+			EndpointURL: nc.EndpointURL, PollInterval: time.Duration(nc.PollInterval) * time.Second}})
+		if err != nil {
+			return err
+		}
+		states["neutron"] = p.State
+		runs = append(runs, p.Run)
+	}
+	if cfg.HasProbe("libvirt") {
+		p, err := libvirtprobe.New(libvirtprobe.Options{Writer: w, Host: hostID, Overlays: overlays, URL: cfg.Agent.Topology.Libvirt.URL, Logger: log})
+		if err != nil {
+			return err
+		}
+		states["libvirt"] = p.State
+		runs = append(runs, p.Run)
+	}
+	if cfg.HasProbe("runc") {
+		p := runcprobe.New(runcprobe.Options{Writer: w, Host: hostID, Netns: namespaces, RunPaths: cfg.Agent.Topology.Runc.RunPath, Logger: log})
+		states["runc"] = running
+		runs = append(runs, p.Run)
+	}
+	if cfg.HasProbe("lldp") {
+		p := lldpprobe.New(lldpprobe.Options{Writer: w, Host: hostID, Interfaces: cfg.Agent.Topology.LLDP.Interfaces, Logger: log})
+		states["lldp"] = p.State
+		runs = append(runs, p.Run)
 	}
 
 	fwd := &replicate.Forwarder{Graph: g, HostID: cfg.HostID, Analyzers: cfg.AnalyzerAddrs(), Logger: log,
-		PongWait: time.Duration(cfg.HTTP.WS.PingDelay+cfg.HTTP.WS.PongTimeout) * time.Second}
+		PongWait: time.Duration(cfg.HTTP.WS.PingDelay+cfg.HTTP.WS.PongTimeout) * time.Second,
+		Greeting: func() []v1.Message { return []v1.Message{states.message()} }}
 	captures := ondemand.New(ondemand.Options{Graph: g, Send: fwd.Send, Logger: log,
 		FlowUpdate: time.Duration(cfg.Flow.Update) * time.Second, FlowExpire: time.Duration(cfg.Flow.Expire) * time.Second})
 	fwd.OnMessage = captures.HandleMessage
@@ -90,7 +130,7 @@ func Run(ctx context.Context, opts Options) error {
 			return v1.AgentStatus{
 				Clients:        map[string]v1.ConnStatus{},
 				Analyzers:      fwd.Status(),
-				TopologyProbes: probes,
+				TopologyProbes: states.snapshot(),
 				FlowProbes:     capture.Types,
 			}
 		},
@@ -102,9 +142,10 @@ func Run(ctx context.Context, opts Options) error {
 	grp.Go(func() error { return hostLinks.Run(ctx) })
 	grp.Go(func() error { return namespaces.Run(ctx) })
 	grp.Go(func() error { return captures.Run(ctx) })
-	if ovs != nil {
-		grp.Go(func() error { return ovs.Run(ctx) })
+	for _, run := range runs {
+		grp.Go(func() error { return run(ctx) })
 	}
+	grp.Go(func() error { states.report(ctx, fwd.Send); return nil })
 	if len(cfg.AnalyzerAddrs()) > 0 {
 		grp.Go(func() error { return fwd.Run(ctx) })
 	} else {
@@ -115,4 +156,42 @@ func Run(ctx context.Context, opts Options) error {
 	})
 	log.Info("agent started", "host_id", cfg.HostID, "listen", cfg.Agent.Listen, "analyzers", cfg.AnalyzerAddrs())
 	return grp.Wait()
+}
+
+func running() string { return "running" }
+
+// probeStates gives each probe's state, as /api/status and the analyzer
+// show it.
+type probeStates map[string]func() string
+
+func (s probeStates) snapshot() map[string]string {
+	out := make(map[string]string, len(s))
+	for name, state := range s {
+		out[name] = state()
+	}
+	return out
+}
+
+func (s probeStates) message() v1.Message {
+	raw, _ := json.Marshal(s.snapshot())
+	return v1.Message{Namespace: v1.NamespaceStatus, Type: v1.ProbeStatusMsgType, Status: http.StatusOK, Obj: raw}
+}
+
+// report sends the states to the analyzer when they change (the forwarder
+// sends them after each Sync too).
+func (s probeStates) report(ctx context.Context, send func(v1.Message)) {
+	last := s.message()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if m := s.message(); string(m.Obj) != string(last.Obj) {
+				send(m)
+				last = m
+			}
+		}
+	}
 }

@@ -23,9 +23,13 @@ import (
 	historypkg "github.com/skydive-ng/skydive/internal/history"
 	"github.com/skydive-ng/skydive/internal/httpapi"
 	"github.com/skydive-ng/skydive/internal/injections"
+	"github.com/skydive-ng/skydive/internal/probe/fabric"
+	"github.com/skydive-ng/skydive/internal/probe/ovn"
+	"github.com/skydive-ng/skydive/internal/probe/peering"
 	"github.com/skydive-ng/skydive/internal/replicate"
 	storepkg "github.com/skydive-ng/skydive/internal/store"
 	"github.com/skydive-ng/skydive/internal/store/backends"
+	"github.com/skydive-ng/skydive/internal/topology"
 	"github.com/skydive-ng/skydive/internal/topoquery"
 	"github.com/skydive-ng/skydive/internal/version"
 	"github.com/skydive-ng/skydive/web"
@@ -76,6 +80,23 @@ func Run(ctx context.Context, opts Options) error {
 		PongWait:  time.Duration(cfg.HTTP.WS.PingDelay+cfg.HTTP.WS.PongTimeout) * time.Second}
 	publishers := &replicate.Publishers{Graph: g, Logger: log}
 	subscribers := &replicate.Subscribers{Graph: g, Logger: log, PingDelay: time.Duration(cfg.HTTP.WS.PingDelay) * time.Second}
+	// The analyzer's own probes write nodes of their own (origin
+	// analyzer.<host>), which agents' syncs never remove.
+	own := &topology.Writer{G: g, Host: cfg.HostID, Origin: "analyzer." + cfg.HostID}
+	fab, err := fabric.New(fabric.Options{Writer: own, Definitions: cfg.Analyzer.Topology.Fabric, Logger: log})
+	if err != nil {
+		return err
+	}
+	probeRuns := []func(context.Context) error{fab.Run, peering.New(own, log).Run}
+	probeNames := []string{"fabric", "peering"}
+	if cfg.HasAnalyzerProbe("ovn") {
+		p, err := ovn.New(ovn.Options{Writer: own, Address: cfg.Analyzer.Topology.OVN.Address, Logger: log})
+		if err != nil {
+			return err
+		}
+		probeRuns = append(probeRuns, p.Run)
+		probeNames = append(probeNames, "ovn")
+	}
 	wf, err := newWorkflows(cfg, log)
 	if err != nil {
 		return err
@@ -94,7 +115,7 @@ func Run(ctx context.Context, opts Options) error {
 				Subscribers: subscribers.Status(),
 				Alerts:      v1.ElectionStatus{IsMaster: true},
 				Captures:    v1.ElectionStatus{IsMaster: true},
-				Probes:      []string{},
+				Probes:      probeNames,
 				Storage:     storageStatus(durable),
 			}
 		},
@@ -140,6 +161,9 @@ func Run(ctx context.Context, opts Options) error {
 		grp.Go(func() error { return durable.Run(ctx) })
 	}
 	grp.Go(func() error { return capMgr.Run(ctx) })
+	for _, run := range probeRuns {
+		grp.Go(func() error { return run(ctx) })
+	}
 	grp.Go(func() error { return runAlerts(ctx) })
 	grp.Go(func() error { return runRules(ctx) })
 	grp.Go(func() error { return httpapi.Serve(ctx, l, cfg.Analyzer.Listen, mux, log.With("server", "analyzer")) })

@@ -114,32 +114,40 @@ func NewCatalog(ports []Port, networks map[string]*Network, subnets map[string]*
 // OVS's iface-id, OVS's attached-mac, the name the agents derive from the
 // port ID, then (taps and veths only) the MAC itself.
 func (c *Catalog) Match(i Interface) *Port {
+	p, _ := c.MatchEvidence(i)
+	return p
+}
+
+// MatchEvidence is Match, telling whether the match rests on more than the
+// MAC alone: a port matched that way elsewhere is not also given to an
+// interface that only shares its MAC (the guest end of a lab's veth).
+func (c *Catalog) MatchEvidence(i Interface) (port *Port, strong bool) {
 	if c == nil {
-		return nil
+		return nil, false
 	}
 	if i.IfaceID != "" {
 		if p := c.byID[i.IfaceID]; p != nil {
-			return p
+			return p, true
 		}
 	}
 	if i.AttachedMAC != "" {
 		if p := c.byMAC[i.AttachedMAC]; p != nil {
-			return p
+			return p, true
 		}
 	}
 	for _, prefix := range namePrefixes {
 		if short, ok := strings.CutPrefix(i.Name, prefix); ok && len(short) == shortIDLen {
 			if p := c.byShort[short]; p != nil {
-				return p
+				return p, true
 			}
 		}
 	}
 	if i.MAC != "" && (i.Type == "tap" || i.Type == topology.TypeVeth) {
 		if p := c.byMAC[i.MAC]; p != nil {
-			return p
+			return p, false
 		}
 	}
-	return nil
+	return nil, false
 }
 
 // Metadata is the overlay of an interface matched to port p.

@@ -195,6 +195,13 @@ func isIface(m graph.Metadata) bool {
 func (p *Probe) match(cat *Catalog) {
 	g := p.opts.Writer.G
 	desired := map[ifaceKey]appliedOverlay{}
+	type weakMatch struct {
+		key     ifaceKey
+		overlay appliedOverlay
+		port    string
+	}
+	var weak []weakMatch
+	strongPorts := map[string]bool{}
 	for _, n := range g.Nodes() {
 		if !isIface(n.Metadata) {
 			continue
@@ -207,8 +214,21 @@ func (p *Probe) match(cat *Catalog) {
 		if i.Name == "" {
 			continue
 		}
-		if port := cat.Match(i); port != nil {
-			desired[ifaceKey{owner, i.Name}] = appliedOverlay{n.ID, cat.Metadata(i, port)}
+		port, strong := cat.MatchEvidence(i)
+		if port == nil {
+			continue
+		}
+		a := appliedOverlay{n.ID, cat.Metadata(i, port)}
+		if strong {
+			desired[ifaceKey{owner, i.Name}] = a
+			strongPorts[port.ID] = true
+		} else {
+			weak = append(weak, weakMatch{ifaceKey{owner, i.Name}, a, port.ID})
+		}
+	}
+	for _, w := range weak {
+		if !strongPorts[w.port] {
+			desired[w.key] = w.overlay
 		}
 	}
 	p.apply(desired)
