@@ -16,6 +16,12 @@
 
 export type Shape = 'ellipse' | 'round-rectangle' | 'hexagon' | 'diamond' | 'octagon' | 'rectangle';
 
+/** A mark at a node's top-right corner ('' for none); see BADGES. */
+export type Badge = '' | 'instance';
+
+/** How an edge's line is drawn. */
+export type LineDash = 'solid' | 'dashed' | 'dotted';
+
 /** How a node looks; the view resolves it from type and state. */
 export interface NodeLook {
   fill: string;
@@ -28,12 +34,13 @@ export interface NodeLook {
   dashed: boolean;
   double: boolean; // collapsed group
   overlay: string; // halo colour ('' for none): highlight, diff marks
+  badge: Badge;
 }
 
 export interface EdgeLook {
   color: string;
   width: number;
-  dashed: boolean;
+  dash: LineDash;
 }
 
 interface RNode extends NodeLook {
@@ -65,7 +72,7 @@ function nodeKeys(n: NodeLook) {
   };
 }
 
-const edgeKey = (e: EdgeLook) => `${e.color}|${e.width}|${e.dashed ? 1 : 0}`;
+const edgeKey = (e: EdgeLook) => `${e.color}|${e.width}|${e.dash}`;
 
 export interface Point {
   x: number;
@@ -116,6 +123,91 @@ function tracePath(ctx: CanvasRenderingContext2D, shape: Shape, x: number, y: nu
   }
 }
 
+// ---- badges
+//
+// OpenStack instance interfaces carry a mark of our own (the guide uses the
+// OpenStack logo, a trademark): a red rounded square with a white cloud,
+// half inside the node's top-right corner so that it reads as part of it.
+
+interface BadgeStyle {
+  color: string;
+  /** Adds the white glyph of a badge of side s centred at (x, y) to the current path. */
+  glyph: (ctx: CanvasRenderingContext2D, x: number, y: number, s: number) => void;
+}
+
+/** A cloud of three puffs on a flat base, all traced clockwise so that the nonzero fill is their union. */
+function traceCloud(ctx: CanvasRenderingContext2D, x: number, y: number, s: number) {
+  const puff = (cx: number, cy: number, r: number) => {
+    ctx.moveTo(x + (cx + r) * s, y + cy * s);
+    ctx.arc(x + cx * s, y + cy * s, r * s, 0, 2 * Math.PI);
+  };
+  puff(-0.17, 0.09, 0.15);
+  puff(0.03, -0.03, 0.2);
+  puff(0.2, 0.1, 0.14);
+  ctx.rect(x - 0.17 * s, y + 0.09 * s, 0.37 * s, 0.15 * s);
+}
+
+export const BADGES: Record<Exclude<Badge, ''>, BadgeStyle> = {
+  instance: { color: '#e0162b', glyph: traceCloud },
+};
+
+/** Side of a node's badge, in model units: readable on small interfaces, not huge on hosts. */
+const badgeSide = (size: number) => Math.min(15, Math.max(11, size * 0.6));
+/** The badge's centre is on the node's top-right diagonal, this far (× size) from the node's centre: its outer corner just outside the node. */
+const BADGE_AT = 0.36;
+/** Below this side on screen the badge is a plain red square: a glyph would be a smudge. */
+const MIN_GLYPH_PX = 7;
+
+/**
+ * Paints the badges of one kind for the given nodes: one path for the
+ * squares, one for their white rims and one for the glyphs, whatever the
+ * number of nodes. px is one screen pixel in the context's units.
+ */
+export function paintBadges(ctx: CanvasRenderingContext2D, kind: Exclude<Badge, ''>, nodes: readonly { x: number; y: number; size: number }[], px: number) {
+  const b = BADGES[kind];
+  ctx.beginPath();
+  for (const n of nodes) {
+    const s = badgeSide(n.size);
+    ctx.roundRect(n.x + n.size * BADGE_AT - s / 2, n.y - n.size * BADGE_AT - s / 2, s, s, s * 0.24);
+  }
+  ctx.fillStyle = b.color;
+  ctx.fill();
+  ctx.strokeStyle = '#fff';
+  ctx.lineWidth = Math.max(1, px);
+  ctx.stroke();
+  ctx.beginPath();
+  for (const n of nodes) {
+    const s = badgeSide(n.size);
+    if (s >= MIN_GLYPH_PX * px) b.glyph(ctx, n.x + n.size * BADGE_AT, n.y - n.size * BADGE_AT, s);
+  }
+  ctx.fillStyle = '#fff';
+  ctx.fill();
+}
+
+/** A small picture of a node with its badge, for the legend and the details panel. */
+export function badgeIcon(kind: Exclude<Badge, ''>, fill: string, cssPx = 20): HTMLCanvasElement {
+  const dpr = Math.min(2, window.devicePixelRatio || 1);
+  const c = document.createElement('canvas');
+  c.className = `badge-icon ${kind}`;
+  c.width = c.height = Math.round(cssPx * dpr);
+  c.style.width = c.style.height = `${cssPx}px`;
+  const ctx = c.getContext('2d')!;
+  // A small node (14) so that its badge (the smallest, 11) is most of the
+  // picture: they span 18.54 units, from the node's left to the badge's right.
+  const z = (cssPx * dpr) / 18.54;
+  ctx.setTransform(z, 0, 0, z, 0, 0);
+  const node = { x: 7.5, y: 11.04, size: 14 };
+  ctx.beginPath();
+  tracePath(ctx, 'ellipse', node.x, node.y, node.size);
+  ctx.fillStyle = fill;
+  ctx.fill();
+  ctx.strokeStyle = BADGES[kind].color;
+  ctx.lineWidth = 1.5;
+  ctx.stroke();
+  paintBadges(ctx, kind, [node], 1 / z);
+  return c;
+}
+
 /** Appends v to the list of key in m. */
 function bucket<T>(m: Map<string, T[]>, key: string, v: T) {
   const l = m.get(key);
@@ -146,6 +238,7 @@ export class GraphCanvas {
   /** Frames drawn so far (tests and perf counters read it). */
   frames = 0;
   lastDrawMs = 0;
+  private badgedLast: RNode[] = [];
 
   onTap: (kind: 'node' | 'edge' | null, id: string | null) => void = () => {};
   onDoubleTap: (id: string) => void = () => {};
@@ -186,6 +279,10 @@ export class GraphCanvas {
   }
   look(id: string): NodeLook | EdgeLook | undefined {
     return this.nodes.get(id) || this.edges.get(id);
+  }
+  /** Nodes whose badge the last frame drew (tests read it). */
+  badged(): { id: string; badge: Badge }[] {
+    return this.badgedLast.map((n) => ({ id: n.id, badge: n.badge }));
   }
 
   setNode(id: string, look: NodeLook, pos?: Point) {
@@ -278,6 +375,13 @@ export class GraphCanvas {
   }
   size() {
     return { width: this.width, height: this.height };
+  }
+  /** Where a node's badge is, centre and side in container pixels (tests read it); null without one. */
+  badgeBox(id: string): { x: number; y: number; side: number } | null {
+    const n = this.nodes.get(id);
+    if (!n || !n.badge) return null;
+    const d = n.size * BADGE_AT;
+    return { x: (n.x + d) * this.z + this.p.x, y: (n.y - d) * this.z + this.p.y, side: badgeSide(n.size) * this.z };
   }
 
   /** Fits the given nodes (all when none) in the view. */
@@ -454,7 +558,7 @@ export class GraphCanvas {
       if (e.id === this.selectedId) selectedEdge = e;
       else bucket(edgeGroups, e.key, e);
     }
-    const strokeEdges = (list: REdge[], color: string, width: number, dashed: boolean) => {
+    const strokeEdges = (list: REdge[], color: string, width: number, dash: LineDash) => {
       ctx.beginPath();
       for (const e of list) {
         ctx.moveTo(e.a!.x, e.a!.y);
@@ -462,11 +566,12 @@ export class GraphCanvas {
       }
       ctx.strokeStyle = color;
       ctx.lineWidth = Math.max(width, 0.6 * px);
-      ctx.setLineDash(dashed ? [4 * Math.max(1, px), 3 * Math.max(1, px)] : []);
+      const u = Math.max(1, px);
+      ctx.setLineDash(dash === 'dashed' ? [4 * u, 3 * u] : dash === 'dotted' ? [1.2 * u, 2.4 * u] : []);
       ctx.stroke();
     };
-    for (const list of edgeGroups.values()) strokeEdges(list, list[0].color, list[0].width, list[0].dashed);
-    if (selectedEdge) strokeEdges([selectedEdge], SELECT_COLOR, 3, false);
+    for (const list of edgeGroups.values()) strokeEdges(list, list[0].color, list[0].width, list[0].dash);
+    if (selectedEdge) strokeEdges([selectedEdge], SELECT_COLOR, 3, 'solid');
     ctx.setLineDash([]);
 
     // Nodes: halos, fills, borders, each one path per look.
@@ -474,13 +579,18 @@ export class GraphCanvas {
     const halos = new Map<string, RNode[]>();
     const fills = new Map<string, RNode[]>();
     const strokes = new Map<string, RNode[]>();
+    const badges = new Map<string, RNode[]>();
     const tiny = 2.5 * px; // below this a node is a dot: no border, no shape
     for (const n of this.nodes.values()) {
       if (!inView(n)) continue;
       shown.push(n);
       if (n.overlay) bucket(halos, n.overlay, n);
       bucket(fills, n.size < tiny ? n.dotKey : n.fillKey, n);
-      if (n.size >= tiny * 3 && n.id !== this.selectedId) bucket(strokes, n.strokeKey, n);
+      if (n.size >= tiny * 3) {
+        if (n.id !== this.selectedId) bucket(strokes, n.strokeKey, n);
+        // Like borders, badges only where a node is more than a dot.
+        if (n.badge) bucket(badges, n.badge, n);
+      }
     }
     ctx.globalAlpha = 0.45;
     for (const [color, list] of halos) {
@@ -519,6 +629,12 @@ export class GraphCanvas {
       ctx.strokeStyle = SELECT_COLOR;
       ctx.lineWidth = Math.max(4, 2 * px);
       ctx.stroke();
+    }
+    // Badges over the borders and the selection, so that they stay whole.
+    this.badgedLast = [];
+    for (const [kind, list] of badges) {
+      paintBadges(ctx, kind as Exclude<Badge, ''>, list, px);
+      this.badgedLast = this.badgedLast.concat(list);
     }
 
     // Labels, when readable.

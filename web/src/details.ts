@@ -3,6 +3,8 @@
 
 import { h, clear, fmt, fmtBytes } from './dom';
 import { GNode, GEdge, Store } from './model';
+import { badgeIcon } from './canvas';
+import { isInstance, styleOfNode } from './view';
 
 interface Sample {
   t: number; // ms
@@ -104,6 +106,36 @@ export function metaTable(m: Record<string, any>, depth = 0): HTMLElement {
   );
 }
 
+/**
+ * The OpenStack side of an instance interface, first thing under its name:
+ * what one looks for on such a node (port, network, addresses, VM) is
+ * otherwise spread over Neutron, ExtID and PeerIntfMAC in the table below.
+ * Keys keep their metadata names, the ones Gremlin queries use.
+ */
+function openstackSection(n: GNode): HTMLElement | null {
+  if (!isInstance(n)) return null;
+  const m = n.Metadata;
+  const obj = (v: any): Record<string, any> => (v && typeof v === 'object' && !Array.isArray(v) ? v : {});
+  const nt = obj(m.Neutron);
+  const ext = obj(m.ExtID);
+  const rows: Record<string, any> = {};
+  for (const k of ['PortID', 'NetworkName', 'NetworkID', 'IPV4', 'IPV6', 'NetworkType', 'SegmentationID', 'TenantID']) if (nt[k] !== undefined) rows[k] = nt[k];
+  const vm = ext['vm-id'] ?? m['ExtID.vm-id'];
+  if (vm !== undefined) rows['vm-id'] = vm;
+  if (ext['iface-id'] !== undefined) rows['iface-id'] = ext['iface-id'];
+  const mac = m.PeerIntfMAC ?? ext['attached-mac'];
+  if (mac !== undefined) rows['VM MAC'] = mac;
+  const kv = Object.entries(rows);
+  return h(
+    'section',
+    { class: 'openstack', id: 'details-openstack' },
+    h('h4', null, badgeIcon('instance', styleOfNode(n).color, 20), 'OpenStack port'),
+    kv.length
+      ? h('table', { class: 'meta' }, kv.map(([k, v]) => h('tr', null, h('th', null, k), h('td', null, valueView(v)))))
+      : h('span', { class: 'hint' }, 'No Neutron data yet (is the neutron probe on?)'),
+  );
+}
+
 const when = (ms?: number) => (ms ? new Date(ms).toLocaleString() : '');
 
 export interface DetailsActions {
@@ -182,6 +214,7 @@ export class DetailsPanel {
         kids ? h('button', { id: 'details-toggle', onclick: () => this.actions.toggle(n.ID) }, this.actions.expanded(n.ID) ? `Collapse (${kids})` : `Expand (${kids})`) : null,
         h('button', { onclick: () => this.actions.capture(n) }, 'Capture…'),
       ),
+      openstackSection(n),
       h('div', { class: 'chart-box' }, h('div', { class: 'chart-title' }, 'Interface traffic (RxBytes/TxBytes per s)'), this.canvas),
       metaTable(m),
       h('div', { class: 'ids' }, `ID ${n.ID}`, h('br'), `Host ${n.Host || ''} · Origin ${n.Origin || ''} · Revision ${n.Revision ?? ''}`, h('br'), `Created ${when(n.CreatedAt)} · Updated ${when(n.UpdatedAt)}`),

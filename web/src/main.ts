@@ -1,7 +1,8 @@
 import './style.css';
 import { h, clear, fmt } from './dom';
 import { Store, Subscriber, wsURL, GNode, GraphObj } from './model';
-import { TopologyView, TYPE_STYLES, BEIGE, DOWN_RED, styleOf } from './view';
+import { TopologyView, TYPE_STYLES, FABRIC, EDGE_LOOKS, DOWN_RED, styleOf } from './view';
+import { badgeIcon, EdgeLook } from './canvas';
 import { DetailsPanel } from './details';
 import { gremlin, collectIDs, gq, APIError } from './api';
 import { parseDuration, formatDuration } from './duration';
@@ -97,23 +98,35 @@ clear(
 
 const legendItems: [string, string, string][] = [];
 const seen = new Set<string>();
-for (const [, st] of Object.entries(TYPE_STYLES)) {
+for (const st of [...Object.values(TYPE_STYLES), FABRIC]) {
   if (seen.has(st.label)) continue;
   seen.add(st.label);
   legendItems.push([st.color, st.shape, st.label]);
 }
 legendItems.push([styleOf('').color, 'ellipse', 'other']);
+/** A legend line drawn as the canvas draws that kind of edge. */
+const edgeSwatch = (l: EdgeLook) =>
+  h('span', {
+    class: `sw line ${l.dash}`,
+    style: l.dash === 'solid' ? { background: l.color, height: `${Math.max(2, Math.round(l.width))}px` } : { borderTop: `2px ${l.dash} ${l.color}`, height: '0' },
+  });
+const legendRows = [
+  ...legendItems.map(([c, shape, l]) => h('div', null, h('span', { class: `sw ${shape}`, style: { background: c } }), l)),
+  h('div', null, h('span', { class: 'sw ellipse', style: { background: DOWN_RED } }), 'interface down (State DOWN)'),
+  // The same picture as in the drawing: canvas.ts paints both.
+  h('div', { id: 'legend-instance' }, badgeIcon('instance', styleOf('tap').color, 20), 'OpenStack instance interface'),
+  h('div', null, h('span', { class: 'sw ellipse', style: { background: '#fff', border: '3px double #445' } }), 'collapsed (double-click to expand)'),
+  h('div', null, edgeSwatch(EDGE_LOOKS.layer2), 'layer2 link'),
+  h('div', null, edgeSwatch(EDGE_LOOKS.ownership), 'ownership'),
+  h('div', null, edgeSwatch(EDGE_LOOKS.vlayer2), 'VM to its interface (vlayer2)'),
+  h('div', null, edgeSwatch(EDGE_LOOKS.mapping), 'OVN logical port to interface (mapping)'),
+  h('div', null, edgeSwatch(EDGE_LOOKS.other), 'other link'),
+];
 clear(
   legend,
   h('div', { class: 'legend-title' }, 'Legend ', h('a', { href: '#', onclick: (e: Event) => (e.preventDefault(), legend.classList.toggle('folded')) }, '±')),
-  h('div', { class: 'legend-body' },
-    legendItems.map(([c, shape, l]) => h('div', null, h('span', { class: `sw ${shape}`, style: { background: c } }), l)),
-    h('div', null, h('span', { class: 'sw ellipse', style: { background: DOWN_RED } }), 'interface down (State DOWN)'),
-    h('div', null, h('span', { class: 'sw ellipse', style: { background: BEIGE, border: '2px dashed #e0162b' } }), 'OpenStack instance interface'),
-    h('div', null, h('span', { class: 'sw ellipse', style: { background: '#fff', border: '3px double #445' } }), 'collapsed (double-click to expand)'),
-    h('div', null, h('span', { class: 'sw line', style: { background: '#555' } }), 'layer2 link'),
-    h('div', null, h('span', { class: 'sw line', style: { background: '#c9c9c9' } }), 'ownership'),
-  ),
+  // Two columns, filled top to bottom: one would cover most of the drawing's height.
+  h('div', { class: 'legend-body', style: { gridTemplateRows: `repeat(${Math.ceil(legendRows.length / 2)}, auto)` } }, legendRows),
 );
 
 // ---- live updates

@@ -18,6 +18,10 @@ export interface TypeStyle {
 export const BEIGE = '#f4e7c0';
 export const NS_BLUE = '#709faf';
 export const DOWN_RED = '#cf5c67';
+// The original drew the fabric and LLDP groups in this orange.
+export const FABRIC_ORANGE = '#fac24d';
+// The red of the OpenStack instance mark (canvas.ts BADGES.instance).
+export const INSTANCE_RED = '#e0162b';
 
 export const TYPE_STYLES: Record<string, TypeStyle> = {
   host: { color: '#5b6b82', shape: 'round-rectangle', size: 46, label: 'host' },
@@ -40,22 +44,44 @@ export const TYPE_STYLES: Record<string, TypeStyle> = {
   vlan: { color: '#d5e8c4', shape: 'ellipse', size: 20, label: 'macvlan / vlan' },
   container: { color: '#9cc5a1', shape: 'round-rectangle', size: 30, label: 'container' },
   libvirt: { color: '#9cc5a1', shape: 'round-rectangle', size: 30, label: 'VM (libvirt)' },
+  // LLDP neighbours; fabric objects (FABRIC below) share the look.
+  switch: { color: FABRIC_ORANGE, shape: 'rectangle', size: 32, label: 'switch (LLDP) / fabric object' },
+  switchport: { color: '#fcdc94', shape: 'rectangle', size: 18, label: 'switch port (LLDP)' },
+  // OVN northbound objects (Manager ovn): switches teal, routers purple.
+  logical_switch: { color: '#7cc4bd', shape: 'diamond', size: 30, label: 'OVN logical switch' },
+  logical_port: { color: '#c4e6e2', shape: 'ellipse', size: 18, label: 'OVN logical switch port' },
+  logical_router: { color: '#b39ddb', shape: 'octagon', size: 30, label: 'OVN logical router' },
+  logical_router_port: { color: '#dcd0f0', shape: 'ellipse', size: 18, label: 'OVN logical router port' },
 };
+/** Objects of the fabric probe: Type device unless the definition says otherwise. */
+export const FABRIC: TypeStyle = { color: FABRIC_ORANGE, shape: 'rectangle', size: 26, label: 'switch (LLDP) / fabric object' };
 const OTHER: TypeStyle = { color: '#dddddd', shape: 'ellipse', size: 20, label: 'other interface' };
 
 export const styleOf = (type: string): TypeStyle => TYPE_STYLES[type] || OTHER;
 
-const GROUP_TYPES = new Set(['host', 'netns', 'ovsbridge', 'openvswitch', 'container', 'libvirt', 'bridge', 'switch', 'fabric']);
+/** The style of a node: by type, except fabric objects, which are not NICs although typed device. */
+export function styleOfNode(n: GNode): TypeStyle {
+  const type = String(n.Metadata.Type || '');
+  if (n.Metadata.Probe === 'fabric' && (type === 'device' || !TYPE_STYLES[type])) return FABRIC;
+  return styleOf(type);
+}
+
+const GROUP_TYPES = new Set(['host', 'netns', 'ovsbridge', 'openvswitch', 'container', 'libvirt', 'bridge', 'switch', 'fabric', 'logical_switch', 'logical_router']);
 
 export function isDown(n: GNode): boolean {
   const s = n.Metadata?.State;
   return typeof s === 'string' && s.toUpperCase() === 'DOWN';
 }
 
-/** OpenStack instance interfaces (the guide marks them with a logo). */
+/**
+ * OpenStack instance interfaces (the guide marks them with a logo): the ports
+ * of a VM (ExtID vm-id, set by Nova on the OVS interface) and the interfaces
+ * the neutron probe matched to a Neutron port. ExtID iface-id alone is not
+ * enough: OVN sets it on every port it binds, OpenStack or not.
+ */
 export function isInstance(n: GNode): boolean {
   const m = n.Metadata || {};
-  return !!(m.ExtID?.['vm-id'] || m['ExtID.vm-id'] || m.Neutron || m.ExtID?.['iface-id']);
+  return !!(m.ExtID?.['vm-id'] || m['ExtID.vm-id'] || m.Manager === 'neutron' || m.Neutron);
 }
 
 type Pos = { x: number; y: number };
@@ -97,21 +123,29 @@ export interface ViewStats {
   visibleEdges: number;
 }
 
-const EDGE_LOOKS: Record<string, EdgeLook> = {
-  ownership: { color: '#c9c9c9', width: 1, dashed: false },
-  layer2: { color: '#555', width: 2, dashed: false },
-  other: { color: '#7a9cc6', width: 1.5, dashed: true },
-  hl: { color: '#e0b000', width: 3, dashed: false },
+export const EDGE_LOOKS: Record<string, EdgeLook> = {
+  ownership: { color: '#c9c9c9', width: 1, dash: 'solid' },
+  layer2: { color: '#555', width: 2, dash: 'solid' },
+  // Links that are not wires: a VM to its tap (libvirt), an OVN logical
+  // port to the interface bound to it. Thin and broken, so that they do not
+  // read as layer2 or ownership.
+  vlayer2: { color: '#3f8f4f', width: 1.3, dash: 'dashed' },
+  mapping: { color: '#8e6cc0', width: 1.6, dash: 'dotted' },
+  other: { color: '#7a9cc6', width: 1.5, dash: 'dashed' },
+  hl: { color: '#e0b000', width: 3, dash: 'solid' },
 };
+/** Relation types with a look of their own; the others are drawn as 'other'. */
+const RELATION_KINDS = new Set(['layer2', 'vlayer2', 'mapping']);
 const OVERLAYS: Record<string, string> = { hl: '#ffd400', 'diff-added': '#2ca02c', 'diff-changed': '#ff7f0e' };
 
 /** The look of a node from its classes, in the order the original's stylesheet applied them. */
 export function nodeLook(st: TypeStyle, label: string, cls: Set<string>): NodeLook {
-  const look: NodeLook = { fill: st.color, shape: st.shape, size: st.size, label, labelInside: cls.has('host'), stroke: '#8a8a7a', strokeWidth: 1, dashed: false, double: false, overlay: '' };
+  const look: NodeLook = { fill: st.color, shape: st.shape, size: st.size, label, labelInside: cls.has('host'), stroke: '#8a8a7a', strokeWidth: 1, dashed: false, double: false, overlay: '', badge: '' };
   if (cls.has('group')) (look.stroke = '#445'), (look.strokeWidth = 2);
   if (cls.has('collapsed')) (look.double = true), (look.strokeWidth = 4);
   if (cls.has('down')) (look.fill = DOWN_RED), (look.stroke = '#8e1f2b');
-  if (cls.has('instance')) (look.stroke = '#e0162b'), (look.strokeWidth = 3), (look.dashed = true);
+  // The badge says it; a red border of the badge's colour ties the two together.
+  if (cls.has('instance')) (look.badge = 'instance'), (look.stroke = INSTANCE_RED), (look.strokeWidth = cls.has('collapsed') ? look.strokeWidth : 1.5);
   for (const c of ['hl', 'diff-added', 'diff-changed']) if (cls.has(c)) look.overlay = OVERLAYS[c];
   return look;
 }
@@ -200,12 +234,12 @@ export class TopologyView {
     const { type, label, cls } = this.nodeClasses(n);
     this.classes.set(n.ID, cls);
     this.types.set(n.ID, type);
-    this.canvas.setNode(n.ID, nodeLook(styleOf(type), label, cls), pos);
+    this.canvas.setNode(n.ID, nodeLook(styleOfNode(n), label, cls), pos);
   }
 
   private drawEdge(e: GEdge) {
     const rt = String(e.Metadata.RelationType || '');
-    const kind = isOwnership(e) ? 'ownership' : rt === 'layer2' ? 'layer2' : 'other';
+    const kind = isOwnership(e) ? 'ownership' : RELATION_KINDS.has(rt) ? rt : 'other';
     const cls = new Set([kind]);
     if (this.highlighted.has(e.ID)) cls.add('hl');
     this.classes.set(e.ID, cls);
