@@ -57,9 +57,12 @@ ovs() { # ovs NODE CMD... : an OVS command against that node's own daemons
 vsctl() { ovs "$1" ovs-vsctl --db="unix:$LAB_DIR/$1/ovs/db.sock" "${@:2}"; }
 json() { $PY -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 api() { # api METHOD PATH [BODY]: neutron's REST API, from the controller
-	local out
-	out=$(in_ns "${NS[controller]}" curl -sS -f -X "$1" -H 'Content-Type: application/json' \
-		${3:+--data "$3"} "$NEUTRON$2") || die "neutron $1 $2 failed: $out"
+	local out code
+	out=$(in_ns "${NS[controller]}" curl -sS -X "$1" -H 'Content-Type: application/json' -w '\n%{http_code}' \
+		${3:+--data "$3"} "$NEUTRON$2") || die "neutron $1 $2: $out"
+	code=${out##*$'\n'}
+	out=${out%$'\n'*}
+	[[ $code == 2* ]] || die "neutron $1 $2: HTTP $code: $out"
 	echo "$out"
 }
 wait_for() { # wait_for SECONDS WHAT CMD...
@@ -72,12 +75,12 @@ wait_for() { # wait_for SECONDS WHAT CMD...
 
 need() {
 	local missing=()
-	for b in ip bridge curl ovsdb-server ovs-vswitchd ovs-vsctl ovn-nbctl neutron-server libvirtd socat; do
+	for b in ip bridge curl ovsdb-server ovs-vswitchd ovs-vsctl ovn-nbctl neutron-server libvirtd socat lldpd runc; do
 		command -v "$b" >/dev/null || missing+=("$b")
 	done
 	[ -x "$SKYDIVE_BIN" ] || die "no skydive binary at $SKYDIVE_BIN (make build)"
 	[ -x "$PY" ] || missing+=("$PY")
-	((${#missing[@]} == 0)) || die "missing: ${missing[*]} (apt-get install iproute2 curl openvswitch-switch ovn-central neutron-server neutron-plugin-ml2 libvirt-daemon socat)"
+	((${#missing[@]} == 0)) || die "missing: ${missing[*]} (apt-get install iproute2 curl openvswitch-switch ovn-central neutron-server neutron-plugin-ml2 libvirt-daemon socat lldpd runc)"
 	[ "$(id -u)" = 0 ] || die "run as root"
 }
 
@@ -106,10 +109,10 @@ start_ovs() { # start_ovs NODE: ovsdb-server + ovs-vswitchd inside the node
 	local n=$1 d=$LAB_DIR/$1/ovs ns=${NS[$1]}
 	ovs "$n" ovsdb-tool create "$d/conf.db" /usr/share/openvswitch/vswitch.ovsschema
 	in_ns "$ns" env OVS_RUNDIR="$d" OVS_LOGDIR="$d" OVS_DBDIR="$d" ovsdb-server "$d/conf.db" \
-		--remote="punix:$d/db.sock" --pidfile="$d/ovsdb-server.pid" --log-file="$d/ovsdb-server.log" --detach
+		--remote="punix:$d/db.sock" --pidfile="$d/ovsdb-server.pid" --log-file="$d/ovsdb-server.log" -vconsole:off --detach
 	vsctl "$n" --no-wait init
 	in_ns "$ns" env OVS_RUNDIR="$d" OVS_LOGDIR="$d" OVS_DBDIR="$d" ovs-vswitchd "unix:$d/db.sock" \
-		--pidfile="$d/ovs-vswitchd.pid" --log-file="$d/ovs-vswitchd.log" --detach
+		--pidfile="$d/ovs-vswitchd.pid" --log-file="$d/ovs-vswitchd.log" -vconsole:off --detach
 	vsctl "$n" add-br br-int -- set bridge br-int datapath_type=netdev \
 		-- add-br br-tun -- set bridge br-tun datapath_type=netdev \
 		-- add-port br-int patch-tun -- set interface patch-tun type=patch options:peer=patch-int \
@@ -167,15 +170,16 @@ start_ovn() {
 	mkdir -p "$d"
 	ovsdb-tool create "$d/nb.db" /usr/share/ovn/ovn-nb.ovsschema
 	in_ns "${NS[controller]}" ovsdb-server "$d/nb.db" --remote="punix:$d/nb.sock" --remote="ptcp:6641:$CTL_IP" \
-		--pidfile="$d/nb.pid" --unixctl="$d/nb.ctl" --log-file="$d/nb.log" --detach
+		--pidfile="$d/nb.pid" --unixctl="$d/nb.ctl" --log-file="$d/nb.log" -vconsole:off --detach
 }
 nbctl() { timeout 20 ovn-nbctl --db="unix:$LAB_DIR/ovn/nb.sock" "$@"; }
 
 # port NET NAME OWNER DEVICE_ID HOST [IP]: a Neutron port; prints "id mac ip".
 port() {
-	local body
+	local body fixed=""
+	[ -z "${6:-}" ] || fixed=$(printf ',"fixed_ips":[{"ip_address":"%s"}]' "$6")
 	body=$(printf '{"port":{"network_id":"%s","name":"%s","device_owner":"%s","device_id":"%s","binding:host_id":"%s","project_id":"%s"%s}}' \
-		"$1" "$2" "$3" "$4" "$5" "$PROJECT" "${6:+,\"fixed_ips\":[{\"ip_address\":\"$6\"}]}")
+		"$1" "$2" "$3" "$4" "$5" "$PROJECT" "$fixed")
 	api POST /ports "$body" | json 'd["port"]["id"], d["port"]["mac_address"], d["port"]["fixed_ips"][0]["ip_address"]'
 }
 
@@ -295,7 +299,9 @@ analyzers: [$CTL_IP:8082]
 agent:
   listen: 127.0.0.1:8081
   topology:
-    probes: [ovsdb, neutron, libvirt, runc]
+    probes: [ovsdb, neutron, libvirt, runc, lldp]
+    lldp:
+      interfaces: [eth0]
     netns:
       run_path: $LAB_DIR/$n/netns
     neutron:
@@ -313,6 +319,16 @@ X
 		in_ns "${NS[$n]}" setsid "$SKYDIVE_BIN" agent -c "$LAB_DIR/$n/skydive.yml" >"$LAB_DIR/$n/agent.log" 2>&1 </dev/null &
 		echo $! >"$LAB_DIR/$n/agent.pid"
 	done
+	# The management switch announces itself on its ports, as a top-of-rack
+	# switch does; the agents' lldp probes show it.
+	mkdir -p "$LAB_DIR/lldpd"
+	chmod 755 "$LAB_DIR" "$LAB_DIR/lldpd" # lldpd drops its privileges
+	in_ns "$P-mgmt" setsid lldpd -d -u "$LAB_DIR/lldpd/lldpd.sock" -I 'm-*' -S "lab top-of-rack switch" \
+		>"$LAB_DIR/lldpd/lldpd.log" 2>&1 </dev/null &
+	echo $! >"$LAB_DIR/lldpd/pid"
+	wait_for 10 "lldpd" test -S "$LAB_DIR/lldpd/lldpd.sock"
+	lldpcli -u "$LAB_DIR/lldpd/lldpd.sock" configure system hostname tor-mgmt >/dev/null
+	lldpcli -u "$LAB_DIR/lldpd/lldpd.sock" configure lldp tx-interval 5 >/dev/null
 	if [ "$LAB_UI_PORT" != 0 ]; then
 		# Loopback here, the controller's address there: each connection
 		# enters the controller's namespace.
@@ -359,7 +375,7 @@ status() {
 	}
 	echo "lab in $LAB_DIR (namespaces $(cat "$LAB_DIR/prefix")-*)"
 	local f alive
-	for f in "$LAB_DIR"/analyzer/pid "$LAB_DIR"/*/agent.pid "$LAB_DIR"/neutron/neutron-server.pid "$LAB_DIR"/ovn/nb.pid "$LAB_DIR"/*/ovs/*.pid "$LAB_DIR"/*/libvirt/libvirtd.pid; do
+	for f in "$LAB_DIR"/analyzer/pid "$LAB_DIR"/*/agent.pid "$LAB_DIR"/lldpd/pid "$LAB_DIR"/neutron/neutron-server.pid "$LAB_DIR"/ovn/nb.pid "$LAB_DIR"/*/ovs/*.pid "$LAB_DIR"/*/libvirt/libvirtd.pid; do
 		[ -e "$f" ] || continue
 		alive=dead
 		kill -0 "$(cat "$f")" 2>/dev/null && alive=running
@@ -388,6 +404,7 @@ stop_pidfile() { # stop_pidfile FILE: TERM the process (and its group), then KIL
 down() {
 	[ -e "$LAB_DIR/prefix" ] && P=$(cat "$LAB_DIR/prefix")
 	stop_pidfile "$LAB_DIR/socat.pid"
+	stop_pidfile "$LAB_DIR/lldpd/pid"
 	for f in "$LAB_DIR"/*/agent.pid "$LAB_DIR/analyzer/pid"; do stop_pidfile "$f"; done
 	[ ! -d "$LAB_DIR/neutron" ] || "$here/neutron-server.sh" stop "$LAB_DIR/neutron" || true
 	for n in "${NODES[@]}"; do

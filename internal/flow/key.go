@@ -127,16 +127,39 @@ func (sp *subPacket) keyOf(mode LayerKeyMode, parent uint64) key {
 // parent UUID, used as seed of the flow UUID.
 func (sp *subPacket) ids(mode LayerKeyMode, parentUUID string) (l3, l2, full uint64) {
 	var arr [192]byte
-	b := arr[:0]
-	swap := sp.swapped(mode)
-	pair := func(src, dst []byte, typ uint64) {
-		if swap {
-			src, dst = dst, src
-		}
-		b = append(b, src...)
-		b = append(b, dst...)
-		b = binary.BigEndian.AppendUint64(b, typ)
+	b := sp.l3Key(arr[:0], sp.swapped(mode))
+	// The L3 key follows a flow across routers, which rewrite the MACs: its
+	// endpoints are ordered by address, never by MAC.
+	if l3Swap := sp.swapped(L3); l3Swap == sp.swapped(mode) {
+		l3 = xxh64(b, 0)
+	} else {
+		var arr3 [192]byte
+		l3 = xxh64(sp.l3Key(arr3[:0], l3Swap), 0)
 	}
+	l2 = l3
+	if sp.useLink(mode) {
+		b = appendPair(b, sp.swapped(mode), sp.srcMAC[:], sp.dstMAC[:], endpointMAC)
+		l2 = xxh64(b, 0)
+	} else {
+		l2 = xxh64(b, 0)
+	}
+	b = append(b, parentUUID...)
+	full = xxh64(b, 0)
+	return l3, l2, full
+}
+
+func appendPair(b []byte, swap bool, src, dst []byte, typ uint64) []byte {
+	if swap {
+		src, dst = dst, src
+	}
+	b = append(b, src...)
+	b = append(b, dst...)
+	return binary.BigEndian.AppendUint64(b, typ)
+}
+
+// l3Key appends the network, transport and ICMP part of the key.
+func (sp *subPacket) l3Key(b []byte, swap bool) []byte {
+	pair := func(src, dst []byte, typ uint64) { b = appendPair(b, swap, src, dst, typ) }
 	if sp.netVer == 4 {
 		s, d := sp.srcIP.As4(), sp.dstIP.As4()
 		pair(s[:], d[:], endpointIPv4)
@@ -163,15 +186,7 @@ func (sp *subPacket) ids(mode LayerKeyMode, parentUUID string) (l3, l2, full uin
 		b = binary.BigEndian.AppendUint32(b, sp.appValue())
 		b = binary.BigEndian.AppendUint64(b, 0)
 	}
-	l3 = xxh64(b, 0)
-	l2 = l3
-	if sp.useLink(mode) {
-		pair(sp.srcMAC[:], sp.dstMAC[:], endpointMAC)
-		l2 = xxh64(b, 0)
-	}
-	b = append(b, parentUUID...)
-	full = xxh64(b, 0)
-	return l3, l2, full
+	return b
 }
 
 // flowUUID is the original's UUID: XXH64 seeded with the full key over

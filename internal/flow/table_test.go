@@ -282,3 +282,28 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	<-done
 }
+
+// A router rewrites both MACs: the two sides of one flow have the same
+// L3TrackingID whatever the order of their MACs, and different TrackingIDs.
+func TestL3TrackingIDIgnoresMACs(t *testing.T) {
+	frame := udpFrame(t, net.IP{192, 168, 10, 5}, net.IP{192, 168, 20, 7}, 4000, 53, 4)
+	routed := append([]byte{}, frame...)
+	copy(routed[0:6], []byte{0x02, 0, 0, 0, 0, 0x09}) // dst MAC now above the src's
+	copy(routed[6:12], []byte{0xfa, 0x16, 0x3e, 0, 0, 0x01})
+	var l3, l2 []string
+	for _, d := range [][]byte{frame, routed} {
+		tbl := NewTable(Options{})
+		tbl.FeedPacket(d, ci(t0, d), layers.LinkTypeEthernet)
+		fl := tbl.Flows()
+		if len(fl) != 1 {
+			t.Fatalf("%d flows", len(fl))
+		}
+		l3, l2 = append(l3, fl[0].L3TrackingID), append(l2, fl[0].TrackingID)
+	}
+	if l3[0] != l3[1] {
+		t.Errorf("L3TrackingID %s before the router, %s after", l3[0], l3[1])
+	}
+	if l2[0] == l2[1] {
+		t.Errorf("same TrackingID %s on both sides of a router", l2[0])
+	}
+}

@@ -6,93 +6,19 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/skydive-ng/skydive/internal/graph"
 	"github.com/skydive-ng/skydive/internal/probe/netns"
 	"github.com/skydive-ng/skydive/internal/testutil"
+	"github.com/skydive-ng/skydive/internal/testutil/runctest"
 	"github.com/skydive-ng/skydive/internal/topology"
 )
-
-// bundle makes an OCI bundle running busybox's sleep; netnsPath, if set,
-// is the network namespace the container joins.
-func bundle(t *testing.T, netnsPath string) string {
-	t.Helper()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "rootfs", "bin")
-	if err := os.MkdirAll(bin, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bb, err := os.ReadFile("/bin/busybox")
-	if err != nil {
-		t.Fatalf("busybox-static not installed: %v", err)
-	}
-	if err := os.WriteFile(filepath.Join(bin, "busybox"), bb, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range []string{"sh", "sleep"} {
-		if err := os.Symlink("busybox", filepath.Join(bin, l)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cmd := exec.Command("runc", "spec")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("runc spec: %v\n%s", err, out)
-	}
-	var spec map[string]any
-	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &spec); err != nil {
-		t.Fatal(err)
-	}
-	proc := spec["process"].(map[string]any)
-	proc["terminal"] = false
-	proc["args"] = []string{"sleep", "600"}
-	spec["annotations"] = map[string]string{"org.skydive.test": "yes"}
-	if netnsPath != "" {
-		linux := spec["linux"].(map[string]any)
-		for _, ns := range linux["namespaces"].([]any) {
-			if m := ns.(map[string]any); m["type"] == "network" {
-				m["path"] = netnsPath
-			}
-		}
-	}
-	if b, err = json.Marshal(spec); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// runc runs a runc command; its output goes to a file, not a pipe, which a
-// detached container would keep open.
-func runc(t *testing.T, root string, args ...string) error {
-	t.Helper()
-	log, err := os.CreateTemp(t.TempDir(), "runc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer log.Close()
-	cmd := exec.Command("runc", append([]string{"--root", root}, args...)...)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Run(); err != nil {
-		out, _ := os.ReadFile(log.Name())
-		return fmt.Errorf("runc %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return nil
-}
 
 func node(g *graph.Graph, typ, name string) (*graph.Node, error) {
 	var out []*graph.Node
@@ -145,9 +71,9 @@ func TestContainersFromRealRunc(t *testing.T) {
 	t.Cleanup(func() { cancel(); <-nsDone })
 
 	// A container in a namespace of its own.
-	b1 := bundle(t, "")
-	t.Cleanup(func() { _ = runc(t, root, "delete", "--force", id1) })
-	if err := runc(t, root, "run", "-d", "--bundle", b1, id1); err != nil {
+	b1 := runctest.Bundle(t, "")
+	t.Cleanup(func() { _ = runctest.Run(t, root, "delete", "--force", id1) })
+	if err := runctest.Run(t, root, "run", "-d", "--bundle", b1, id1); err != nil {
 		t.Fatal(err)
 	}
 	testutil.Eventually(t, 10*time.Second, "container in its namespace", func() error {
@@ -178,7 +104,7 @@ func TestContainersFromRealRunc(t *testing.T) {
 		return nil
 	})
 	nsNode := owner(g, mustNode(t, g, id1).ID)
-	if err := runc(t, root, "kill", id1, "KILL"); err != nil {
+	if err := runctest.Run(t, root, "kill", id1, "KILL"); err != nil {
 		t.Fatal(err)
 	}
 	testutil.Eventually(t, 10*time.Second, "killed container removed", func() error {
@@ -190,7 +116,7 @@ func TestContainersFromRealRunc(t *testing.T) {
 		}
 		return nil
 	})
-	if err := runc(t, root, "delete", "--force", id1); err != nil {
+	if err := runctest.Run(t, root, "delete", "--force", id1); err != nil {
 		t.Fatal(err)
 	}
 
@@ -208,9 +134,9 @@ func TestContainersFromRealRunc(t *testing.T) {
 		namedNode, err = node(g, topology.TypeNetns, named)
 		return err
 	})
-	b2 := bundle(t, "/var/run/netns/"+named)
-	t.Cleanup(func() { _ = runc(t, root, "delete", "--force", id2) })
-	if err := runc(t, root, "run", "-d", "--bundle", b2, id2); err != nil {
+	b2 := runctest.Bundle(t, "/var/run/netns/"+named)
+	t.Cleanup(func() { _ = runctest.Run(t, root, "delete", "--force", id2) })
+	if err := runctest.Run(t, root, "run", "-d", "--bundle", b2, id2); err != nil {
 		t.Fatal(err)
 	}
 	testutil.Eventually(t, 10*time.Second, "container in the named namespace", func() error {
@@ -230,10 +156,10 @@ func TestContainersFromRealRunc(t *testing.T) {
 		return nil
 	})
 	// Deleted through runc: the container goes, the named namespace stays.
-	if err := runc(t, root, "kill", id2, "KILL"); err != nil {
+	if err := runctest.Run(t, root, "kill", id2, "KILL"); err != nil {
 		t.Fatal(err)
 	}
-	if err := runc(t, root, "delete", "--force", id2); err != nil {
+	if err := runctest.Run(t, root, "delete", "--force", id2); err != nil {
 		t.Fatal(err)
 	}
 	testutil.Eventually(t, 10*time.Second, "container gone, named namespace kept", func() error {
