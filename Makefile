@@ -7,9 +7,10 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/skydive-ng/skydive/internal/version.Version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # What the tests need on a fresh Debian machine.
-APT_PACKAGES := iproute2 iputils-ping tcpdump libpcap-dev openvswitch-switch clickhouse-server clickhouse-client
+APT_PACKAGES := iproute2 iputils-ping tcpdump libpcap-dev openvswitch-switch clickhouse-server clickhouse-client \
+	curl socat neutron-server neutron-plugin-ml2 ovn-central libvirt-daemon libvirt-clients runc busybox-static lldpd
 
-.PHONY: all build ui run test deps unit privileged e2e ui-test lint bench fuzz clean
+.PHONY: all build ui run test deps unit privileged e2e ui-test lint bench fuzz clean lab lab-down lab-status
 
 all: build
 
@@ -23,6 +24,16 @@ build: ui
 ## run: build and start the all-in-one analyzer+agent (UI and API on 127.0.0.1:8082)
 run: build
 	sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; $$sudo ./$(BIN) allinone $(if $(CONF),-c $(CONF))
+
+## lab: a small OpenStack (controller, two computes, neutron-server, OVN, three instances) with an agent per node, as root
+lab: build deps
+	scripts/openstack-lab.sh up
+
+lab-down:
+	scripts/openstack-lab.sh down
+
+lab-status:
+	scripts/openstack-lab.sh status
 
 ## deps: what the tests need on a fresh Debian machine
 deps:

@@ -180,7 +180,9 @@ func (p *Probe) wanted() map[string]int {
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 // openSocket opens an AF_PACKET socket that gets only LLDP frames of the
-// interface: the kernel filters on the ethertype. The multicast membership
+// interface: the kernel filters on the ethertype. Bound to one protocol (not
+// ETH_P_ALL), it never sees the frames this host sends, so a host running its
+// own lldpd is not its own neighbour (the privileged test checks it). The multicast membership
 // makes a real NIC accept the LLDP group address.
 func openSocket(ifindex int) (int, error) {
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(ethPLLDP)))
@@ -208,7 +210,6 @@ func openSocket(ifindex int) (int, error) {
 func (p *Probe) read(ctx context.Context, fd int, name string, ifindex int) {
 	defer unix.Close(fd)
 	buf := make([]byte, 9216)
-	p.log.Debug("listening", "interface", name, "ifindex", ifindex)
 	for ctx.Err() == nil {
 		n, _, err := unix.Recvfrom(fd, buf, 0)
 		if err != nil {
@@ -222,7 +223,6 @@ func (p *Probe) read(ctx context.Context, fd int, name string, ifindex int) {
 			p.mu.Unlock()
 			return
 		}
-		p.log.Debug("frame", "interface", name, "bytes", n)
 		nb, err := Decode(buf[:n])
 		if err != nil {
 			p.log.Debug("bad LLDP frame", "interface", name, "err", err)

@@ -7,11 +7,15 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/skydive-ng/skydive/internal/graph"
 	nlprobe "github.com/skydive-ng/skydive/internal/probe/netlink"
@@ -67,23 +71,11 @@ func TestLLDPNeighbor(t *testing.T) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	lldpd := exec.Command("ip", "netns", "exec", ns, "lldpd", "-d", "-u", dir+"/lldpd.sock", "-I", remote, "-S", "skydive test switch")
-	lldpd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	log, _ := os.Create(dir + "/lldpd.log")
-	lldpd.Stdout, lldpd.Stderr = log, log
-	t.Cleanup(func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(dir + "/lldpd.log")
-			t.Logf("lldpd: %s", b)
-		}
-	})
-	if err := lldpd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-lldpd.Process.Pid, syscall.SIGKILL)
-		_ = lldpd.Wait()
-	})
+	// This host's own announcement first (the probe's socket sees it
+	// leave; it is no neighbour), then the neighbour's lldpd: once the
+	// neighbour shows, the earlier frame has been read.
+	sendFrame(t, local, frame(t))
+	runLLDPD(t, dir, "remote", []string{"ip", "netns", "exec", ns}, remote, "skydive test switch")
 
 	var sw, port *graph.Node
 	testutil.Eventually(t, 20*time.Second, "switch and port from lldpd", func() error {
@@ -108,6 +100,11 @@ func TestLLDPNeighbor(t *testing.T) {
 	if d, _ := sw.Metadata.Get("LLDP.Description"); d != "skydive test switch" {
 		t.Errorf("switch description %v, metadata %v", d, sw.Metadata)
 	}
+	for _, n := range g.Nodes() {
+		if d, _ := n.Metadata.Get("LLDP.Description"); d == "Skydive lab switch" {
+			t.Errorf("the host's own announcement made a neighbour: %v", n.Metadata)
+		}
+	}
 	if pd, _ := port.Metadata.Get("LLDP.PortID"); pd == "" || pd == nil {
 		t.Errorf("port metadata %v", port.Metadata)
 	}
@@ -118,5 +115,51 @@ func TestLLDPNeighbor(t *testing.T) {
 	<-done
 	if g.Node(sw.ID) != nil {
 		t.Error("switch left after the probe stopped")
+	}
+}
+
+// runLLDPD runs lldpd in the foreground (prefix: how to enter its
+// namespace) until the test ends.
+func runLLDPD(t *testing.T, dir, name string, prefix []string, iface, description string) {
+	t.Helper()
+	args := append(prefix, "lldpd", "-d", "-u", filepath.Join(dir, name+".sock"), "-I", iface, "-S", description)
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	logPath := filepath.Join(dir, name+".log")
+	log, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+		log.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("lldpd %s: %s", name, b)
+		}
+	})
+}
+
+// sendFrame sends an Ethernet frame out of an interface of this namespace.
+func sendFrame(t *testing.T, iface string, data []byte) {
+	t.Helper()
+	ifi, err := net.InterfaceByName(iface)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	to := &unix.SockaddrLinklayer{Ifindex: ifi.Index, Halen: 6}
+	copy(to.Addr[:], data[:6])
+	if err := unix.Sendto(fd, data, 0, to); err != nil {
+		t.Fatal(err)
 	}
 }
