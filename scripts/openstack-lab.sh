@@ -80,7 +80,7 @@ need() {
 	done
 	[ -x "$SKYDIVE_BIN" ] || die "no skydive binary at $SKYDIVE_BIN (make build)"
 	[ -x "$PY" ] || missing+=("$PY")
-	((${#missing[@]} == 0)) || die "missing: ${missing[*]} (apt-get install iproute2 curl openvswitch-switch ovn-central neutron-server neutron-plugin-ml2 libvirt-daemon socat lldpd runc)"
+	((${#missing[@]} == 0)) || die "missing: ${missing[*]} (apt-get install iproute2 curl openvswitch-switch ovn-central neutron-server libvirt-daemon socat lldpd runc)"
 	[ "$(id -u)" = 0 ] || die "run as root"
 }
 

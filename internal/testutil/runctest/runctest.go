@@ -84,4 +84,3 @@ func Run(t *testing.T, root string, args ...string) error {
 	}
 	return nil
 }
-
