@@ -98,7 +98,7 @@ do_start() {
 	fi
 	for b in neutron-server neutron-db-manage curl setsid "$PY"; do
 		command -v "$b" >/dev/null 2>&1 || {
-			echo "neutron-server: $b not found (apt-get install -y --no-install-recommends neutron-server neutron-plugin-ml2)" >&2
+			echo "neutron-server: $b not found (apt-get install -y --no-install-recommends neutron-server)" >&2
 			exit 1
 		}
 	done

@@ -41,7 +41,7 @@ type Neutron struct {
 func Start(t *testing.T) *Neutron {
 	t.Helper()
 	if _, err := exec.LookPath("neutron-server"); err != nil {
-		t.Fatalf("neutron-server not installed (apt-get install -y --no-install-recommends neutron-server neutron-plugin-ml2): %v", err)
+		t.Fatalf("neutron-server not installed (apt-get install -y --no-install-recommends neutron-server): %v", err)
 	}
 	n := &Neutron{Dir: t.TempDir(), Port: freePort(t), t: t, script: scriptPath(t),
 		client: &http.Client{Timeout: 30 * time.Second}}
