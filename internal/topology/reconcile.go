@@ -81,6 +81,14 @@ func (r *Reconciler) Apply(d *Desired) (pending bool) {
 	return pending
 }
 
+// Follow applies desired() after graph changes (at most once per debounce)
+// until ctx ends, then removes everything the reconciler made: the loop of
+// a probe whose wishes come from the graph itself.
+func (r *Reconciler) Follow(ctx context.Context, debounce time.Duration, desired func() *Desired) {
+	defer r.Clear()
+	RunOnChange(ctx, r.W.G, debounce, 0, func(context.Context) { r.Apply(desired()) })
+}
+
 // Clear removes everything the reconciler made.
 func (r *Reconciler) Clear() { r.Apply(NewDesired()) }
 

@@ -101,8 +101,7 @@ func NodeID(key string) graph.Identifier { return topology.GenID("fabric" + key)
 
 // Run keeps the objects and links until ctx ends, then removes them.
 func (p *Probe) Run(ctx context.Context) error {
-	defer p.rec.Clear()
-	topology.RunOnChange(ctx, p.rec.W.G, 200*time.Millisecond, 0, func(context.Context) { p.rec.Apply(p.desired()) })
+	p.rec.Follow(ctx, 200*time.Millisecond, p.desired)
 	return nil
 }
 

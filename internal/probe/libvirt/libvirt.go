@@ -11,12 +11,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"sync"
 	"time"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
 
 	"github.com/skydive-ng/skydive/internal/graph"
+	"github.com/skydive-ng/skydive/internal/probe/probestate"
 	"github.com/skydive-ng/skydive/internal/topology"
 )
 
@@ -51,8 +51,7 @@ type Probe struct {
 	url  *url.URL
 	log  *slog.Logger
 
-	stateMu sync.Mutex
-	state   string
+	state probestate.State
 
 	poke chan struct{}
 
@@ -88,7 +87,7 @@ func New(opts Options) (*Probe, error) {
 		opts.Resync = 30 * time.Second
 	}
 	return &Probe{
-		opts: opts, url: u, log: opts.Logger.With("probe", "libvirt"), state: "starting",
+		opts: opts, url: u, log: opts.Logger.With("probe", "libvirt"),
 		poke: make(chan struct{}, 1), domains: map[string]*domain{},
 		nodes: map[graph.Identifier]bool{}, edges: map[edgeKey]bool{}, overlays: map[string]bool{},
 	}, nil
@@ -97,15 +96,7 @@ func New(opts Options) (*Probe, error) {
 // State is "running" while connected, "error: ..." while libvirt is away
 // (the probe keeps retrying), "starting" before the first attempt.
 func (p *Probe) State() string {
-	p.stateMu.Lock()
-	defer p.stateMu.Unlock()
-	return p.state
-}
-
-func (p *Probe) setState(s string) {
-	p.stateMu.Lock()
-	p.state = s
-	p.stateMu.Unlock()
+	return p.state.Get()
 }
 
 func (p *Probe) wake() {
@@ -143,7 +134,7 @@ func (p *Probe) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			break
 		}
-		p.setState("error: " + err.Error())
+		p.state.Set("error: " + err.Error())
 		if errors.Is(err, errLost) {
 			p.log.Warn("libvirt connection lost, reconnecting", "url", p.url.Redacted())
 			quiet = false
@@ -156,7 +147,7 @@ func (p *Probe) Run(ctx context.Context) error {
 		case <-time.After(p.opts.Retry):
 		}
 	}
-	p.setState("stopped")
+	p.state.Set("stopped")
 	return nil
 }
 
@@ -185,7 +176,7 @@ func (p *Probe) session(ctx context.Context) error {
 	if err := p.relist(l); err != nil {
 		return err
 	}
-	p.setState("running")
+	p.state.Set("running")
 	p.log.Info("connected to libvirt", "url", p.url.Redacted(), "domains", len(p.domains))
 	tick := time.NewTicker(p.opts.Resync)
 	defer tick.Stop()

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/skydive-ng/skydive/internal/graph"
+	"github.com/skydive-ng/skydive/internal/probe/probestate"
 	"github.com/skydive-ng/skydive/internal/topology"
 )
 
@@ -39,7 +40,7 @@ type Probe struct {
 	api  *api
 
 	mu    sync.Mutex
-	state string
+	state probestate.State
 
 	// What the probe applied, by interface, to undo what stops matching.
 	// Owned by Run's matching loop.
@@ -75,7 +76,7 @@ func New(opts Options) (*Probe, error) {
 	}
 	cfg := opts.Config.withDefaults()
 	log := opts.Logger.With("probe", "neutron")
-	return &Probe{opts: opts, cfg: cfg, log: log, api: newAPI(cfg), state: "starting",
+	return &Probe{opts: opts, cfg: cfg, log: log, api: newAPI(cfg),
 		applied: map[ifaceKey]appliedOverlay{}}, nil
 }
 
@@ -83,15 +84,7 @@ func New(opts Options) (*Probe, error) {
 // "error: ..." while Neutron is unreachable or failing (the last known
 // enrichment stays), and "stopped" once Run has returned.
 func (p *Probe) State() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.state
-}
-
-func (p *Probe) setState(s string) {
-	p.mu.Lock()
-	p.state = s
-	p.mu.Unlock()
+	return p.state.Get()
 }
 
 // Run polls Neutron and matches the graph's interfaces until ctx ends, then
@@ -123,7 +116,7 @@ func (p *Probe) Run(ctx context.Context) error {
 		cancel()
 		wg.Wait()
 		p.apply(nil) // the enrichment goes with the probe
-		p.setState("stopped")
+		p.state.Set("stopped")
 	}()
 
 	var cat *Catalog

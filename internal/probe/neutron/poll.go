@@ -225,13 +225,13 @@ func (p *Probe) poll(ctx context.Context, out chan *Catalog) {
 			} else {
 				p.log.Debug("Neutron still not available", "state", state)
 			}
-			p.setState(state)
+			p.state.Set(state)
 		default:
 			if failing {
 				p.log.Info("Neutron available again", "endpoint", p.api.where())
 				failing = false
 			}
-			p.setState("running")
+			p.state.Set("running")
 		}
 		select {
 		case <-ctx.Done():

@@ -8,16 +8,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
-	"github.com/go-logr/logr"
-	"github.com/ovn-org/libovsdb/cache"
 	"github.com/ovn-org/libovsdb/client"
 	"github.com/ovn-org/libovsdb/model"
 
 	"github.com/skydive-ng/skydive/internal/graph"
 	ovsprobe "github.com/skydive-ng/skydive/internal/probe/ovsdb"
+	"github.com/skydive-ng/skydive/internal/probe/probestate"
 	"github.com/skydive-ng/skydive/internal/topology"
 )
 
@@ -95,8 +93,7 @@ type Probe struct {
 	log  *slog.Logger
 	rec  topology.Reconciler
 
-	mu    sync.Mutex
-	state string
+	state probestate.State
 }
 
 // New checks the address and returns the probe.
@@ -111,20 +108,12 @@ func New(opts Options) (*Probe, error) {
 		opts.Retry = time.Second
 	}
 	log := opts.Logger.With("probe", "ovn")
-	return &Probe{opts: opts, log: log, rec: topology.Reconciler{W: opts.Writer, Log: log}, state: "connecting"}, nil
+	return &Probe{opts: opts, log: log, rec: topology.Reconciler{W: opts.Writer, Log: log}}, nil
 }
 
 // State is the probe's state for /api/status.
 func (p *Probe) State() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.state
-}
-
-func (p *Probe) setState(s string) {
-	p.mu.Lock()
-	p.state = s
-	p.mu.Unlock()
+	return p.state.Get()
 }
 
 // Run follows the database until ctx ends; while it is away the logical
@@ -138,7 +127,7 @@ func (p *Probe) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		p.setState(fmt.Sprintf("error: OVN northbound %s: %v", p.opts.Address, err))
+		p.state.Set(fmt.Sprintf("error: OVN northbound %s: %v", p.opts.Address, err))
 		if !quiet {
 			p.log.Warn("OVN northbound database not reachable, retrying", "address", p.opts.Address, "err", err)
 			quiet = true
@@ -156,18 +145,6 @@ func (p *Probe) session(ctx context.Context, ep string) error {
 	if err != nil {
 		return err
 	}
-	discard := logr.Discard()
-	c, err := client.NewOVSDBClient(dbm, client.WithEndpoint(ep), client.WithLogger(&discard))
-	if err != nil {
-		return err
-	}
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	err = c.Connect(cctx)
-	cancel()
-	if err != nil {
-		return err
-	}
-	defer c.Close()
 	wake := make(chan struct{}, 1)
 	poke := func() {
 		select {
@@ -175,18 +152,11 @@ func (p *Probe) session(ctx context.Context, ep string) error {
 		default:
 		}
 	}
-	c.Cache().AddEventHandler(&cache.EventHandlerFuncs{
-		AddFunc:    func(string, model.Model) { poke() },
-		UpdateFunc: func(string, model.Model, model.Model) { poke() },
-		DeleteFunc: func(string, model.Model) { poke() },
-	})
-	var opts []client.MonitorOption
-	for _, m := range models() {
-		opts = append(opts, client.WithTable(m, ovsprobe.ModelColumns(m)...))
+	c, err := ovsprobe.Dial(ctx, dbm, ep, models(), poke)
+	if err != nil {
+		return err
 	}
-	if _, err := c.Monitor(ctx, c.NewMonitor(opts...)); err != nil {
-		return fmt.Errorf("monitor: %w", err)
-	}
+	defer c.Close()
 	// New interfaces on the agents' side need their mapping edges too.
 	remove := p.rec.W.G.AddListener(func(ev graph.Event) {
 		if ev.Node != nil && ev.Type != graph.NodeDeleted {
@@ -194,7 +164,7 @@ func (p *Probe) session(ctx context.Context, ep string) error {
 		}
 	})
 	defer remove()
-	p.setState("running")
+	p.state.Set("running")
 	p.log.Info("connected to the OVN northbound database", "address", p.opts.Address)
 	poke()
 	tick := time.NewTicker(2 * time.Second)
@@ -206,10 +176,7 @@ func (p *Probe) session(ctx context.Context, ep string) error {
 		case <-c.DisconnectNotify():
 			return fmt.Errorf("connection lost")
 		case <-tick.C:
-			ectx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			err := c.Echo(ectx)
-			cancel()
-			if err != nil && ctx.Err() == nil {
+			if err := ovsprobe.Alive(ctx, c); err != nil && ctx.Err() == nil {
 				return fmt.Errorf("no echo reply: %w", err)
 			}
 		case <-wake:

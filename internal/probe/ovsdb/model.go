@@ -1,9 +1,6 @@
 package ovsdb
 
 import (
-	"reflect"
-
-	"github.com/ovn-org/libovsdb/client"
 	"github.com/ovn-org/libovsdb/model"
 )
 
@@ -73,28 +70,9 @@ func dbModel() (model.ClientDBModel, error) {
 	})
 }
 
-// monitoredTables asks for the model's columns only: a monitor of every
-// column would send updates of columns the model cannot hold, which the
-// cache rejects.
-func monitoredTables() []client.MonitorOption {
-	var opts []client.MonitorOption
-	for _, m := range []model.Model{&openvSwitch{}, &bridge{}, &port{}, &iface{}} {
-		opts = append(opts, client.WithTable(m, ModelColumns(m)...))
-	}
-	return opts
-}
-
-// ModelColumns lists the fields of a libovsdb model (pointers into m), but
-// _uuid, as client.WithTable wants them to monitor only those columns.
-func ModelColumns(m model.Model) []any {
-	v := reflect.ValueOf(m).Elem()
-	var out []any
-	for i := 0; i < v.NumField(); i++ {
-		if v.Type().Field(i).Tag.Get("ovsdb") != "_uuid" {
-			out = append(out, v.Field(i).Addr().Interface())
-		}
-	}
-	return out
+// monitoredTables are the tables the probe follows.
+func monitoredTables() []model.Model {
+	return []model.Model{&openvSwitch{}, &bridge{}, &port{}, &iface{}}
 }
 
 type sflow struct {

@@ -15,7 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-logr/logr"
 	"github.com/ovn-org/libovsdb/client"
 	"github.com/ovn-org/libovsdb/model"
 	"github.com/ovn-org/libovsdb/ovsdb"
@@ -132,14 +131,14 @@ func (p *Probe) session(ctx context.Context, ep string) error {
 	if err != nil {
 		return err
 	}
-	discard := logr.Discard()
-	c, err := client.NewOVSDBClient(dbm, client.WithEndpoint(ep), client.WithLogger(&discard))
-	if err != nil {
-		return err
+	dirty := make(chan struct{}, 1)
+	mark := func() {
+		select {
+		case dirty <- struct{}{}:
+		default:
+		}
 	}
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	err = c.Connect(cctx)
-	cancel()
+	c, err := Dial(ctx, dbm, ep, monitoredTables(), mark)
 	if err != nil {
 		return err
 	}
@@ -152,17 +151,6 @@ func (p *Probe) session(ctx context.Context, ep string) error {
 		p.client = nil
 		p.mu.Unlock()
 	}()
-	dirty := make(chan struct{}, 1)
-	mark := func() {
-		select {
-		case dirty <- struct{}{}:
-		default:
-		}
-	}
-	c.Cache().AddEventHandler(&eventHandler{mark: mark})
-	if _, err := c.Monitor(ctx, c.NewMonitor(monitoredTables()...)); err != nil {
-		return fmt.Errorf("monitor: %w", err)
-	}
 	p.log.Info("connected to OVSDB", "address", p.opts.Address)
 	mark()
 	tick := time.NewTicker(time.Second)
@@ -180,12 +168,7 @@ func (p *Probe) session(ctx context.Context, ep string) error {
 			time.Sleep(10 * time.Millisecond)
 			pending = p.reconcile(ctx, c)
 		case <-tick.C:
-			// A server that died without closing the socket, or a
-			// disconnect the library missed, shows here.
-			ectx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			err := c.Echo(ectx)
-			cancel()
-			if err != nil && ctx.Err() == nil {
+			if err := Alive(ctx, c); err != nil && ctx.Err() == nil {
 				p.log.Warn("OVSDB does not answer, reconnecting", "address", p.opts.Address, "err", err)
 				return errLost
 			}
@@ -196,11 +179,6 @@ func (p *Probe) session(ctx context.Context, ep string) error {
 	}
 }
 
-type eventHandler struct{ mark func() }
-
-func (h *eventHandler) OnAdd(string, model.Model)                 { h.mark() }
-func (h *eventHandler) OnUpdate(string, model.Model, model.Model) { h.mark() }
-func (h *eventHandler) OnDelete(string, model.Model)              { h.mark() }
 
 type desired struct {
 	nodes    map[graph.Identifier]graph.Metadata

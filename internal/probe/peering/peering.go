@@ -31,8 +31,7 @@ func New(w *topology.Writer, log *slog.Logger) *Probe {
 
 // Run keeps the edges until ctx ends, then removes them.
 func (p *Probe) Run(ctx context.Context) error {
-	defer p.rec.Clear()
-	topology.RunOnChange(ctx, p.rec.W.G, 200*time.Millisecond, 0, func(context.Context) { p.rec.Apply(p.desired()) })
+	p.rec.Follow(ctx, 200*time.Millisecond, p.desired)
 	return nil
 }
 
