@@ -179,7 +179,6 @@ func (p *Probe) session(ctx context.Context, ep string) error {
 	}
 }
 
-
 type desired struct {
 	nodes    map[graph.Identifier]graph.Metadata
 	edges    map[edgeKey]graph.Metadata
