@@ -39,7 +39,6 @@ type Probe struct {
 	log  *slog.Logger
 	api  *api
 
-	mu    sync.Mutex
 	state probestate.State
 
 	// What the probe applied, by interface, to undo what stops matching.
