@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,25 +46,25 @@ func neutronMeta(w *topology.Writer, ownerName, name string) (map[string]any, *g
 	return m, n, nil
 }
 
-// TestProbeAgainstRealNeutron runs the probe against Debian's neutron-server
-// and a graph fed by the real netlink and netns probes.
-func TestProbeAgainstRealNeutron(t *testing.T) {
-	neutron := neutrontest.Start(t)
+// randomPrefix names a test's devices and namespaces uniquely.
+func randomPrefix() string {
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
-	pfx := "nt" + hex.EncodeToString(b)
+	return "nt" + hex.EncodeToString(b)
+}
 
-	// Neutron: a network, a VM port at 10.0.0.3, a router on the subnet.
-	net1 := neutron.CreateNetwork("net1")
-	sub := neutron.CreateSubnet(net1.ID, "10.0.0.0/24")
-	vm := neutron.CreatePort(net1.ID, "", neutrontest.FixedIP{SubnetID: sub.ID, IPAddress: "10.0.0.3"})
-	router := neutron.CreateRouter(pfx)
-	qr := neutron.AddRouterInterface(router.ID, sub.ID)
-	if qr.DeviceOwner != "network:router_interface" || len(qr.FixedIPs) != 1 {
-		t.Fatalf("router port %+v", qr)
-	}
+// hostGraph is a graph fed by the host's real netlink and netns probes, as
+// the agent runs them, with their overlays for the Neutron probe.
+type hostGraph struct {
+	g        *graph.Graph
+	w        *topology.Writer
+	overlays *topology.Overlays
+}
 
-	// The graph: host node, netlink probe of the host, netns probe.
+// newHostGraph starts the netlink and netns probes on a new graph whose
+// host node is named "test"; they stop when the test ends.
+func newHostGraph(t *testing.T) *hostGraph {
+	t.Helper()
 	g := graph.New()
 	w := &topology.Writer{G: g, Host: "test", Origin: "agent.test"}
 	hostID := topology.GenID("neutron-test-host")
@@ -78,39 +79,109 @@ func TestProbeAgainstRealNeutron(t *testing.T) {
 	}
 	peers.AddNamespace("", links.NsHandle())
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
 	go func() { _ = links.Run(ctx) }()
 	go func() {
 		_ = nsprobe.New(nsprobe.Options{Writer: w, Host: hostID, RunPath: "/var/run/netns", Peers: peers, Overlays: overlays}).Run(ctx)
 	}()
+	return &hostGraph{g: g, w: w, overlays: overlays}
+}
 
-	const poll = time.Second
-	probe, err := New(Options{Writer: w, Overlays: overlays, Config: Config{EndpointURL: neutron.URL(), PollInterval: poll}})
+// runProbe runs a Neutron probe on the host graph.
+func (hg *hostGraph) runProbe(t *testing.T, cfg Config) (p *Probe, stop func()) {
+	t.Helper()
+	return runProbe(t, hg.w, hg.overlays, cfg)
+}
+
+// runProbe runs a Neutron probe writing to w. stop ends it (Run returning
+// an error fails the test); it is called when the test ends otherwise.
+func runProbe(t *testing.T, w *topology.Writer, overlays *topology.Overlays, cfg Config) (p *Probe, stop func()) {
+	t.Helper()
+	p, err := New(Options{Writer: w, Overlays: overlays, Config: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
-	started := time.Now()
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- probe.Run(ctx) }()
-	defer func() {
+	go func() { done <- p.Run(ctx) }()
+	stop = sync.OnceFunc(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Error(err)
 		}
-	}()
-	testutil.EventuallyTrue(t, 5*time.Second, "probe running", func() bool { return probe.State() == "running" })
+	})
+	t.Cleanup(stop)
+	return p, stop
+}
 
-	// The VM: a tap-named veth on the host, its other end (the port's MAC)
-	// in a namespace standing for the guest.
+// addVMTap plugs a VM for port vm: a tap-named veth on the host, its other
+// end (the port's MAC) in a namespace pfx+"vm" standing for the guest. It
+// returns the tap's name; both go when the test ends.
+func addVMTap(t *testing.T, pfx string, vm neutrontest.Port) string {
+	t.Helper()
 	tap, vmEnd, vmNs := "tap"+vm.ID[:11], pfx+"vm", pfx+"vm"
 	testutil.Sh(t, "ip", "netns", "add", vmNs)
 	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", vmNs).Run() })
-	created := time.Now()
 	testutil.Sh(t, "ip", "link", "add", tap, "type", "veth", "peer", "name", vmEnd)
 	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", tap).Run() })
 	testutil.Sh(t, "ip", "link", "set", vmEnd, "address", vm.MACAddress)
 	testutil.Sh(t, "ip", "link", "set", vmEnd, "netns", vmNs)
 	testutil.Sh(t, "ip", "link", "set", tap, "up")
+	return tap
+}
+
+// tapEnriched checks the Neutron enrichment of the host's interface tap:
+// port vm on network net (vxlan, of neutrontest's project) at ipv4/24.
+func tapEnriched(w *topology.Writer, tap string, vm neutrontest.Port, net neutrontest.Network, ipv4 string) error {
+	m, n, err := neutronMeta(w, "test", tap)
+	if err != nil {
+		return err
+	}
+	want := map[string]any{"PortID": vm.ID, "NetworkID": net.ID, "NetworkName": net.Name, "TenantID": neutrontest.ProjectID,
+		"VNI": int64(net.SegmentationID), "NetworkType": "vxlan"}
+	for k, v := range want {
+		if m[k] != v {
+			return fmt.Errorf("Neutron.%s = %#v, want %#v (%v)", k, m[k], v, m)
+		}
+	}
+	if fmt.Sprint(m["IPV4"]) != "["+ipv4+"/24]" {
+		return fmt.Errorf("Neutron.IPV4 %v, want [%s/24]", m["IPV4"], ipv4)
+	}
+	if n.Metadata["Manager"] != "neutron" || n.Metadata["PeerIntfMAC"] != vm.MACAddress {
+		return fmt.Errorf("Manager %v, PeerIntfMAC %v (port MAC %s)", n.Metadata["Manager"], n.Metadata["PeerIntfMAC"], vm.MACAddress)
+	}
+	return nil
+}
+
+// TestProbeAgainstRealNeutron runs the probe against Debian's neutron-server
+// and a graph fed by the real netlink and netns probes.
+func TestProbeAgainstRealNeutron(t *testing.T) {
+	neutron := neutrontest.Start(t)
+	pfx := randomPrefix()
+
+	// Neutron: a network, a VM port at 10.0.0.3, a router on the subnet.
+	net1 := neutron.CreateNetwork("net1")
+	sub := neutron.CreateSubnet(net1.ID, "10.0.0.0/24")
+	vm := neutron.CreatePort(net1.ID, "", neutrontest.FixedIP{SubnetID: sub.ID, IPAddress: "10.0.0.3"})
+	router := neutron.CreateRouter(pfx)
+	qr := neutron.AddRouterInterface(router.ID, sub.ID)
+	if qr.DeviceOwner != "network:router_interface" || len(qr.FixedIPs) != 1 {
+		t.Fatalf("router port %+v", qr)
+	}
+
+	// The graph: host node, netlink probe of the host, netns probe.
+	hg := newHostGraph(t)
+	g, w := hg.g, hg.w
+
+	const poll = time.Second
+	started := time.Now()
+	probe, _ := hg.runProbe(t, Config{EndpointURL: neutron.URL(), PollInterval: poll})
+	testutil.EventuallyTrue(t, 5*time.Second, "probe running", func() bool { return probe.State() == "running" })
+
+	// The VM: a tap-named veth on the host, its other end (the port's MAC)
+	// in a namespace standing for the guest.
+	created := time.Now()
+	tap := addVMTap(t, pfx, vm)
 
 	// The router: a qr- device in a qrouter- namespace.
 	qrNs, qrDev, qrPeer := "qrouter-"+pfx, "qr-"+qr.ID[:11], pfx+"qp"
@@ -120,26 +191,7 @@ func TestProbeAgainstRealNeutron(t *testing.T) {
 	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", qrPeer).Run() })
 	testutil.Sh(t, "ip", "link", "set", qrDev, "netns", qrNs)
 
-	testutil.Eventually(t, 5*time.Second, "tap enriched", func() error {
-		m, n, err := neutronMeta(w, "test", tap)
-		if err != nil {
-			return err
-		}
-		want := map[string]any{"PortID": vm.ID, "NetworkID": net1.ID, "NetworkName": "net1", "TenantID": neutrontest.ProjectID,
-			"VNI": int64(net1.SegmentationID), "NetworkType": "vxlan"}
-		for k, v := range want {
-			if m[k] != v {
-				return fmt.Errorf("Neutron.%s = %#v, want %#v (%v)", k, m[k], v, m)
-			}
-		}
-		if fmt.Sprint(m["IPV4"]) != "[10.0.0.3/24]" {
-			return fmt.Errorf("Neutron.IPV4 %v", m["IPV4"])
-		}
-		if n.Metadata["Manager"] != "neutron" || n.Metadata["PeerIntfMAC"] != vm.MACAddress {
-			return fmt.Errorf("Manager %v, PeerIntfMAC %v (port MAC %s)", n.Metadata["Manager"], n.Metadata["PeerIntfMAC"], vm.MACAddress)
-		}
-		return nil
-	})
+	testutil.Eventually(t, 5*time.Second, "tap enriched", func() error { return tapEnriched(w, tap, vm, net1, "10.0.0.3") })
 	t.Logf("tap enriched %s after its creation", time.Since(created).Round(10*time.Millisecond))
 	testutil.Eventually(t, 5*time.Second, "qr- enriched", func() error {
 		m, _, err := neutronMeta(w, qrNs, qrDev)

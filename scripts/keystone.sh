@@ -1,0 +1,252 @@
+#!/bin/sh
+# Runs Debian's Keystone (22, Antelope; package python3-keystone) standalone
+# for tests and labs: sqlite, fernet tokens and credential keys in DIR, the
+# public WSGI application served by keystone-wsgi-public (Python's wsgiref,
+# one request at a time: a test server, not a production one).
+#
+#   keystone.sh start DIR PORT [BIND_ADDR] [NEUTRON_URL]  # BIND_ADDR defaults to 127.0.0.1 (IPv4 only)
+#   keystone.sh stop DIR
+#
+# On first use of DIR, start writes DIR/keystone.conf, creates the schema and
+# the keys, bootstraps (user admin, password $KEYSTONE_ADMIN_PASSWORD or
+# admin-secret, project admin, region RegionOne, identity endpoints at
+# http://ADDR:PORT/v3/), then creates the project service, the user neutron
+# (password neutron-secret, roles admin and member on service) and, with
+# NEUTRON_URL, the network service neutron with its public and internal
+# endpoints in RegionOne. A restart on the same DIR keeps all that.
+# The server runs in the background (pid in DIR/keystone.pid, log in
+# DIR/keystone.log, request lines in DIR/keystone.stdout); start returns once
+# GET /v3 answers. stop kills the server and waits for it. Nothing is
+# printed but errors.
+set -eu
+
+usage() {
+	echo "usage: $0 start DIR PORT [BIND_ADDR] [NEUTRON_URL] | stop DIR" >&2
+	exit 2
+}
+
+# The distribution's python: the one on PATH may be a pyenv shim without
+# keystone's modules.
+PY=/usr/bin/python3
+START_TIMEOUT=${KEYSTONE_START_TIMEOUT:-60}
+ADMIN_PASSWORD=${KEYSTONE_ADMIN_PASSWORD:-admin-secret}
+
+# pgid_of PID: the process group of PID (empty if gone).
+pgid_of() { ps -o pgid= -p "$1" 2>/dev/null | tr -d ' '; }
+
+# descendants PID: PID's children, grandchildren... one per line.
+descendants() {
+	for c in $(pgrep -P "$1" 2>/dev/null || true); do
+		echo "$c"
+		descendants "$c"
+	done
+}
+
+alive() { kill -0 "$1" 2>/dev/null; }
+
+do_stop() {
+	dir=$1
+	pidfile=$dir/keystone.pid
+	[ -f "$pidfile" ] || return 0
+	pid=$(cat "$pidfile")
+	if [ -z "$pid" ] || ! alive "$pid"; then
+		rm -f "$pidfile"
+		return 0
+	fi
+	# The server runs in its own session (setsid): signal the group, and
+	# the descendants by PID in case one left the group.
+	pids="$pid $(descendants "$pid")"
+	pgid=$(pgid_of "$pid")
+	if [ "$pgid" = "$pid" ]; then
+		kill -TERM -- "-$pgid" 2>/dev/null || true
+	fi
+	kill -TERM $pids 2>/dev/null || true
+	i=0
+	while [ $i -lt 100 ]; do # 10 s of grace, then KILL
+		left=""
+		for p in $pids; do alive "$p" && left="$left $p"; done
+		[ -z "$left" ] && break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if [ -n "$left" ]; then
+		[ "$pgid" = "$pid" ] && kill -KILL -- "-$pgid" 2>/dev/null || true
+		kill -KILL $left 2>/dev/null || true
+		i=0
+		while [ $i -lt 50 ]; do
+			left2=""
+			for p in $left; do alive "$p" && left2="$left2 $p"; done
+			[ -z "$left2" ] && break
+			sleep 0.1
+			i=$((i + 1))
+		done
+		if [ -n "$left2" ]; then
+			echo "keystone: processes$left2 survived SIGKILL" >&2
+			return 1
+		fi
+	fi
+	rm -f "$pidfile"
+}
+
+fail() {
+	echo "keystone: $*" >&2
+	echo "keystone: log: $LOG (and $DIR/keystone.stdout, $DIR/setup.log)" >&2
+	do_stop "$DIR" || true
+	exit 1
+}
+
+# manage ARGS...: keystone-manage on DIR's configuration, its output in
+# DIR/setup.log (shown on failure).
+manage() {
+	if ! keystone-manage --config-file "$DIR/keystone.conf" "$@" >>"$DIR/setup.log" 2>&1; then
+		cat "$DIR/setup.log" >&2
+		rm -f "$DIR/keystone.sqlite"
+		echo "keystone: keystone-manage $1 failed" >&2
+		exit 1
+	fi
+}
+
+do_start() {
+	DIR=$1 PORT=$2 ADDR=$3 NEUTRON_URL=$4
+	case $ADDR in *:*)
+		echo "keystone: $ADDR: keystone-wsgi-public listens on IPv4 only" >&2
+		exit 2
+		;;
+	esac
+	mkdir -p "$DIR"
+	DIR=$(cd "$DIR" && pwd)
+	LOG=$DIR/keystone.log
+	if [ -f "$DIR/keystone.pid" ] && alive "$(cat "$DIR/keystone.pid")"; then
+		echo "keystone: already running in $DIR (pid $(cat "$DIR/keystone.pid"))" >&2
+		exit 1
+	fi
+	for b in keystone-manage keystone-wsgi-public curl setsid "$PY"; do
+		command -v "$b" >/dev/null 2>&1 || {
+			echo "keystone: $b not found (apt-get install -y --no-install-recommends python3-keystone curl)" >&2
+			exit 1
+		}
+	done
+	host=$ADDR
+	[ "$ADDR" = 0.0.0.0 ] && host=127.0.0.1
+	url="http://$host:$PORT/v3"
+	# Something answering there already would pass for our server.
+	if curl -sS -o /dev/null --max-time 2 "$url" 2>/dev/null; then
+		echo "keystone: $ADDR:$PORT is already in use" >&2
+		exit 1
+	fi
+	cat >"$DIR/keystone.conf" <<EOF
+[DEFAULT]
+debug = false
+use_stderr = false
+log_file = $LOG
+[database]
+connection = sqlite:///$DIR/keystone.sqlite
+[token]
+provider = fernet
+[fernet_tokens]
+key_repository = $DIR/fernet-keys
+[fernet_receipts]
+key_repository = $DIR/fernet-keys
+[credential]
+key_repository = $DIR/credential-keys
+[oslo_policy]
+enforce_scope = false
+enforce_new_defaults = false
+EOF
+	if [ ! -s "$DIR/keystone.sqlite" ]; then
+		: >"$DIR/setup.log"
+		rm -rf "$DIR/fernet-keys" "$DIR/credential-keys"
+		manage db_sync
+		manage fernet_setup --keystone-user root --keystone-group root
+		manage credential_setup --keystone-user root --keystone-group root
+		manage bootstrap --bootstrap-password "$ADMIN_PASSWORD" \
+			--bootstrap-admin-url "$url/" --bootstrap-internal-url "$url/" \
+			--bootstrap-public-url "$url/" --bootstrap-region-id RegionOne
+		# The neutron account and the network service, through keystone's
+		# own managers as bootstrap does (keystone-manage has no command for
+		# them; the REST API of the wsgiref server, on sqlite, fails
+		# creating a second endpoint with "database is locked").
+		if ! "$PY" - "$DIR/keystone.conf" "$NEUTRON_URL" >>"$DIR/setup.log" 2>&1 <<'EOF'; then
+import sys
+import uuid
+
+import keystone.server
+from keystone.common import driver_hints
+from keystone.common import provider_api
+from keystone.server import backends
+
+conf, neutron_url = sys.argv[1:3]
+del sys.argv[1:]  # oslo.config parses them
+keystone.server.configure(config_files=[conf])
+backends.load_backends()
+P = provider_api.ProviderAPIs
+
+project = {"id": uuid.uuid4().hex, "name": "service", "domain_id": "default", "enabled": True,
+           "description": "Service project"}
+P.resource_api.create_project(project["id"], project)
+user = P.identity_api.create_user({"name": "neutron", "password": "neutron-secret", "domain_id": "default",
+                                   "default_project_id": project["id"], "enabled": True})
+for name in ("admin", "member"):
+    hints = driver_hints.Hints()
+    hints.add_filter("name", name)
+    hints.add_filter("domain_id", None)
+    roles = P.role_api.list_roles(hints)
+    if not roles:
+        sys.exit("no role %s after bootstrap" % name)
+    P.assignment_api.add_role_to_user_and_project(user["id"], project["id"], roles[0]["id"])
+if neutron_url:
+    service = {"id": uuid.uuid4().hex, "type": "network", "name": "neutron", "enabled": True,
+               "description": "OpenStack Networking"}
+    P.catalog_api.create_service(service["id"], service)
+    for interface in ("public", "internal"):
+        endpoint = {"id": uuid.uuid4().hex, "service_id": service["id"], "interface": interface,
+                    "url": neutron_url, "region_id": "RegionOne", "enabled": True}
+        P.catalog_api.create_endpoint(endpoint["id"], endpoint)
+EOF
+			cat "$DIR/setup.log" >&2
+			rm -f "$DIR/keystone.sqlite"
+			echo "keystone: creating the neutron user and service failed" >&2
+			exit 1
+		fi
+	fi
+	# setsid: the server gets a process group of its own, which stop
+	# signals as a whole; stdin closed, nothing on our terminal. The inner
+	# shell writes its own pid, then becomes the server: the pidfile is
+	# right whether or not setsid had to fork.
+	rm -f "$DIR/keystone.pid"
+	OS_KEYSTONE_CONFIG_DIR=$DIR setsid sh -c 'echo $$ >"$1/keystone.pid.tmp" && mv "$1/keystone.pid.tmp" "$1/keystone.pid" && exec keystone-wsgi-public --host "$2" --port "$3"' \
+		sh "$DIR" "$ADDR" "$PORT" </dev/null >"$DIR/keystone.stdout" 2>&1 &
+	i=0
+	while [ ! -s "$DIR/keystone.pid" ]; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && fail "no pidfile"
+		sleep 0.05
+	done
+	pid=$(cat "$DIR/keystone.pid")
+	deadline=$(($(date +%s) + START_TIMEOUT))
+	while :; do
+		if ! alive "$pid"; then
+			fail "exited during start-up"
+		fi
+		if curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; then
+			return 0
+		fi
+		if [ "$(date +%s)" -ge "$deadline" ]; then
+			fail "no answer from $url within ${START_TIMEOUT}s"
+		fi
+		sleep 0.2
+	done
+}
+
+[ $# -ge 1 ] || usage
+case $1 in
+start)
+	[ $# -ge 3 ] && [ $# -le 5 ] || usage
+	do_start "$2" "$3" "${4:-127.0.0.1}" "${5:-}"
+	;;
+stop)
+	[ $# -eq 2 ] || usage
+	do_stop "$2"
+	;;
+*) usage ;;
+esac
