@@ -4,7 +4,11 @@ package testutil
 
 import (
 	"errors"
+	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -46,4 +50,43 @@ func EventuallyTrue(t testing.TB, within time.Duration, what string, cond func()
 		}
 		return errors.New("still false")
 	})
+}
+
+// FreePort returns a TCP port of 127.0.0.1 that nothing listens on now.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// RepoFile returns the path of a file of the repository (rel, from its
+// root), found above the working directory or above this source file.
+func RepoFile(t testing.TB, rel string) string {
+	t.Helper()
+	var dirs []string
+	if wd, err := os.Getwd(); err == nil {
+		dirs = append(dirs, wd)
+	}
+	if _, file, _, ok := runtime.Caller(0); ok {
+		dirs = append(dirs, filepath.Dir(file))
+	}
+	for _, d := range dirs {
+		for ; ; d = filepath.Dir(d) {
+			p := filepath.Join(d, rel)
+			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+				if _, err := os.Stat(p); err == nil {
+					return p
+				}
+			}
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+	}
+	t.Fatalf("%s not found above the working directory", rel)
+	return ""
 }

@@ -5,7 +5,6 @@ package ovn
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,18 +44,9 @@ func nbDB(t *testing.T, dir string, port int) (addr string, stop func()) {
 	return addr, stop
 }
 
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 func TestOVNNorthbound(t *testing.T) {
 	dir := t.TempDir()
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	addr, stop := nbDB(t, dir, port)
 	nbctl := func(args ...string) string {
 		return testutil.Sh(t, append([]string{"timeout", "10", "ovn-nbctl", "--db=" + addr}, args...)...)

@@ -2,7 +2,6 @@ package clickhouse_test
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -11,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/skydive-ng/skydive/internal/testutil"
 )
 
 // server is a clickhouse-server started by a test in a temporary
@@ -34,15 +35,6 @@ func serverBinary() string {
 	return ""
 }
 
-func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // startServer starts a server or skips the test when no binary is
 // installed (Debian: apt-get install -y clickhouse-server clickhouse-client).
 func startServer(t testing.TB) *server {
@@ -59,14 +51,14 @@ func startServer(t testing.TB) *server {
 		t.Skipf("no /etc/clickhouse-server/users.xml: %v", err)
 	}
 	dir := t.TempDir()
-	s := &server{dir: dir, tcpPort: freePort(t), httpPort: freePort(t)}
+	s := &server{dir: dir, tcpPort: testutil.FreePort(t), httpPort: testutil.FreePort(t)}
 	cfg := string(src)
 	r := strings.NewReplacer(
 		"/var/lib/clickhouse/", dir+"/data/",
 		"/var/log/clickhouse-server/", dir+"/log/",
 		"<http_port>8123</http_port>", fmt.Sprintf("<http_port>%d</http_port>", s.httpPort),
 		"<tcp_port>9000</tcp_port>", fmt.Sprintf("<tcp_port>%d</tcp_port>", s.tcpPort),
-		"<interserver_http_port>9009</interserver_http_port>", fmt.Sprintf("<interserver_http_port>%d</interserver_http_port>", freePort(t)),
+		"<interserver_http_port>9009</interserver_http_port>", fmt.Sprintf("<interserver_http_port>%d</interserver_http_port>", testutil.FreePort(t)),
 		"<listen_host>::1</listen_host>", "",
 	)
 	cfg = r.Replace(cfg)

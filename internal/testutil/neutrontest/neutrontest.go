@@ -9,30 +9,21 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/skydive-ng/skydive/internal/testutil"
 )
 
 // Neutron is a running neutron-server on a loopback port.
 type Neutron struct {
-	Dir  string
-	Port int
-
+	*testutil.Daemon
 	t      testing.TB
-	script string
 	client *http.Client
-
-	mu      sync.Mutex
-	running bool
 }
 
 // Start runs neutron-server on a free loopback port in a temporary folder;
@@ -43,113 +34,17 @@ func Start(t *testing.T) *Neutron {
 	if _, err := exec.LookPath("neutron-server"); err != nil {
 		t.Fatalf("neutron-server not installed (apt-get install -y --no-install-recommends neutron-server): %v", err)
 	}
-	n := &Neutron{Dir: t.TempDir(), Port: freePort(t), t: t, script: scriptPath(t),
-		client: &http.Client{Timeout: 30 * time.Second}}
-	// Registered after TempDir's own cleanup, so it runs before it: the
-	// server is gone before its folder is removed.
-	t.Cleanup(n.Stop)
-	n.start()
-	return n
-}
-
-// freePort asks the kernel for a loopback port nobody uses now.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// scriptPath finds scripts/neutron-server.sh at the module's root.
-func scriptPath(t testing.TB) string {
-	t.Helper()
-	var dirs []string
-	if wd, err := os.Getwd(); err == nil {
-		dirs = append(dirs, wd)
-	}
-	if _, file, _, ok := runtime.Caller(0); ok {
-		dirs = append(dirs, filepath.Dir(file))
-	}
-	for _, d := range dirs {
-		for ; ; d = filepath.Dir(d) {
-			p := filepath.Join(d, "scripts", "neutron-server.sh")
-			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-				if _, err := os.Stat(p); err == nil {
-					return p
-				}
-			}
-			if filepath.Dir(d) == d {
-				break
-			}
-		}
-	}
-	t.Fatal("scripts/neutron-server.sh not found above the working directory")
-	return ""
-}
-
-func (n *Neutron) start() {
-	n.t.Helper()
-	begin := time.Now()
-	out, err := exec.Command(n.script, "start", n.Dir, strconv.Itoa(n.Port), "127.0.0.1").CombinedOutput()
-	if err != nil {
-		n.t.Fatalf("neutron-server start: %v\n%s\n%s", err, out, n.logTail())
-	}
-	n.mu.Lock()
-	n.running = true
-	n.mu.Unlock()
-	n.t.Logf("neutron-server on %s in %s", n.URL(), time.Since(begin).Round(100*time.Millisecond))
-}
-
-// logTail is the end of the server's log, for failure messages.
-func (n *Neutron) logTail() string {
-	b, _ := os.ReadFile(filepath.Join(n.Dir, "neutron-server.log"))
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return string(b)
+	return &Neutron{Daemon: testutil.StartDaemon(t, "neutron-server", "neutron-server.sh", "neutron-server.log"),
+		t: t, client: &http.Client{Timeout: 30 * time.Second}}
 }
 
 // URL is the API's root, http://127.0.0.1:PORT (no trailing slash).
 func (n *Neutron) URL() string { return "http://127.0.0.1:" + strconv.Itoa(n.Port) }
 
-// Stop kills the server and its workers; the database stays for Restart.
-func (n *Neutron) Stop() {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if !n.running {
-		return
-	}
-	if out, err := exec.Command(n.script, "stop", n.Dir).CombinedOutput(); err != nil {
-		n.t.Errorf("neutron-server stop: %v\n%s", err, out)
-		return
-	}
-	n.running = false
-}
-
-// Restart starts the server again on the same port and database.
-func (n *Neutron) Restart() {
-	n.t.Helper()
-	n.Stop()
-	n.start()
-}
-
 // CountRequests counts the API request lines of the log that contain substr
 // (e.g. `"GET /v2.0/ports`); neutron.wsgi logs one per request.
 func (n *Neutron) CountRequests(substr string) int {
-	b, err := os.ReadFile(filepath.Join(n.Dir, "neutron-server.log"))
-	if err != nil {
-		n.t.Fatalf("neutron log: %v", err)
-	}
-	c := 0
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.Contains(line, "neutron.wsgi") && strings.Contains(line, " HTTP/1.") && strings.Contains(line, substr) {
-			c++
-		}
-	}
-	return c
+	return n.CountLines("neutron-server.log", "neutron.wsgi", " HTTP/1.", substr)
 }
 
 // Do sends a JSON request to the API (path from the root, "/v2.0/ports")
