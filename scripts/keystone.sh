@@ -157,33 +157,9 @@ EOF
 			exit 1
 		fi
 	fi
-	# setsid: the server gets a process group of its own, which stop
-	# signals as a whole; stdin closed, nothing on our terminal. The inner
-	# shell writes its own pid, then becomes the server: the pidfile is
-	# right whether or not setsid had to fork.
-	rm -f "$DIR/keystone.pid"
-	OS_KEYSTONE_CONFIG_DIR=$DIR setsid sh -c 'echo $$ >"$1/keystone.pid.tmp" && mv "$1/keystone.pid.tmp" "$1/keystone.pid" && exec keystone-wsgi-public --host "$2" --port "$3"' \
-		sh "$DIR" "$ADDR" "$PORT" </dev/null >"$DIR/keystone.stdout" 2>&1 &
-	i=0
-	while [ ! -s "$DIR/keystone.pid" ]; do
-		i=$((i + 1))
-		[ $i -gt 100 ] && fail "no pidfile"
-		sleep 0.05
-	done
-	pid=$(cat "$DIR/keystone.pid")
-	deadline=$(($(date +%s) + START_TIMEOUT))
-	while :; do
-		if ! alive "$pid"; then
-			fail "exited during start-up"
-		fi
-		if curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; then
-			return 0
-		fi
-		if [ "$(date +%s)" -ge "$deadline" ]; then
-			fail "no answer from $url within ${START_TIMEOUT}s"
-		fi
-		sleep 0.2
-	done
+	start_bg "$DIR/keystone.pid" "$DIR/keystone.stdout" \
+		env OS_KEYSTONE_CONFIG_DIR="$DIR" keystone-wsgi-public --host "$ADDR" --port "$PORT" || fail "no pidfile"
+	why=$(wait_http "$(cat "$DIR/keystone.pid")" "$url" "$START_TIMEOUT") || fail "$why"
 }
 
 [ $# -ge 1 ] || usage

@@ -120,33 +120,9 @@ EOF
 			exit 1
 		fi
 	fi
-	# setsid: the server and its workers get a process group of their own,
-	# which stop signals as a whole; stdin closed, nothing on our terminal.
-	# The inner shell writes its own pid, then becomes neutron-server: the
-	# pidfile is right whether or not setsid had to fork.
-	rm -f "$DIR/neutron-server.pid"
-	setsid sh -c 'echo $$ >"$1/neutron-server.pid.tmp" && mv "$1/neutron-server.pid.tmp" "$1/neutron-server.pid" && exec neutron-server --config-file "$1/neutron.conf"' \
-		sh "$DIR" </dev/null >"$DIR/neutron-server.stdout" 2>&1 &
-	i=0
-	while [ ! -s "$DIR/neutron-server.pid" ]; do
-		i=$((i + 1))
-		[ $i -gt 100 ] && fail "no pidfile"
-		sleep 0.05
-	done
-	pid=$(cat "$DIR/neutron-server.pid")
-	deadline=$(($(date +%s) + START_TIMEOUT))
-	while :; do
-		if ! alive "$pid"; then
-			fail "exited during start-up"
-		fi
-		if curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; then
-			return 0
-		fi
-		if [ "$(date +%s)" -ge "$deadline" ]; then
-			fail "no answer from $url within ${START_TIMEOUT}s"
-		fi
-		sleep 0.2
-	done
+	start_bg "$DIR/neutron-server.pid" "$DIR/neutron-server.stdout" neutron-server --config-file "$DIR/neutron.conf" ||
+		fail "no pidfile"
+	why=$(wait_http "$(cat "$DIR/neutron-server.pid")" "$url" "$START_TIMEOUT") || fail "$why"
 }
 
 [ $# -ge 1 ] || usage

@@ -58,3 +58,40 @@ stop_tree() {
 	fi
 	rm -f "$pidfile"
 }
+
+# start_bg PIDFILE OUT CMD...: runs CMD in a session of its own (setsid: its
+# workers share a process group stop_tree signals as a whole), stdin closed,
+# output to OUT. The inner shell writes its own pid, then becomes CMD: the
+# pidfile is right whether or not setsid had to fork. Fails if no pidfile
+# shows within 5 s.
+start_bg() {
+	pidfile=$1 out=$2
+	shift 2
+	rm -f "$pidfile"
+	setsid sh -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' "$pidfile" "$@" </dev/null >"$out" 2>&1 &
+	i=0
+	while [ ! -s "$pidfile" ]; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && return 1
+		sleep 0.05
+	done
+	return 0
+}
+
+# wait_http PID URL SECONDS: until URL answers; on failure prints why and
+# fails (the process exited, or no answer in time).
+wait_http() {
+	deadline=$(($(date +%s) + $3))
+	while :; do
+		if ! alive "$1"; then
+			echo "exited during start-up"
+			return 1
+		fi
+		curl -fsS -o /dev/null --max-time 2 "$2" 2>/dev/null && return 0
+		if [ "$(date +%s)" -ge "$deadline" ]; then
+			echo "no answer from $2 within ${3}s"
+			return 1
+		fi
+		sleep 0.2
+	done
+}
