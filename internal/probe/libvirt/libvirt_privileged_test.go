@@ -16,7 +16,7 @@ import (
 	golibvirt "github.com/digitalocean/go-libvirt"
 
 	"github.com/skydive-ng/skydive/internal/graph"
-	nlprobe "github.com/skydive-ng/skydive/internal/probe/netlink"
+	"github.com/skydive-ng/skydive/internal/probe/probetest"
 	"github.com/skydive-ng/skydive/internal/testutil"
 	"github.com/skydive-ng/skydive/internal/testutil/libvirttest"
 	"github.com/skydive-ng/skydive/internal/topology"
@@ -62,20 +62,10 @@ func TestDomainsFromRealLibvirtd(t *testing.T) {
 	tap, lateTap, vm, vm2 := p+"t", p+"l", p+"vm", p+"vm2"
 	mac := fmt.Sprintf("52:54:00:%02x:%02x:%02x", b[0], b[1], b[2])
 
-	g := graph.New()
-	w := &topology.Writer{G: g, Host: "test", Origin: "agent.test"}
-	hostID := topology.GenID("libvirt-test-host")
-	if err := w.AddNode(hostID, graph.Metadata{"Name": "test", "Type": "host", "TID": string(hostID)}); err != nil {
-		t.Fatal(err)
-	}
-	overlays := topology.NewOverlays()
-	links, err := nlprobe.New(nlprobe.Options{Writer: w, Owner: hostID, Overlays: overlays})
-	if err != nil {
-		t.Fatal(err)
-	}
+	host := probetest.NewHost(t, "test", "")
+	g, w, hostID, overlays := host.G, host.W, host.ID, host.Overlays
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() { _ = links.Run(ctx) }()
 	probe, err := New(Options{Writer: w, Host: hostID, Overlays: overlays, URL: lvd.URL(), Retry: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

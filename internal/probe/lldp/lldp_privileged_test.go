@@ -18,7 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/skydive-ng/skydive/internal/graph"
-	nlprobe "github.com/skydive-ng/skydive/internal/probe/netlink"
+	"github.com/skydive-ng/skydive/internal/probe/probetest"
 	"github.com/skydive-ng/skydive/internal/testutil"
 	"github.com/skydive-ng/skydive/internal/topology"
 )
@@ -41,19 +41,10 @@ func TestLLDPNeighbor(t *testing.T) {
 	testutil.Sh(t, "ip", "link", "set", local, "up")
 	testutil.Sh(t, "ip", "-n", ns, "link", "set", remote, "up")
 
-	g := graph.New()
-	w := &topology.Writer{G: g, Host: "h", Origin: "agent.h"}
-	host := graph.Identifier("host")
-	if err := w.AddNode(host, graph.Metadata{"Name": "h", "Type": "host"}); err != nil {
-		t.Fatal(err)
-	}
-	nl, err := nlprobe.New(nlprobe.Options{Writer: w, Owner: host, Peers: nlprobe.NewVethLinker()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := probetest.NewHost(t, "h", "")
+	g, w, host := h.G, h.W, h.ID
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() { _ = nl.Run(ctx) }()
 	p := New(Options{Writer: w, Host: host, Interfaces: []string{local}})
 	done := make(chan struct{})
 	go func() { _ = p.Run(ctx); close(done) }()

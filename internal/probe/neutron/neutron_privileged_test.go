@@ -16,8 +16,7 @@ import (
 
 	"github.com/skydive-ng/skydive/internal/graph"
 	"github.com/skydive-ng/skydive/internal/gremlin/eval"
-	nlprobe "github.com/skydive-ng/skydive/internal/probe/netlink"
-	nsprobe "github.com/skydive-ng/skydive/internal/probe/netns"
+	"github.com/skydive-ng/skydive/internal/probe/probetest"
 	"github.com/skydive-ng/skydive/internal/testutil"
 	"github.com/skydive-ng/skydive/internal/testutil/neutrontest"
 	"github.com/skydive-ng/skydive/internal/topology"
@@ -65,26 +64,8 @@ type hostGraph struct {
 // host node is named "test"; they stop when the test ends.
 func newHostGraph(t *testing.T) *hostGraph {
 	t.Helper()
-	g := graph.New()
-	w := &topology.Writer{G: g, Host: "test", Origin: "agent.test"}
-	hostID := topology.GenID("neutron-test-host")
-	if err := w.AddNode(hostID, graph.Metadata{"Name": "test", "Type": "host", "TID": string(hostID)}); err != nil {
-		t.Fatal(err)
-	}
-	overlays := topology.NewOverlays()
-	peers := nlprobe.NewVethLinker()
-	links, err := nlprobe.New(nlprobe.Options{Writer: w, Owner: hostID, Overlays: overlays, Peers: peers})
-	if err != nil {
-		t.Fatal(err)
-	}
-	peers.AddNamespace("", links.NsHandle())
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go func() { _ = links.Run(ctx) }()
-	go func() {
-		_ = nsprobe.New(nsprobe.Options{Writer: w, Host: hostID, RunPath: "/var/run/netns", Peers: peers, Overlays: overlays}).Run(ctx)
-	}()
-	return &hostGraph{g: g, w: w, overlays: overlays}
+	h := probetest.NewHost(t, "test", "/var/run/netns")
+	return &hostGraph{g: h.G, w: h.W, overlays: h.Overlays}
 }
 
 // runProbe runs a Neutron probe on the host graph.

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/skydive-ng/skydive/internal/graph"
-	nlprobe "github.com/skydive-ng/skydive/internal/probe/netlink"
+	"github.com/skydive-ng/skydive/internal/probe/probetest"
 	"github.com/skydive-ng/skydive/internal/testutil"
 	"github.com/skydive-ng/skydive/internal/testutil/ovstest"
 	"github.com/skydive-ng/skydive/internal/topology"
@@ -53,20 +53,10 @@ func TestOVSTopologyFromRealOVSDB(t *testing.T) {
 	br, br2 := p+"br", p+"b2"
 	vmID, ifaceID := "24a20f49-a23a-4f30-b1c3-d67a8277e42f", "5e1e7a5c-1d2b-4c1f-9b3e-0a6e5b1c2d3e"
 
-	g := graph.New()
-	w := &topology.Writer{G: g, Host: "test", Origin: "agent.test"}
-	hostID := topology.GenID("ovs-test-host")
-	if err := w.AddNode(hostID, graph.Metadata{"Name": "test", "Type": "host", "TID": string(hostID)}); err != nil {
-		t.Fatal(err)
-	}
-	overlays := topology.NewOverlays()
-	links, err := nlprobe.New(nlprobe.Options{Writer: w, Owner: hostID, Overlays: overlays})
-	if err != nil {
-		t.Fatal(err)
-	}
+	host := probetest.NewHost(t, "test", "")
+	g, w, hostID, overlays := host.G, host.W, host.ID, host.Overlays
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() { _ = links.Run(ctx) }()
 	probe := New(Options{Writer: w, Host: hostID, Address: ovs.DB, Overlays: overlays, Retry: 100 * time.Millisecond})
 	done := make(chan struct{})
 	go func() { _ = probe.Run(ctx); close(done) }()
