@@ -102,9 +102,16 @@ test('openstack: instance mark, new probes\' styles, OpenStack port details, Gre
   await until(page, (n) => window.__skydive.view.canvas.nodeCount >= n, graph.Nodes.length);
   await page.click('#fit');
   await frames(page);
-  // Fit shows every root: the host and the analyzer's fabric, LLDP and OVN
-  // roots, far apart (ROOT_CELL), so interfaces are dots there.
+  // Fit shows every root: the hosts in their row, the analyzer's fabric,
+  // LLDP and OVN roots packed in rows above them (spread among the hosts,
+  // they made the whole drawing a thin line).
   await shot(page, 'openstack-all.png');
+  const layout = await page.evaluate((ids) => {
+    const { view } = window.__skydive;
+    return { host: view.pos.get(ids.host), tor: view.pos.get(ids.tor), sw: view.pos.get(ids.sw) };
+  }, ids);
+  assert.ok(layout.tor.y < layout.host.y && layout.sw.y < layout.host.y, `fabric and LLDP roots above the host: ${JSON.stringify(layout)}`);
+  assert.ok(Math.abs(layout.tor.x - layout.sw.x) < 1100, `non-host roots packed tighter than hosts: ${JSON.stringify(layout)}`);
   // The usual way to look at a compute node: fit on it and what it owns.
   await page.evaluate((host) => {
     const { view, store } = window.__skydive;

@@ -88,6 +88,12 @@ type Pos = { x: number; y: number };
 
 const ROOT_CELL = 1100;
 const ROOT_COLS = 10;
+// Roots that are not hosts (fabric objects, LLDP switches, OVN's logical
+// switches and routers) go in rows of their own above the hosts, packed
+// tighter: spread among the hosts they made the drawing a thin line.
+const OTHER_ROOT_CELL = 320;
+const OTHER_ROOT_COLS = 24;
+const OTHER_ROOTS = '^'; // placedUnder's mark for them
 
 /** Slots hands out ring positions around an owner, reusing freed ones. */
 class Slots {
@@ -156,6 +162,7 @@ export class TopologyView {
   pos = new Map<string, Pos>();
   placedUnder = new Map<string, string>(); // node → owner it was placed near ('' = root slot)
   rootSlots = new Slots();
+  otherRootSlots = new Slots();
   groupSlots = new Map<string, Slots>(); // owner → slots for group children
   leafSlots = new Map<string, Slots>(); // owner → slots for leaf children
   highlighted = new Set<string>();
@@ -258,11 +265,16 @@ export class TopologyView {
     const ownerId = this.store.owner.get(id);
     const placed = this.placedUnder.get(id);
     const old = this.pos.get(id);
-    if (old && placed === (ownerId ?? '')) return old;
+    if (old && (placed === (ownerId ?? '') || (placed === OTHER_ROOTS && ownerId === undefined))) return old;
     // First time shown, or its owner changed (e.g. shown as a root before its ownership edge).
     this.unplace(id);
     let p: Pos;
-    if (ownerId === undefined) {
+    let under = ownerId ?? '';
+    if (ownerId === undefined && this.store.nodes.get(id)?.Metadata.Type !== 'host') {
+      const i = this.otherRootSlots.take(id);
+      p = { x: (i % OTHER_ROOT_COLS) * OTHER_ROOT_CELL, y: -700 - Math.floor(i / OTHER_ROOT_COLS) * OTHER_ROOT_CELL };
+      under = OTHER_ROOTS;
+    } else if (ownerId === undefined) {
       const i = this.rootSlots.take(id);
       p = { x: (i % ROOT_COLS) * ROOT_CELL, y: Math.floor(i / ROOT_COLS) * ROOT_CELL };
     } else {
@@ -280,7 +292,7 @@ export class TopologyView {
         : ringPos(op, i, ownerIsHost ? 85 : 50, ownerIsHost ? 40 : 32);
     }
     this.pos.set(id, p);
-    this.placedUnder.set(id, ownerId ?? '');
+    this.placedUnder.set(id, under);
     return p;
   }
 
@@ -288,6 +300,7 @@ export class TopologyView {
     const placed = this.placedUnder.get(id);
     if (placed === undefined) return;
     if (placed === '') this.rootSlots.free(id);
+    else if (placed === OTHER_ROOTS) this.otherRootSlots.free(id);
     else {
       this.groupSlots.get(placed)?.free(id);
       this.leafSlots.get(placed)?.free(id);
@@ -505,6 +518,7 @@ export class TopologyView {
     this.pos.clear();
     this.placedUnder.clear();
     this.rootSlots = new Slots();
+    this.otherRootSlots = new Slots();
     this.groupSlots.clear();
     this.leafSlots.clear();
     const ids = this.canvas.nodeIds().sort((a, b) => this.store.depth(a) - this.store.depth(b));
