@@ -145,9 +145,9 @@ func Run(ctx context.Context, opts Options) error {
 	for _, run := range runs {
 		grp.Go(func() error { return run(ctx) })
 	}
-	grp.Go(func() error { states.report(ctx, fwd.Send); return nil })
 	if len(cfg.AnalyzerAddrs()) > 0 {
 		grp.Go(func() error { return fwd.Run(ctx) })
+		grp.Go(func() error { states.report(ctx, fwd.Send); return nil })
 	} else {
 		log.Info("no analyzer configured: standalone agent")
 	}
