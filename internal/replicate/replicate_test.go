@@ -243,3 +243,24 @@ func TestSubscribersBroadcast(t *testing.T) {
 		return len(subs.pushers) == 1
 	})
 }
+
+// An agent's probe states reach the analyzer's status: the greeting after
+// each Sync, then changes; a malformed status message is skipped.
+func TestProbeStatesInAgentStatus(t *testing.T) {
+	srv := &Server{Graph: graph.New()}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	state := func(neutron string) v1.Message {
+		return v1.Message{Namespace: v1.NamespaceStatus, Type: v1.ProbeStatusMsgType, Obj: []byte(`{"neutron":"` + neutron + `"}`)}
+	}
+	fwd := &Forwarder{Graph: graph.New(), HostID: "h1", Analyzers: []string{strings.TrimPrefix(hs.URL, "http://")},
+		Greeting: func() []v1.Message { return []v1.Message{state("running")} }}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = fwd.Run(ctx) }()
+	probes := func() string { return srv.Agents()["h1"].TopologyProbes["neutron"] }
+	testutil.EventuallyTrue(t, 5*time.Second, "greeting's states", func() bool { return probes() == "running" })
+	fwd.Send(v1.Message{Namespace: v1.NamespaceStatus, Type: v1.ProbeStatusMsgType, Obj: []byte(`["not", "a", "map"]`)})
+	fwd.Send(state("error: neutron unreachable"))
+	testutil.EventuallyTrue(t, 5*time.Second, "changed state", func() bool { return probes() == "error: neutron unreachable" })
+}
