@@ -50,6 +50,16 @@ func TestLoad(t *testing.T) {
 		{name: "bad env", env: []string{"SKYDIVE_AGENT_TOPOLOGY_NETLINK_METRICS_UPDATE=x"}, wantErr: "agent.topology.netlink.metrics_update"},
 		{name: "unknown probe", yaml: "agent:\n  topology:\n    probes: [nope]\n", wantErr: "agent.topology.probes[0]"},
 		{name: "bad level", yaml: "logging:\n  level: loud\n", wantErr: "logging.level"},
+		{name: "openstack", yaml: "agent:\n  topology:\n    probes: [neutron, libvirt, runc, lldp]\n    neutron:\n      endpoint_url: http://10.0.0.1:9696\n      poll_interval: 2\n    runc:\n      run_path: [/x]\nanalyzer:\n  topology:\n    probes: [ovn, k8s]\n    ovn:\n      address: tcp:10.0.0.1:6641\n    fabric:\n      - TOR1 -> TOR1_PORT1\n",
+			check: func(c *Config) bool {
+				n := c.Agent.Topology.Neutron
+				return len(c.UnavailableProbes()) == 1 && c.UnavailableProbes()[0] == "k8s" && c.HasAnalyzerProbe("ovn") &&
+					n.EndpointURL == "http://10.0.0.1:9696" && n.PollInterval == 2 && n.Username == "neutron" && n.TenantName == "service" &&
+					c.Agent.Topology.Runc.RunPath[0] == "/x" && c.Agent.Topology.Libvirt.URL == "qemu:///system" && len(c.Analyzer.Topology.Fabric) == 1
+			}},
+		{name: "ovn without address", yaml: "analyzer:\n  topology:\n    probes: [ovn]\n", wantErr: "analyzer.topology.ovn.address"},
+		{name: "unknown analyzer probe", yaml: "analyzer:\n  topology:\n    probes: [nope]\n", wantErr: "analyzer.topology.probes[0]"},
+		{name: "bad poll interval", yaml: "agent:\n  topology:\n    neutron:\n      poll_interval: 0\n", wantErr: "agent.topology.neutron.poll_interval"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var files []string
