@@ -92,3 +92,28 @@ func TestFabricLinksHostInterfaces(t *testing.T) {
 		t.Error("fabric node left after Run ended")
 	}
 }
+
+// The definitions come from a configuration file: whatever a line holds,
+// parsing answers an error or a usable link, never a panic.
+func FuzzParseLine(f *testing.F) {
+	for _, s := range []string{
+		"TOR1[Name=tor1] -> TOR1_PORT1[Name=port1, MTU=1500]",
+		"TOR1_PORT1 -> *[Type=host]/eth0",
+		"TOR1_PORT2 --> *[Type=host, Name=compute1]/eth1",
+		"A -[Speed=10]-> B", "A ->[Speed=10] B", "A -> B[Name=x", "* -> *[]/", "-[->[]",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		l, err := parseLine(line)
+		if err != nil {
+			return
+		}
+		if l.parent.key == "" {
+			t.Fatalf("%q: a link without a declared parent", line)
+		}
+		if l.child.key == "" && len(l.child.filter) == 0 {
+			t.Fatalf("%q: a child that is neither a node nor a filter", line)
+		}
+	})
+}
