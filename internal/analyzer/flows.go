@@ -111,8 +111,10 @@ func pcapHandler(store flowstore.Store, imported *flowstore.Memory) http.Handler
 	return func(w http.ResponseWriter, r *http.Request) {
 		table := flow.NewTable(flow.Options{CaptureID: "pcap", NodeTID: ""})
 		if err := flow.FeedPcap(r.Context(), r.Body, table); err != nil {
+			// A file that is not a pcap, is malformed or cut short is the
+			// sender's to fix: nothing of it is kept.
 			code := http.StatusInternalServerError
-			if errors.Is(err, flow.ErrNotPcap) {
+			if errors.Is(err, flow.ErrNotPcap) || errors.Is(err, flow.ErrBadPcap) || errors.Is(err, flow.ErrTruncated) {
 				code = http.StatusBadRequest
 			}
 			http.Error(w, "pcap: "+err.Error(), code)

@@ -87,7 +87,8 @@ func (p *pcapSocket) run(ctx context.Context, feed func([]byte, gopacket.Capture
 				conn.Close()
 			}()
 			n, err := flow.ReadPcap(ctx, conn, feed)
-			if err != nil && ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
+			// A sender that stops mid-packet ends its stream: not a fault.
+			if err != nil && ctx.Err() == nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, flow.ErrTruncated) {
 				p.log.Warn("pcapsocket stream", "remote", conn.RemoteAddr().String(), "packets", n, "err", err)
 				return
 			}

@@ -132,7 +132,9 @@ func firstLayerType(lt layers.LinkType) gopacket.LayerType {
 	switch lt {
 	case layers.LinkTypeEthernet:
 		return layers.LayerTypeEthernet
-	case layers.LinkTypeRaw, layers.LinkType(12), layers.LinkTypeIPv4:
+	// Raw IP: 101 (LINKTYPE_RAW), 12 (DLT_RAW on most systems), 14 (DLT_RAW
+	// on OpenBSD), 228 (IPv4); 229 (IPv6) below.
+	case layers.LinkTypeRaw, layers.LinkType(12), layers.LinkType(14), layers.LinkTypeIPv4:
 		return layerTypeRawIP
 	case layers.LinkTypeIPv6:
 		return layers.LayerTypeIPv6

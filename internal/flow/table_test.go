@@ -1,7 +1,10 @@
 package flow
 
 import (
+	"bytes"
+	"context"
 	"encoding/binary"
+	"errors"
 	"net"
 	"os"
 	"testing"
@@ -176,7 +179,7 @@ func TestMaxEntries(t *testing.T) {
 func TestRawIP(t *testing.T) {
 	// LINKTYPE_RAW (101) and DLT_RAW (12): frames start with the IP header
 	d := udpFrame(t, net.IP{10, 0, 0, 1}, net.IP{10, 0, 0, 2}, 1000, 53, 4)[14:]
-	for _, lt := range []layers.LinkType{layers.LinkTypeRaw, 12} {
+	for _, lt := range []layers.LinkType{layers.LinkTypeRaw, 12, 14, layers.LinkTypeIPv4} {
 		tbl := NewTable(Options{})
 		tbl.FeedPacket(d, ci(t0, d), lt)
 		fl := tbl.Flows()
@@ -305,5 +308,36 @@ func TestL3TrackingIDIgnoresMACs(t *testing.T) {
 	}
 	if l2[0] == l2[1] {
 		t.Errorf("same TrackingID %s on both sides of a router", l2[0])
+	}
+}
+
+// A pcap file with a good magic number but a bad header or record is
+// ErrBadPcap, one cut in a record ErrTruncated, with the packets before it.
+func TestReadPcapErrors(t *testing.T) {
+	good, err := os.ReadFile("testdata/dns.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge := append([]byte{}, good...)
+	binary.LittleEndian.PutUint32(huge[24+8:], 0x7fffffff) // first record's captured length
+	for _, tc := range []struct {
+		name    string
+		data    []byte
+		want    error
+		packets int
+	}{
+		{"header cut", good[:10], ErrBadPcap, 0},
+		{"record longer than the file allows", huge, ErrBadPcap, 0},
+		{"cut in a record", good[:len(good)-7], ErrTruncated, -1},
+		{"not pcap", []byte("GET / HTTP/1.1\r\n"), ErrNotPcap, 0},
+		{"whole", good, nil, -1},
+	} {
+		n, err := ReadPcap(context.Background(), bytes.NewReader(tc.data), func([]byte, gopacket.CaptureInfo, layers.LinkType) {})
+		if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+			t.Errorf("%s: error %v, want %v", tc.name, err, tc.want)
+		}
+		if tc.packets >= 0 && n != tc.packets || tc.packets < 0 && n == 0 {
+			t.Errorf("%s: %d packets", tc.name, n)
+		}
 	}
 }

@@ -4,6 +4,7 @@ package pcapcmd
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -61,7 +62,10 @@ func newFlowsCommand() *cobra.Command {
 				NodeTID:        nodeTID,
 			}
 			flows, err := flow.FlowsFromPcap(cmd.Context(), f, opts)
-			if err != nil {
+			if errors.Is(err, flow.ErrTruncated) {
+				// A capture stopped mid-write: its whole packets still tell.
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s: %v\n", file, err)
+			} else if err != nil {
 				return fmt.Errorf("%s: %w", file, err)
 			}
 			if flows == nil {
