@@ -31,6 +31,7 @@ import (
 	"github.com/skydive-ng/skydive/internal/store/backends"
 	"github.com/skydive-ng/skydive/internal/topology"
 	"github.com/skydive-ng/skydive/internal/topoquery"
+	"github.com/skydive-ng/skydive/internal/userelements"
 	"github.com/skydive-ng/skydive/internal/version"
 	"github.com/skydive-ng/skydive/web"
 )
@@ -138,6 +139,8 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	// /api/node and /api/edge: clients' elements, the analyzer's own.
+	userelements.New(g, cfg.HostID).Register(mux, api)
 	mux.HandleFunc("POST /api/pcap", pcapHandler(store, imported))
 	mux.Handle("GET /ws/subscriber/flow", flowSubs)
 	mux.Handle("/", web.Handler())
