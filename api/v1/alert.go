@@ -23,7 +23,9 @@ const (
 )
 
 // Alert is an alert resource (/api/alert): a Gremlin expression that fires
-// when its result becomes non-empty, or changes while non-empty.
+// when its result becomes non-empty, or changes while non-empty; or else a
+// JavaScript one, firing when its value is truthy (an empty array or object
+// is false).
 type Alert struct {
 	UUID        string `json:"UUID"`
 	Name        string `json:"Name,omitempty"`
@@ -35,6 +37,10 @@ type Alert struct {
 	// Trigger is "graph" (the default) or "duration:<Go duration>".
 	Trigger    string    `json:"Trigger"`
 	CreateTime time.Time `json:"CreateTime,omitzero"`
+	// Error is read only: why the last evaluation failed (a JavaScript
+	// exception, a JavaScript evaluation interrupted at its time limit, a
+	// query error); empty once an evaluation succeeds.
+	Error string `json:"Error,omitempty"`
 }
 
 // AlertMessage is the notification of an alert's firing.

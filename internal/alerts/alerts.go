@@ -4,7 +4,12 @@
 // scripts).
 //
 // An alert is a Gremlin expression; it is true when its result has at least
-// one value. It fires when it becomes true, and again whenever its result
+// one value. An expression that is not Gremlin is JavaScript, run in a new
+// sandboxed runtime at each evaluation (the workflows' globals: Gremlin(query)
+// answering the JSON text of the result, request(), client...; no require, no
+// filesystem, no network) for at most Options.JSTimeout; it is true when its
+// value is truthy, an empty array or object being false, and that value is
+// the notification's data. It fires when it becomes true, and again whenever its result
 // changes while true; it resets when the result becomes empty.
 package alerts
 
@@ -22,6 +27,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dop251/goja"
 	"github.com/google/uuid"
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
@@ -29,6 +35,7 @@ import (
 	"github.com/skydive-ng/skydive/internal/gremlin/eval"
 	"github.com/skydive-ng/skydive/internal/jsonfile"
 	"github.com/skydive-ng/skydive/internal/resource"
+	"github.com/skydive-ng/skydive/internal/workflows"
 )
 
 // ErrNotFound is an unknown alert.
@@ -58,8 +65,14 @@ type Options struct {
 	ActionTimeout time.Duration
 	// EvalTimeout bounds one evaluation (default 10s).
 	EvalTimeout time.Duration
-	HTTPClient  *http.Client
-	Logger      *slog.Logger
+	// JSTimeout bounds one evaluation of a JavaScript alert: the runtime is
+	// interrupted then (default 1s, config analyzer.alert.js_timeout).
+	JSTimeout time.Duration
+	// Handler answers the JavaScript alerts' request(url, method, body) in
+	// process (nil: request() throws).
+	Handler    http.Handler
+	HTTPClient *http.Client
+	Logger     *slog.Logger
 }
 
 // state is what the evaluation keeps of an alert.
@@ -68,6 +81,8 @@ type state struct {
 	period time.Duration // 0: graph trigger
 	next   time.Time     // next periodic evaluation
 	last   []byte        // data of the last firing; nil: reset
+	js     bool          // the expression is JavaScript
+	err    string        // why the last evaluation failed; "": it did not
 }
 
 // Manager keeps the alerts and evaluates them.
@@ -98,6 +113,9 @@ func New(opts Options) (*Manager, error) {
 	}
 	if opts.EvalTimeout <= 0 {
 		opts.EvalTimeout = 10 * time.Second
+	}
+	if opts.JSTimeout <= 0 {
+		opts.JSTimeout = time.Second
 	}
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{}
@@ -130,7 +148,8 @@ func (m *Manager) Validate(a *v1.Alert) error {
 	if strings.TrimSpace(a.Expression) == "" {
 		return resource.Invalidf("Expression: required, e.g. G.V().Has('State', 'DOWN')")
 	}
-	if err := m.opts.Check(a.Expression); err != nil {
+	a.Error = ""
+	if _, err := m.language(a.Expression); err != nil {
 		return resource.Invalidf("Expression: %v", err)
 	}
 	if a.Trigger == "" {
@@ -150,6 +169,23 @@ func (m *Manager) Validate(a *v1.Alert) error {
 		return resource.Invalidf("Action: %q must be empty, an http://, https:// or file:// URL", a.Action)
 	}
 	return nil
+}
+
+// language tells whether expr is JavaScript (false: Gremlin), or why it is
+// neither. An expression starting with G. is Gremlin: as JavaScript it
+// could only fail, G being no global there.
+func (m *Manager) language(expr string) (js bool, err error) {
+	gerr := m.opts.Check(expr)
+	if gerr == nil {
+		return false, nil
+	}
+	if t := strings.TrimSpace(expr); strings.HasPrefix(t, "G.") || strings.HasPrefix(t, "g.") {
+		return false, gerr
+	}
+	if _, err := goja.Compile("alert", expr, false); err != nil {
+		return false, fmt.Errorf("JavaScript %v (nor is it Gremlin: %v)", err, gerr)
+	}
+	return true, nil
 }
 
 // triggerPeriod is 0 for the graph trigger, the period of a duration one.
@@ -172,7 +208,8 @@ func triggerPeriod(trigger string) (time.Duration, error) {
 
 func (m *Manager) newState(a v1.Alert) *state {
 	p, _ := triggerPeriod(a.Trigger)
-	st := &state{alert: a, period: p}
+	js, _ := m.language(a.Expression)
+	st := &state{alert: a, period: p, js: js}
 	if p > 0 {
 		st.next = time.Now().Add(p)
 	}
@@ -242,6 +279,7 @@ func (m *Manager) Get(id string) (*v1.Alert, error) {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
 	cp := st.alert
+	cp.Error = st.err
 	return &cp, nil
 }
 
@@ -252,6 +290,7 @@ func (m *Manager) List() map[string]*v1.Alert {
 	out := make(map[string]*v1.Alert, len(m.alerts))
 	for id, st := range m.alerts {
 		cp := st.alert
+		cp.Error = st.err
 		out[id] = &cp
 	}
 	return out
@@ -368,12 +407,17 @@ func (m *Manager) evaluate(ctx context.Context, id string) {
 		return
 	}
 	ectx, cancel := context.WithTimeout(ctx, m.opts.EvalTimeout)
-	data, err := m.result(ectx, a.Expression)
+	var (
+		data []byte
+		err  error
+	)
+	if st.js {
+		data, err = m.jsResult(ectx, a)
+	} else {
+		data, err = m.result(ectx, a.Expression)
+	}
 	cancel()
-	if err != nil {
-		if ctx.Err() == nil {
-			m.log.Debug("alert evaluation failed", "alert", id, "err", err)
-		}
+	if err != nil && ctx.Err() != nil { // shutting down
 		return
 	}
 	m.mu.Lock()
@@ -382,6 +426,18 @@ func (m *Manager) evaluate(ctx context.Context, id string) {
 		m.mu.Unlock()
 		return
 	}
+	if err != nil {
+		// Reported in the alert's Error; logged once until it changes or an
+		// evaluation succeeds.
+		again := st.err == err.Error()
+		st.err = err.Error()
+		m.mu.Unlock()
+		if !again {
+			m.log.Warn("alert evaluation failed", "alert", id, "name", a.Name, "err", err)
+		}
+		return
+	}
+	st.err = ""
 	if data == nil || bytes.Equal(data, st.last) {
 		st.last = data
 		m.mu.Unlock()
@@ -418,6 +474,59 @@ func (m *Manager) result(ctx context.Context, expr string) ([]byte, error) {
 		return nil, nil
 	}
 	return json.Marshal(values)
+}
+
+// jsResult runs a JavaScript alert in a new sandbox, interrupted after
+// JSTimeout: its value as JSON, nil when it is falsy or an empty array or
+// object.
+func (m *Manager) jsResult(ctx context.Context, a v1.Alert) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, m.opts.JSTimeout)
+	defer cancel()
+	env := workflows.Env{Query: workflows.QueryFunc(m.opts.Query), Handler: m.opts.Handler, Logger: m.log}
+	sb, err := workflows.NewSandbox(ctx, env, "alert", a.UUID)
+	if err != nil {
+		return nil, fmt.Errorf("JavaScript runtime: %w", err)
+	}
+	defer sb.Close()
+	v, err := sb.VM.RunScript("alert", a.Expression)
+	if err != nil {
+		var intr *goja.InterruptedError
+		if errors.As(err, &intr) || ctx.Err() != nil {
+			where := ""
+			if intr == nil {
+				where = " (" + err.Error() + ")"
+			} else if fr := intr.Stack(); len(fr) > 0 {
+				// The line and column only: the same at each evaluation.
+				where = fmt.Sprintf(" at %s", fr[0].Position())
+			}
+			return nil, fmt.Errorf("JavaScript interrupted after %v (analyzer.alert.js_timeout)%s", m.opts.JSTimeout, where)
+		}
+		return nil, fmt.Errorf("JavaScript: %v", err)
+	}
+	if !v.ToBoolean() {
+		return nil, nil
+	}
+	raw, err := sb.JSON(v)
+	if err != nil {
+		return nil, fmt.Errorf("JavaScript value: %v", err)
+	}
+	var decoded any
+	if err := json.Unmarshal(raw, &decoded); err != nil {
+		return nil, fmt.Errorf("decode JavaScript value: %w", err)
+	}
+	switch d := decoded.(type) {
+	case []any:
+		if len(d) == 0 {
+			return nil, nil
+		}
+	case map[string]any:
+		if len(d) == 0 {
+			return nil, nil
+		}
+	case nil: // truthy without a JSON form (a function)
+		decoded = true
+	}
+	return json.Marshal(decoded) // object keys sorted
 }
 
 // fire notifies the subscribers and runs the alert's action.

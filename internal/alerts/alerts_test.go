@@ -272,7 +272,7 @@ func TestValidation(t *testing.T) {
 	}{
 		{"no expression", v1.Alert{}, "Expression: required"},
 		{"bad gremlin", v1.Alert{Expression: "G.V().Has('Name'"}, "Expression: 1:"},
-		{"javascript", v1.Alert{Expression: "1 > 0"}, "Expression: 1:1:"},
+		{"javascript syntax error", v1.Alert{Expression: "1 >"}, "Expression: JavaScript SyntaxError: alert: Line 1:4"},
 		{"bad trigger", v1.Alert{Expression: "G.V()", Trigger: "sometimes"}, "Trigger:"},
 		{"bad duration", v1.Alert{Expression: "G.V()", Trigger: "duration:soon"}, "Trigger:"},
 		{"negative duration", v1.Alert{Expression: "G.V()", Trigger: "duration:-1s"}, "Trigger:"},

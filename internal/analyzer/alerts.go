@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"time"
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
 	"github.com/skydive-ng/skydive/internal/alerts"
@@ -28,6 +29,9 @@ func alertHandlers(mux *http.ServeMux, api *httpapi.Server, cfg *config.Config, 
 		Notify: subs.Broadcast,
 		File:   filepath.Join(cfg.Analyzer.DataDir, "alerts.json"),
 		Logger: log,
+		// JavaScript alerts: their time limit, and request() on the API.
+		JSTimeout: time.Duration(cfg.Analyzer.Alert.JSTimeout) * time.Second,
+		Handler:   mux,
 	})
 	if err != nil {
 		return nil, err

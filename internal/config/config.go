@@ -62,7 +62,15 @@ type Analyzer struct {
 	Listen   string           `yaml:"listen"`
 	Topology AnalyzerTopology `yaml:"topology"`
 	// DataDir keeps what must survive a restart (capture definitions).
-	DataDir string `yaml:"data_dir"`
+	DataDir string        `yaml:"data_dir"`
+	Alert   AnalyzerAlert `yaml:"alert"`
+}
+
+// AnalyzerAlert configures the alerts' evaluation.
+type AnalyzerAlert struct {
+	// JSTimeout is how long, in seconds, one evaluation of a JavaScript
+	// alert may run before it is interrupted.
+	JSTimeout int `yaml:"js_timeout"`
 }
 
 // AnalyzerTopology configures the analyzer's graph.
@@ -179,7 +187,7 @@ func Default() *Config {
 	}
 	return &Config{
 		HostID:   host,
-		Analyzer: Analyzer{Listen: "127.0.0.1:8082", Topology: AnalyzerTopology{HistoryRetention: 3600}, DataDir: "/var/lib/skydive"},
+		Analyzer: Analyzer{Listen: "127.0.0.1:8082", Topology: AnalyzerTopology{HistoryRetention: 3600}, DataDir: "/var/lib/skydive", Alert: AnalyzerAlert{JSTimeout: 1}},
 		Agent: Agent{
 			Listen: "127.0.0.1:8081",
 			Topology: AgentTopology{
@@ -288,6 +296,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Analyzer.Topology.HistoryRetention < 0 {
 		return fmt.Errorf("analyzer.topology.history_retention: must be >= 0 seconds, got %d", c.Analyzer.Topology.HistoryRetention)
+	}
+	if c.Analyzer.Alert.JSTimeout <= 0 {
+		return fmt.Errorf("analyzer.alert.js_timeout: must be > 0 seconds, got %d", c.Analyzer.Alert.JSTimeout)
 	}
 	if c.Agent.Topology.Netlink.MetricsUpdate <= 0 {
 		return fmt.Errorf("agent.topology.netlink.metrics_update: must be > 0 seconds, got %d", c.Agent.Topology.Netlink.MetricsUpdate)

@@ -59,6 +59,11 @@ func TestLoad(t *testing.T) {
 			}},
 		{name: "ovn without address", yaml: "analyzer:\n  topology:\n    probes: [ovn]\n", wantErr: "analyzer.topology.ovn.address"},
 		{name: "unknown analyzer probe", yaml: "analyzer:\n  topology:\n    probes: [nope]\n", wantErr: "analyzer.topology.probes[0]"},
+		{name: "alert js timeout", yaml: "analyzer:\n  alert:\n    js_timeout: 3\n", env: []string{"SKYDIVE_ANALYZER_LISTEN=0.0.0.0:9999"},
+			check: func(c *Config) bool {
+				return c.Analyzer.Alert.JSTimeout == 3 && Default().Analyzer.Alert.JSTimeout == 1
+			}},
+		{name: "bad alert js timeout", yaml: "analyzer:\n  alert:\n    js_timeout: 0\n", wantErr: "analyzer.alert.js_timeout"},
 		{name: "bad poll interval", yaml: "agent:\n  topology:\n    neutron:\n      poll_interval: 0\n", wantErr: "agent.topology.neutron.poll_interval"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

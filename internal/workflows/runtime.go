@@ -76,16 +76,13 @@ func Run(ctx context.Context, env Env, name, source string, params []any) (json.
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	vm := goja.New()
-	stop := context.AfterFunc(ctx, func() { vm.Interrupt(ctx.Err()) })
-	defer stop()
-	l := &loop{vm: vm, ctx: ctx, jobs: make(chan func() error, 16), timers: map[int64]*time.Timer{}}
-	defer l.stopTimers()
-	rt := &runtime{vm: vm, ctx: ctx, env: env, log: env.Logger.With("workflow", name)}
-	fail := func(err error) error { return classify(ctx, name, err) }
-	if err := rt.install(l); err != nil {
+	sb, err := NewSandbox(ctx, env, "workflow", name)
+	if err != nil {
 		return nil, fmt.Errorf("workflow %s: runtime: %w", name, err)
 	}
+	defer sb.Close()
+	vm, l, rt := sb.VM, sb.loop, sb.rt
+	fail := func(err error) error { return classify(ctx, name, err) }
 	fv, err := vm.RunScript(name, "("+source+"\n)")
 	if err != nil {
 		return nil, fail(err)
@@ -130,6 +127,45 @@ func Run(ctx context.Context, env Env, name, source string, params []any) (json.
 	}
 	return out, nil
 }
+
+// Sandbox is a new JavaScript runtime with the workflows' globals and
+// nothing else (no require, no filesystem, no network): Gremlin(query),
+// request(url, method, body) on env.Handler in process, sleep(ms), the
+// timers, console and the client API of prelude.js. It is interrupted when
+// its context ends. It is not safe for concurrent use.
+type Sandbox struct {
+	VM   *goja.Runtime
+	rt   *runtime
+	loop *loop
+	stop func() bool
+}
+
+// NewSandbox makes a runtime for one evaluation; its log lines carry
+// logKey=name. Close it after use.
+func NewSandbox(ctx context.Context, env Env, logKey, name string) (*Sandbox, error) {
+	if env.Logger == nil {
+		env.Logger = slog.Default()
+	}
+	vm := goja.New()
+	l := &loop{vm: vm, ctx: ctx, jobs: make(chan func() error, 16), timers: map[int64]*time.Timer{}}
+	rt := &runtime{vm: vm, ctx: ctx, env: env, log: env.Logger.With(logKey, name)}
+	sb := &Sandbox{VM: vm, rt: rt, loop: l, stop: context.AfterFunc(ctx, func() { vm.Interrupt(ctx.Err()) })}
+	if err := rt.install(l); err != nil {
+		sb.Close()
+		return nil, err
+	}
+	return sb, nil
+}
+
+// Close stops the sandbox's timers and its interruption on the context's
+// end.
+func (sb *Sandbox) Close() {
+	sb.stop()
+	sb.loop.stopTimers()
+}
+
+// JSON is JSON.stringify(v) in the sandbox, null for undefined.
+func (sb *Sandbox) JSON(v goja.Value) (json.RawMessage, error) { return sb.rt.toJSON(v) }
 
 // classify turns a goja error into a ScriptError or a TimeoutError.
 func classify(ctx context.Context, name string, err error) error {
