@@ -147,6 +147,7 @@ func Run(ctx context.Context, opts Options) error {
 	mux.Handle("GET "+replicate.AgentTopologyPath, agents)
 	mux.Handle("GET "+replicate.SubscriberPath, subscribers)
 	mux.Handle("GET "+replicate.PublisherPath, publishers)
+	registerFallbacks(mux)
 
 	l := opts.Listener
 	if l == nil {
@@ -169,7 +170,9 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	grp.Go(func() error { return runAlerts(ctx) })
 	grp.Go(func() error { return runRules(ctx) })
-	grp.Go(func() error { return httpapi.Serve(ctx, l, cfg.Analyzer.Listen, mux, log.With("server", "analyzer")) })
+	grp.Go(func() error {
+		return httpapi.Serve(ctx, l, cfg.Analyzer.Listen, checkQuery(mux), log.With("server", "analyzer"))
+	})
 	log.Info("analyzer started", "host_id", cfg.HostID, "listen", l.Addr().String())
 	return grp.Wait()
 }

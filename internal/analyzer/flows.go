@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -105,6 +106,20 @@ func flowUpdates(ctx context.Context, store flowstore.Store, live func([]*flow.F
 	}
 }
 
+// pcapStatus answers FeedPcap's err: 400 for what the sender is to fix (not a
+// pcap, malformed, cut short, a body over its Content-Length), 503 for a
+// request canceled under it (the client gone), else 500.
+func pcapStatus(err error) int {
+	switch {
+	case errors.Is(err, flow.ErrNotPcap) || errors.Is(err, flow.ErrBadPcap) || errors.Is(err, flow.ErrTruncated),
+		errors.Is(err, io.ErrUnexpectedEOF):
+		return http.StatusBadRequest
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
 // pcapHandler makes flows of a pcap stream (POST /api/pcap, as the
 // original): they go to the store and to the imported flows.
 func pcapHandler(store flowstore.Store, imported *flowstore.Memory) http.HandlerFunc {
@@ -113,10 +128,7 @@ func pcapHandler(store flowstore.Store, imported *flowstore.Memory) http.Handler
 		if err := flow.FeedPcap(r.Context(), r.Body, table); err != nil {
 			// A file that is not a pcap, is malformed or cut short is the
 			// sender's to fix: nothing of it is kept.
-			code := http.StatusInternalServerError
-			if errors.Is(err, flow.ErrNotPcap) || errors.Is(err, flow.ErrBadPcap) || errors.Is(err, flow.ErrTruncated) {
-				code = http.StatusBadRequest
-			}
+			code := pcapStatus(err)
 			http.Error(w, "pcap: "+err.Error(), code)
 			return
 		}

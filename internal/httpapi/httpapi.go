@@ -167,13 +167,23 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, maxBody int64, v any) er
 		case errors.As(err, &typ):
 			return BadRequest(fmt.Errorf("field %q: expected %s, got JSON %s (offset %d)", typ.Field, typ.Type, typ.Value, typ.Offset))
 		case errors.As(err, &tooBig):
-			return BadRequest(fmt.Errorf("body larger than %d bytes", tooBig.Limit))
+			return WithStatus(http.StatusRequestEntityTooLarge, fmt.Errorf("body larger than %d bytes", tooBig.Limit))
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return BadRequest(errors.New("body cut short (shorter than its Content-Length?)"))
 		default:
 			return BadRequest(fmt.Errorf("invalid body: %v", err))
 		}
 	}
 	if dec.More() {
 		return BadRequest(fmt.Errorf("trailing data after the JSON object at offset %d", dec.InputOffset()))
+	}
+	// The rest is blank (More said so), but a body shorter than its
+	// Content-Length is only told by reading it to its end.
+	var tooBig *http.MaxBytesError
+	if _, err := io.Copy(io.Discard, body); errors.As(err, &tooBig) {
+		return WithStatus(http.StatusRequestEntityTooLarge, fmt.Errorf("body larger than %d bytes", tooBig.Limit))
+	} else if err != nil {
+		return BadRequest(fmt.Errorf("body cut short: %v", err))
 	}
 	return nil
 }
