@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	v1 "github.com/skydive-ng/skydive/api/v1"
 	"github.com/skydive-ng/skydive/internal/graph"
 )
@@ -85,7 +87,15 @@ func (p *Publishers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return
 		}
-		if err := applyMessage(p.Graph, log, origin, data, true); err != nil {
+		err = applyMessage(p.Graph, log, origin, data, true)
+		if errors.Is(err, errNotJSON) {
+			// Not a message at all: the stream is broken, as the original
+			// answered it (1007, invalid frame payload data).
+			_ = conn.WriteControl(websocket.CloseMessage,
+				websocket.FormatCloseMessage(websocket.CloseInvalidFramePayloadData, err.Error()), time.Now().Add(time.Second))
+			return
+		}
+		if err != nil {
 			// Tell the publisher what was wrong; keep the connection.
 			_ = conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
 			_ = conn.WriteJSON(v1.Message{Namespace: v1.NamespaceGraph, Type: "Error", Status: http.StatusBadRequest, Obj: jsonString(err.Error())})

@@ -2,6 +2,7 @@ package replicate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -263,4 +264,31 @@ func TestProbeStatesInAgentStatus(t *testing.T) {
 	fwd.Send(v1.Message{Namespace: v1.NamespaceStatus, Type: v1.ProbeStatusMsgType, Obj: []byte(`["not", "a", "map"]`)})
 	fwd.Send(state("error: neutron unreachable"))
 	testutil.EventuallyTrue(t, 5*time.Second, "changed state", func() bool { return probes() == "error: neutron unreachable" })
+}
+
+// On /ws/publisher, JSON of the wrong shape is answered and the connection
+// kept; a frame that is not JSON at all closes it with 1007.
+func TestPublisherClosesOnNotJSON(t *testing.T) {
+	hs := httptest.NewServer(&Publishers{Graph: graph.New()})
+	defer hs.Close()
+	h := http.Header{}
+	h.Set(v1.HeaderHostID, "ext")
+	c, _, err := websocket.DefaultDialer.Dial(strings.Replace(hs.URL, "http", "ws", 1), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	must(t, c.WriteMessage(websocket.TextMessage, []byte(`[1, 2, 3]`)))
+	var msg v1.Message
+	must(t, c.ReadJSON(&msg))
+	if msg.Type != "Error" || msg.Status != http.StatusBadRequest {
+		t.Fatalf("wrong-shape JSON answered %+v", msg)
+	}
+	must(t, c.WriteMessage(websocket.TextMessage, []byte(`{"Namespace": "Graph", "Type`)))
+	_, _, err = c.ReadMessage()
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.CloseInvalidFramePayloadData {
+		t.Fatalf("after a frame that is not JSON: %v, want close 1007", err)
+	}
 }

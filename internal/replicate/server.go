@@ -2,7 +2,9 @@ package replicate
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -244,11 +246,19 @@ func (s *Server) apply(origin string, data []byte) error {
 	return applyMessage(s.Graph, s.logger(), origin, data, false)
 }
 
+// errNotJSON marks a frame that is not JSON at all, as opposed to JSON of
+// the wrong shape.
+var errNotJSON = errors.New("frame is not JSON")
+
 // applyMessage merges one message of a source whose elements carry origin;
 // validate checks what the original's JSON schemas required.
 func applyMessage(g *graph.Graph, log *slog.Logger, origin string, data []byte, validate bool) error {
 	var msg v1.Message
 	if err := json.Unmarshal(data, &msg); err != nil {
+		var syntax *json.SyntaxError
+		if errors.As(err, &syntax) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("%w: %v", errNotJSON, err)
+		}
 		return fmt.Errorf("not a message: %w", err)
 	}
 	if msg.Namespace != v1.NamespaceGraph {
