@@ -169,7 +169,9 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, maxBody int64, v any) er
 		case errors.As(err, &tooBig):
 			return WithStatus(http.StatusRequestEntityTooLarge, fmt.Errorf("body larger than %d bytes", tooBig.Limit))
 		case errors.Is(err, io.ErrUnexpectedEOF):
-			return BadRequest(errors.New("body cut short (shorter than its Content-Length?)"))
+			// Either incomplete JSON or a body shorter than it claimed:
+			// the decoder cannot tell them apart.
+			return BadRequest(errors.New("invalid body: the JSON ends early (incomplete, or shorter than its Content-Length)"))
 		default:
 			return BadRequest(fmt.Errorf("invalid body: %v", err))
 		}
