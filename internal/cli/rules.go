@@ -1,44 +1,18 @@
 package cli
 
 import (
-	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
+	"github.com/skydive-ng/skydive/internal/graph"
 )
 
 // parseMetadata reads 'k1=v1, k2=v2' as the original's CLI: dotted keys
-// make nested objects (a.b=c gives {"a": {"b": "c"}}), values are strings.
+// make nested objects, values are strings.
 func parseMetadata(s string) (map[string]any, error) {
-	m := map[string]any{}
-	for _, pair := range strings.Split(s, ",") {
-		pair = strings.TrimSpace(pair)
-		if pair == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(pair, "=")
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		if !ok || k == "" {
-			return nil, fmt.Errorf("metadata %q: expected key=value", pair)
-		}
-		cur := m
-		parts := strings.Split(k, ".")
-		for _, p := range parts[:len(parts)-1] {
-			next, ok := cur[p].(map[string]any)
-			if !ok {
-				if _, set := cur[p]; set {
-					return nil, fmt.Errorf("metadata %q: %s is already a value", pair, p)
-				}
-				next = map[string]any{}
-				cur[p] = next
-			}
-			cur = next
-		}
-		cur[parts[len(parts)-1]] = v
-	}
-	return m, nil
+	m, err := graph.ParseKeyValues(s, nil)
+	return map[string]any(m), err
 }
 
 func newNodeRuleCommand(cf *clientFlags) *cobra.Command {

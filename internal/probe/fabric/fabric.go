@@ -146,9 +146,18 @@ func (p *Probe) desired() *topology.Desired {
 	return d
 }
 
-func matches(m, filter graph.Metadata) bool {
+// matches tells whether m has every value of filter (nested filters, from
+// dotted keys, match nested metadata).
+func matches(m, filter map[string]any) bool {
 	for k, want := range filter {
-		got, ok := m.Get(k)
+		got, ok := m[k]
+		if sub, nested := want.(map[string]any); nested {
+			gm, isMap := got.(map[string]any)
+			if !ok || !isMap || !matches(gm, sub) {
+				return false
+			}
+			continue
+		}
 		if !ok || fmt.Sprint(got) != fmt.Sprint(want) {
 			return false
 		}
@@ -251,24 +260,13 @@ func parseRef(s string) (nodeRef, error) {
 	return r, nil
 }
 
-// parseMetadata reads "k=v, k2=v2"; integers become numbers (MTU=1500).
+// parseMetadata reads "k=v, k2=v2" (dotted keys nest); integers become
+// numbers (MTU=1500).
 func parseMetadata(s string) (graph.Metadata, error) {
-	m := graph.Metadata{}
-	for _, kv := range strings.Split(s, ",") {
-		kv = strings.TrimSpace(kv)
-		if kv == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(kv, "=")
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		if !ok || k == "" {
-			return nil, fmt.Errorf("%q: expected key=value", kv)
-		}
+	return graph.ParseKeyValues(s, func(v string) any {
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			m[k] = n
-		} else {
-			m[k] = v
+			return n
 		}
-	}
-	return m, nil
+		return v
+	})
 }

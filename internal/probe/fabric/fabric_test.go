@@ -20,6 +20,7 @@ func TestParseLine(t *testing.T) {
 		{line: "TOR1[Name=tor1] -> TOR1_PORT1[Name=port1, MTU=1500]", own: true, child: nodeRef{key: "TOR1_PORT1", filter: graph.Metadata{"Name": "port1", "MTU": int64(1500)}}},
 		{line: "TOR1_PORT1 -> *[Type=host]/eth0", own: true, child: nodeRef{filter: graph.Metadata{"Type": "host"}, iface: "eth0"}},
 		{line: "TOR1_PORT2 --> *[Type=host, Name=compute1]/eth1", child: nodeRef{filter: graph.Metadata{"Type": "host", "Name": "compute1"}, iface: "eth1"}},
+		{line: "P -> *[Type=host, Labels.rack=r1]/eth0", own: true, child: nodeRef{filter: graph.Metadata{"Type": "host", "Labels": map[string]any{"rack": "r1"}}, iface: "eth0"}},
 		{line: "A -[Speed=10]-> B", own: true, child: nodeRef{key: "B"}},
 		{line: "A ->[Speed=10] B", own: true, child: nodeRef{key: "B"}},
 		{line: "TOR1", err: "no link"},
@@ -43,6 +44,25 @@ func TestParseLine(t *testing.T) {
 		if got.ownership != tc.own || got.child.key != tc.child.key || got.child.iface != tc.child.iface ||
 			!got.child.filter.Equal(tc.child.filter) && len(tc.child.filter)+len(got.child.filter) > 0 {
 			t.Errorf("%q: got %+v, want child %+v own %v", tc.line, got, tc.child, tc.own)
+		}
+	}
+}
+
+func TestMatchesNestedFilters(t *testing.T) {
+	host := graph.Metadata{"Type": "host", "MTU": int64(1500), "Labels": map[string]any{"rack": "r1"}}
+	for _, tc := range []struct {
+		filter string
+		want   bool
+	}{
+		{"Type=host", true}, {"Type=host, MTU=1500", true}, {"Labels.rack=r1", true},
+		{"Labels.rack=r2", false}, {"Type.x=host", false}, {"Missing=1", false},
+	} {
+		f, err := parseMetadata(tc.filter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := matches(host, f); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.filter, got, tc.want)
 		}
 	}
 }
