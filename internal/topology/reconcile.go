@@ -3,6 +3,7 @@ package topology
 import (
 	"context"
 	"log/slog"
+	"reflect"
 	"sort"
 	"time"
 
@@ -81,12 +82,13 @@ func (r *Reconciler) Apply(d *Desired) (pending bool) {
 	return pending
 }
 
-// Follow applies desired() after graph changes (at most once per debounce)
-// until ctx ends, then removes everything the reconciler made: the loop of
-// a probe whose wishes come from the graph itself.
-func (r *Reconciler) Follow(ctx context.Context, debounce time.Duration, desired func() *Desired) {
+// Follow applies desired() after the graph changes that matter to it
+// (relevant; nil: every change), at most once per debounce, until ctx ends,
+// then removes everything the reconciler made: the loop of a probe whose
+// wishes come from the graph itself.
+func (r *Reconciler) Follow(ctx context.Context, debounce time.Duration, relevant func(graph.Event) bool, desired func() *Desired) {
 	defer r.Clear()
-	RunOnChange(ctx, r.W.G, debounce, 0, func(context.Context) { r.Apply(desired()) })
+	RunOnChange(ctx, r.W.G, debounce, 0, relevant, func(context.Context) { r.Apply(desired()) })
 }
 
 // Clear removes everything the reconciler made.
@@ -98,10 +100,12 @@ func (r *Reconciler) warn(msg string, args ...any) {
 	}
 }
 
-// RunOnChange calls pass once, then again after graph changes (at most once
-// per debounce) and every period if period > 0, until ctx ends. Graph
-// listeners run under the graph's lock, so the listener only pokes.
-func RunOnChange(ctx context.Context, g *graph.Graph, debounce, period time.Duration, pass func(context.Context)) {
+// RunOnChange calls pass once, then again after the graph changes relevant
+// tells (nil: every change; at most once per debounce) and every period if
+// period > 0, until ctx ends. Graph listeners run under the graph's lock, so
+// the listener only filters and pokes: the passes that scan the whole graph
+// are not run for the counter updates that make most of its changes.
+func RunOnChange(ctx context.Context, g *graph.Graph, debounce, period time.Duration, relevant func(graph.Event) bool, pass func(context.Context)) {
 	wake := make(chan struct{}, 1)
 	poke := func() {
 		select {
@@ -109,7 +113,11 @@ func RunOnChange(ctx context.Context, g *graph.Graph, debounce, period time.Dura
 		default:
 		}
 	}
-	remove := g.AddListener(func(graph.Event) { poke() })
+	remove := g.AddListener(func(ev graph.Event) {
+		if relevant == nil || relevant(ev) {
+			poke()
+		}
+	})
 	defer remove()
 	var tick <-chan time.Time
 	if period > 0 {
@@ -132,4 +140,46 @@ func RunOnChange(ctx context.Context, g *graph.Graph, debounce, period time.Dura
 		case <-time.After(debounce):
 		}
 	}
+}
+
+// Touches tells whether a node event concerns one of keys (dotted paths):
+// a node added or deleted that has one, or an update that changes one.
+// Edge events never do.
+func Touches(ev graph.Event, keys ...string) bool {
+	if ev.Node == nil {
+		return false
+	}
+	for _, k := range keys {
+		v, ok := ev.Node.Metadata.Get(k)
+		switch ev.Type {
+		case graph.NodeAdded, graph.NodeDeleted:
+			if ok {
+				return true
+			}
+		case graph.NodeUpdated:
+			var old any
+			var had bool
+			if ev.OldNode != nil {
+				old, had = ev.OldNode.Metadata.Get(k)
+			}
+			if ok != had || !reflect.DeepEqual(v, old) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// EdgeOf tells whether an edge was added or deleted with one of relations.
+func EdgeOf(ev graph.Event, relations ...string) bool {
+	if ev.Edge == nil || ev.Type == graph.EdgeUpdated {
+		return false
+	}
+	rt := ev.Edge.Metadata.String(graph.KeyRelationType)
+	for _, r := range relations {
+		if rt == r {
+			return true
+		}
+	}
+	return false
 }

@@ -29,6 +29,8 @@ type Probe struct {
 	links []linkDef
 	rec   topology.Reconciler
 	log   *slog.Logger
+	// watched are the metadata keys whose changes can change the links.
+	watched []string
 }
 
 type nodeDef struct {
@@ -92,7 +94,12 @@ func New(opts Options) (*Probe, error) {
 			l.child.filter = nil
 		}
 		p.links = append(p.links, linkDef{parent: l.parent.key, child: l.child, ownership: l.ownership, metadata: l.metadata})
+		for k := range l.child.filter {
+			p.watched = append(p.watched, k)
+		}
 	}
+	// Name finds a host's interface; IfIndex tells an interface.
+	p.watched = append(p.watched, graph.KeyName, topology.KeyIfIndex)
 	return p, nil
 }
 
@@ -101,8 +108,15 @@ func NodeID(key string) graph.Identifier { return topology.GenID("fabric" + key)
 
 // Run keeps the objects and links until ctx ends, then removes them.
 func (p *Probe) Run(ctx context.Context) error {
-	p.rec.Follow(ctx, 200*time.Millisecond, p.desired)
+	p.rec.Follow(ctx, 200*time.Millisecond, p.relevant, p.desired)
 	return nil
+}
+
+// relevant tells the graph changes that can change the wildcard links:
+// nodes (dis)appearing or changing a key a filter or the interface lookup
+// reads, and ownership edges.
+func (p *Probe) relevant(ev graph.Event) bool {
+	return topology.Touches(ev, p.watched...) || topology.EdgeOf(ev, topology.OwnershipLink)
 }
 
 func (p *Probe) desired() *topology.Desired {

@@ -106,7 +106,12 @@ func (p *Probe) Run(ctx context.Context) error {
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	topology.RunOnChange(ctx, p.opts.Writer.G, 500*time.Millisecond, time.Second, func(ctx context.Context) {
+	// The interfaces listened on and linked to: their state, name, index
+	// and ownership.
+	relevant := func(ev graph.Event) bool {
+		return topology.Touches(ev, topology.KeyState, graph.KeyName, topology.KeyIfIndex) || topology.EdgeOf(ev, topology.OwnershipLink)
+	}
+	topology.RunOnChange(ctx, p.opts.Writer.G, 500*time.Millisecond, time.Second, relevant, func(ctx context.Context) {
 		p.listen(ctx, &wg)
 		p.apply()
 	})

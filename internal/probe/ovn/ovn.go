@@ -159,7 +159,7 @@ func (p *Probe) session(ctx context.Context, ep string) error {
 	defer c.Close()
 	// New interfaces on the agents' side need their mapping edges too.
 	remove := p.rec.W.G.AddListener(func(ev graph.Event) {
-		if ev.Node != nil && ev.Type != graph.NodeDeleted {
+		if topology.Touches(ev, "ExtID.iface-id") {
 			poke()
 		}
 	})

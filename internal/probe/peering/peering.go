@@ -31,7 +31,9 @@ func New(w *topology.Writer, log *slog.Logger) *Probe {
 
 // Run keeps the edges until ctx ends, then removes them.
 func (p *Probe) Run(ctx context.Context) error {
-	p.rec.Follow(ctx, 200*time.Millisecond, p.desired)
+	p.rec.Follow(ctx, 200*time.Millisecond, func(ev graph.Event) bool {
+		return topology.Touches(ev, topology.KeyMAC, KeyPeerMAC) || topology.EdgeOf(ev, topology.Layer2Link)
+	}, p.desired)
 	return nil
 }
 
