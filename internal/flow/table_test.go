@@ -309,6 +309,12 @@ func TestL3TrackingIDIgnoresMACs(t *testing.T) {
 	if l2[0] == l2[1] {
 		t.Errorf("same TrackingID %s on both sides of a router", l2[0])
 	}
+	// The L3 key does not depend on the layer key mode either.
+	tbl := NewTable(Options{LayerKeyMode: L3})
+	tbl.FeedPacket(routed, ci(t0, routed), layers.LinkTypeEthernet)
+	if fl := tbl.Flows(); len(fl) != 1 || fl[0].L3TrackingID != l3[0] {
+		t.Errorf("L3 mode: %+v, want L3TrackingID %s", fl, l3[0])
+	}
 }
 
 // A pcap file with a good magic number but a bad header or record is
