@@ -4,8 +4,12 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/skydive-ng/skydive/internal/graph"
+	"github.com/skydive-ng/skydive/internal/topology"
 )
 
 // frame is the LLDP frame lldpd 1.0.16 sent with -S "Skydive lab switch".
@@ -74,4 +78,23 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("decoded without IDs: %+v", n)
 		}
 	})
+}
+
+// A neighbour is shown until its TTL runs out, then dropped.
+func TestNeighborExpires(t *testing.T) {
+	n, err := Decode(frame(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := graph.New()
+	p := New(Options{Writer: &topology.Writer{G: g, Host: "h", Origin: "agent.h"}, Host: "host"})
+	key := neighborKey{"eth0", n.ChassisID, n.PortID}
+	p.neighbors[key] = &seen{n: n, expires: time.Now().Add(time.Minute)}
+	if d := p.desired(); len(d.Nodes) != 2 {
+		t.Fatalf("live neighbour: %d nodes, want switch and port", len(d.Nodes))
+	}
+	p.neighbors[key].expires = time.Now().Add(-time.Second)
+	if d := p.desired(); len(d.Nodes) != 0 || len(p.neighbors) != 0 {
+		t.Fatalf("expired neighbour still there: %d nodes", len(d.Nodes))
+	}
 }
