@@ -1,7 +1,6 @@
 package cli
 
 import (
-
 	"github.com/spf13/cobra"
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
