@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -17,7 +16,7 @@ import (
 
 // Publish sends nodes then edges (JSON objects of the API's shape) to the
 // publisher endpoint, kept after the connection closes. It returns the
-// errors the server reported, one per refused element.
+// errors the server reported, one per refused element, as "<ID>: <why>".
 func (c *Client) Publish(ctx context.Context, endpoint string, nodes, edges []json.RawMessage) ([]string, error) {
 	u, err := url.Parse(c.base)
 	if err != nil {
@@ -63,14 +62,28 @@ func (c *Client) Publish(ctx context.Context, endpoint string, nodes, edges []js
 	for {
 		var msg v1.Message
 		if err := conn.ReadJSON(&msg); err != nil {
-			var ce *websocket.CloseError
-			if errors.As(err, &ce) {
-				return refused, nil
-			}
+			// The server's close (or the deadline) ends the answers.
 			return refused, nil
 		}
-		var text string
-		_ = json.Unmarshal(msg.Obj, &text)
-		refused = append(refused, text)
+		if msg.Type == v1.ErrorMsgType {
+			refused = append(refused, refusal(msg.Obj))
+		}
 	}
+}
+
+// refusal reads an Error message's Obj: {"ID","Error"}, or a bare string as
+// older analyzers sent.
+func refusal(obj json.RawMessage) string {
+	var e v1.ElementError
+	if json.Unmarshal(obj, &e) == nil && e.Error != "" {
+		if e.ID == "" {
+			return e.Error
+		}
+		return e.ID + ": " + e.Error
+	}
+	var text string
+	if json.Unmarshal(obj, &text) == nil {
+		return text
+	}
+	return string(obj)
 }

@@ -20,7 +20,16 @@ const (
 	EdgeAddedMsgType   = "EdgeAdded"
 	EdgeUpdatedMsgType = "EdgeUpdated"
 	EdgeDeletedMsgType = "EdgeDeleted"
+	// ErrorMsgType answers a publisher for each element it sent that was
+	// refused (Obj: ElementError); the connection stays open.
+	ErrorMsgType = "Error"
 )
+
+// ElementError names a refused graph element and why it was refused.
+type ElementError struct {
+	ID    string `json:"ID"`
+	Error string `json:"Error"`
+}
 
 // Websocket handshake headers.
 const (

@@ -1,6 +1,7 @@
 package replicate
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -87,7 +88,7 @@ func (p *Publishers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return
 		}
-		err = applyMessage(p.Graph, log, origin, data, true)
+		refused, err := applyMessage(p.Graph, origin, data, true)
 		if errors.Is(err, errNotJSON) {
 			// Not a message at all: the stream is broken, as the original
 			// answered it (1007, invalid frame payload data).
@@ -96,33 +97,16 @@ func (p *Publishers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if err != nil {
-			// Tell the publisher what was wrong; keep the connection.
+			refused = []v1.ElementError{{Error: err.Error()}}
+		}
+		// Tell the publisher what was refused and why; keep the connection.
+		for _, r := range refused {
+			log.Debug("element refused", "id", r.ID, "err", r.Error)
+			obj, _ := json.Marshal(r)
 			_ = conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-			_ = conn.WriteJSON(v1.Message{Namespace: v1.NamespaceGraph, Type: "Error", Status: http.StatusBadRequest, Obj: jsonString(err.Error())})
+			if conn.WriteJSON(v1.Message{Namespace: v1.NamespaceGraph, Type: v1.ErrorMsgType, Status: http.StatusBadRequest, Obj: obj}) != nil {
+				return
+			}
 		}
 	}
-}
-
-func validNode(n *graph.Node) error {
-	switch {
-	case n.ID == "":
-		return errors.New("node: ID is required")
-	case n.Metadata.String(graph.KeyName) == "":
-		return fmt.Errorf("node %s: Metadata.Name is required", n.ID)
-	case n.Metadata.String(graph.KeyType) == "":
-		return fmt.Errorf("node %s: Metadata.Type is required", n.ID)
-	}
-	return nil
-}
-
-func validEdge(e *graph.Edge) error {
-	switch {
-	case e.ID == "":
-		return errors.New("edge: ID is required")
-	case e.Parent == "" || e.Child == "":
-		return fmt.Errorf("edge %s: Parent and Child are required", e.ID)
-	case e.Metadata.String(graph.KeyRelationType) == "":
-		return fmt.Errorf("edge %s: Metadata.RelationType is required", e.ID)
-	}
-	return nil
 }

@@ -2,6 +2,7 @@ package replicate
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -291,4 +292,69 @@ func TestPublisherClosesOnNotJSON(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Code != websocket.CloseInvalidFramePayloadData {
 		t.Fatalf("after a frame that is not JSON: %v, want close 1007", err)
 	}
+}
+
+// Each refused element is answered {"ID","Error"} naming the field, its good
+// neighbours are kept, and the connection stays open, for single messages and
+// inside a Sync.
+func TestPublisherRefusesBadElementsKeepsGoodOnes(t *testing.T) {
+	g := graph.New()
+	hs := httptest.NewServer(&Publishers{Graph: g})
+	defer hs.Close()
+	h := http.Header{}
+	h.Set(v1.HeaderHostID, "ext")
+	h.Set(HeaderPersistencePolicy, "Persistent")
+	c, _, err := websocket.DefaultDialer.Dial(strings.Replace(hs.URL, "http", "ws", 1), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	sync := `{"Namespace":"Graph","Type":"Sync","Obj":{"Nodes":[
+	  {"ID":"ns-ok","Metadata":{"Name":"ns1","Type":"netns","Path":"/var/run/netns/ns1"}},
+	  {"ID":"ns-nopath","Metadata":{"Name":"ns2","Type":"netns"}},
+	  {"ID":"port-nouuid","Metadata":{"Name":"p1","Type":"ovsport"}},
+	  {"ID":"noname","Metadata":{"Type":"switch"}},
+	  {"ID":"sw","Metadata":{"Name":"tor","Type":"switch"}}],
+	 "Edges":[
+	  {"ID":"e-ok","Parent":"sw","Child":"ns-ok","Metadata":{"RelationType":"layer2"}},
+	  {"ID":"e-norel","Parent":"sw","Child":"ns-ok","Metadata":{}},
+	  {"ID":"e-dangling","Parent":"sw","Child":"ns-nopath","Metadata":{"RelationType":"layer2"}}]}}`
+	must(t, c.WriteMessage(websocket.TextMessage, []byte(sync)))
+	want := map[string]string{
+		"ns-nopath":   "Metadata.Path",
+		"port-nouuid": "Metadata.UUID",
+		"noname":      "Metadata.Name",
+		"e-norel":     "Metadata.RelationType",
+		"e-dangling":  "not found",
+	}
+	for range want {
+		var msg v1.Message
+		must(t, c.ReadJSON(&msg))
+		var refused v1.ElementError
+		if msg.Namespace != v1.NamespaceGraph || msg.Type != v1.ErrorMsgType || json.Unmarshal(msg.Obj, &refused) != nil {
+			t.Fatalf("refusal %s", msg.Obj)
+		}
+		field, ok := want[refused.ID]
+		if !ok || !strings.Contains(refused.Error, field) {
+			t.Fatalf("refusal %+v, want one of %v", refused, want)
+		}
+		delete(want, refused.ID)
+	}
+	for _, id := range []graph.Identifier{"ns-ok", "sw"} {
+		if g.Node(id) == nil {
+			t.Errorf("good node %s not kept", id)
+		}
+	}
+	if g.Edge("e-ok") == nil {
+		t.Error("good edge not kept")
+	}
+	for _, id := range []graph.Identifier{"ns-nopath", "port-nouuid", "noname"} {
+		if g.Node(id) != nil {
+			t.Errorf("refused node %s in the graph", id)
+		}
+	}
+	// Still connected: a later good element lands.
+	must(t, c.WriteMessage(websocket.TextMessage, []byte(`{"Namespace":"Graph","Type":"NodeAdded","Obj":{"ID":"later","Metadata":{"Name":"later","Type":"switch"}}}`)))
+	testutil.EventuallyTrue(t, 5*time.Second, "node after refusals", func() bool { return g.Node("later") != nil })
 }

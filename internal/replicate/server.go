@@ -17,6 +17,7 @@ import (
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
 	"github.com/skydive-ng/skydive/internal/graph"
+	"github.com/skydive-ng/skydive/internal/topology"
 )
 
 // Server is the analyzer's end: it merges the subgraph of every connected
@@ -243,7 +244,16 @@ func (s *Server) ping(conn *websocket.Conn, stop <-chan struct{}) {
 }
 
 func (s *Server) apply(origin string, data []byte) error {
-	return applyMessage(s.Graph, s.logger(), origin, data, false)
+	refused, err := applyMessage(s.Graph, origin, data, false)
+	if err != nil {
+		return err
+	}
+	if len(refused) > 0 {
+		// An agent's own elements are not checked against the schemas; what
+		// the graph cannot take (an edge to a node it never sent) is logged.
+		s.logger().Warn("elements refused", "origin", origin, "count", len(refused), "first", refused[0].ID, "err", refused[0].Error)
+	}
+	return nil
 }
 
 // errNotJSON marks a frame that is not JSON at all, as opposed to JSON of
@@ -251,77 +261,95 @@ func (s *Server) apply(origin string, data []byte) error {
 var errNotJSON = errors.New("frame is not JSON")
 
 // applyMessage merges one message of a source whose elements carry origin;
-// validate checks what the original's JSON schemas required.
-func applyMessage(g *graph.Graph, log *slog.Logger, origin string, data []byte, validate bool) error {
+// validate checks what the original's JSON schemas required. Elements that
+// cannot be taken are returned as refusals and the others are kept; err is
+// for a message that cannot be read at all.
+func applyMessage(g *graph.Graph, origin string, data []byte, validate bool) (refused []v1.ElementError, err error) {
 	var msg v1.Message
 	if err := json.Unmarshal(data, &msg); err != nil {
 		var syntax *json.SyntaxError
 		if errors.As(err, &syntax) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return fmt.Errorf("%w: %v", errNotJSON, err)
+			return nil, fmt.Errorf("%w: %v", errNotJSON, err)
 		}
-		return fmt.Errorf("not a message: %w", err)
+		return nil, fmt.Errorf("not a message: %w", err)
 	}
 	if msg.Namespace != v1.NamespaceGraph {
-		return fmt.Errorf("unexpected namespace %q", msg.Namespace)
+		return nil, fmt.Errorf("unexpected namespace %q", msg.Namespace)
+	}
+	refuse := func(id graph.Identifier, err error) {
+		refused = append(refused, v1.ElementError{ID: string(id), Error: err.Error()})
 	}
 	switch msg.Type {
 	case v1.SyncMsgType:
 		var obj GraphObj
 		if err := json.Unmarshal(msg.Obj, &obj); err != nil {
-			return fmt.Errorf("%s: %w", v1.SyncMsgType, err)
+			return nil, fmt.Errorf("%s: %w", v1.SyncMsgType, err)
 		}
 		if validate {
-			for _, n := range obj.Nodes {
-				if err := validNode(n); err != nil {
-					return err
-				}
-			}
-			for _, e := range obj.Edges {
-				if err := validEdge(e); err != nil {
-					return err
-				}
-			}
+			obj.Nodes = keepValid(obj.Nodes, func(n *graph.Node) error { return topology.ValidateNode(n) }, func(n *graph.Node, err error) { refuse(n.ID, err) })
+			obj.Edges = keepValid(obj.Edges, func(e *graph.Edge) error { return topology.ValidateEdge(e) }, func(e *graph.Edge, err error) { refuse(e.ID, err) })
 		}
-		syncOrigin(g, log, origin, &obj)
-		return nil
+		syncOrigin(g, origin, &obj, refuse)
+		return refused, nil
 	case v1.NodeAddedMsgType, v1.NodeUpdatedMsgType, v1.NodeDeletedMsgType:
 		var n graph.Node
 		if err := json.Unmarshal(msg.Obj, &n); err != nil {
-			return fmt.Errorf("%s: %w", msg.Type, err)
+			return nil, fmt.Errorf("%s: %w", msg.Type, err)
 		}
 		n.Origin = origin
 		if msg.Type == v1.NodeDeletedMsgType {
 			_ = g.DeleteNode(n.ID)
-			return nil
+			return nil, nil
 		}
 		if validate {
-			if err := validNode(&n); err != nil {
-				return err
+			if err := topology.ValidateNode(&n); err != nil {
+				refuse(n.ID, err)
+				return refused, nil
 			}
 		}
-		return g.ReplaceNode(&n)
+		if err := g.ReplaceNode(&n); err != nil {
+			refuse(n.ID, err)
+		}
+		return refused, nil
 	case v1.EdgeAddedMsgType, v1.EdgeUpdatedMsgType, v1.EdgeDeletedMsgType:
 		var e graph.Edge
 		if err := json.Unmarshal(msg.Obj, &e); err != nil {
-			return fmt.Errorf("%s: %w", msg.Type, err)
+			return nil, fmt.Errorf("%s: %w", msg.Type, err)
 		}
 		e.Origin = origin
 		if msg.Type == v1.EdgeDeletedMsgType {
 			_ = g.DeleteEdge(e.ID)
-			return nil
+			return nil, nil
 		}
 		if validate {
-			if err := validEdge(&e); err != nil {
-				return err
+			if err := topology.ValidateEdge(&e); err != nil {
+				refuse(e.ID, err)
+				return refused, nil
 			}
 		}
-		return g.ReplaceEdge(&e)
+		if err := g.ReplaceEdge(&e); err != nil {
+			refuse(e.ID, err)
+		}
+		return refused, nil
 	}
-	return fmt.Errorf("unknown message type %q", msg.Type)
+	return nil, fmt.Errorf("unknown message type %q", msg.Type)
+}
+
+// keepValid filters elems in place to those check accepts, reporting the others.
+func keepValid[T any](elems []T, check func(T) error, refuse func(T, error)) []T {
+	kept := elems[:0]
+	for _, el := range elems {
+		if err := check(el); err != nil {
+			refuse(el, err)
+			continue
+		}
+		kept = append(kept, el)
+	}
+	return kept
 }
 
 // syncOrigin makes the origin's subgraph equal to obj, touching only what differs.
-func syncOrigin(g *graph.Graph, log *slog.Logger, origin string, obj *GraphObj) {
+func syncOrigin(g *graph.Graph, origin string, obj *GraphObj, refuse func(graph.Identifier, error)) {
 	keepN := map[graph.Identifier]bool{}
 	keepE := map[graph.Identifier]bool{}
 	for _, n := range obj.Nodes {
@@ -339,7 +367,7 @@ func syncOrigin(g *graph.Graph, log *slog.Logger, origin string, obj *GraphObj) 
 			continue
 		}
 		if err := g.ReplaceNode(n); err != nil {
-			log.Warn("sync node", "id", n.ID, "err", err)
+			refuse(n.ID, err)
 		}
 	}
 	for _, e := range obj.Edges {
@@ -348,7 +376,7 @@ func syncOrigin(g *graph.Graph, log *slog.Logger, origin string, obj *GraphObj) 
 			continue
 		}
 		if err := g.ReplaceEdge(e); err != nil {
-			log.Warn("sync edge", "id", e.ID, "err", err)
+			refuse(e.ID, err)
 		}
 	}
 }

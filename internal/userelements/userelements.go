@@ -18,6 +18,7 @@ import (
 	"github.com/skydive-ng/skydive/internal/graph"
 	"github.com/skydive-ng/skydive/internal/httpapi"
 	"github.com/skydive-ng/skydive/internal/resource"
+	"github.com/skydive-ng/skydive/internal/topology"
 )
 
 // Keys that a patch may not change.
@@ -149,8 +150,8 @@ func (h *Handlers) patch(w http.ResponseWriter, r *http.Request, s *httpapi.Serv
 
 // CreateNode validates n as the original's node schema and adds it.
 func (h *Handlers) CreateNode(n *graph.Node) (*graph.Node, error) {
-	if err := ValidateNode(n); err != nil {
-		return nil, err
+	if err := topology.ValidateNode(n); err != nil {
+		return nil, resource.Invalid(err)
 	}
 	h.own(&n.Element)
 	if err := h.G.AddNode(n); err != nil {
@@ -165,8 +166,8 @@ func (h *Handlers) CreateNode(n *graph.Node) (*graph.Node, error) {
 // CreateEdge validates e as the original's edge schema, checks its ends and
 // adds it.
 func (h *Handlers) CreateEdge(e *graph.Edge) (*graph.Edge, error) {
-	if err := ValidateEdge(e); err != nil {
-		return nil, err
+	if err := topology.ValidateEdge(e); err != nil {
+		return nil, resource.Invalid(err)
 	}
 	for _, end := range []struct {
 		field string
@@ -204,61 +205,6 @@ func (h *Handlers) own(e *graph.Element) {
 	}
 }
 
-// ValidateNode checks n as the original's node schema; errors name the field.
-func ValidateNode(n *graph.Node) error {
-	if n.ID == "" {
-		return resource.Invalidf("ID: required, a non-empty string")
-	}
-	if n.Metadata == nil {
-		return resource.Invalidf("Metadata: required")
-	}
-	return validateNodeMetadata(n.Metadata)
-}
-
-func validateNodeMetadata(m graph.Metadata) error {
-	for _, k := range []string{"Type", "Name"} {
-		if err := nonEmpty(m, k); err != nil {
-			return err
-		}
-	}
-	switch m["Type"] {
-	case "netns":
-		return isString(m, "Path")
-	case "ovsport":
-		return isString(m, "UUID")
-	}
-	return nil
-}
-
-// ValidateEdge checks e as the original's edge schema; errors name the field.
-func ValidateEdge(e *graph.Edge) error {
-	switch {
-	case e.ID == "":
-		return resource.Invalidf("ID: required, a non-empty string")
-	case e.Parent == "":
-		return resource.Invalidf("Parent: required, a non-empty node ID")
-	case e.Child == "":
-		return resource.Invalidf("Child: required, a non-empty node ID")
-	case e.Metadata == nil:
-		return resource.Invalidf("Metadata: required")
-	}
-	return nonEmpty(e.Metadata, "RelationType")
-}
-
-func nonEmpty(m graph.Metadata, k string) error {
-	if s, ok := m[k].(string); !ok || s == "" {
-		return resource.Invalidf("Metadata.%s: required, a non-empty string", k)
-	}
-	return nil
-}
-
-func isString(m graph.Metadata, k string) error {
-	if _, ok := m[k].(string); !ok {
-		return resource.Invalidf("Metadata.%s: required on a %s node, a string", k, m["Type"])
-	}
-	return nil
-}
-
 // PatchNode applies the JSON patch ops to the node's Metadata and reports
 // whether it changed. A patch must only touch /Metadata/..., never TID, Name
 // or Type, and must leave a valid node.
@@ -267,7 +213,7 @@ func (h *Handlers) PatchNode(id graph.Identifier, ops []byte) (*graph.Node, bool
 	if cur == nil {
 		return nil, false, resource.NotFound(fmt.Sprintf("Node '%s' not found", id))
 	}
-	changed, err := h.apply(ops, &cur.Element, validateNodeMetadata, func(f func(graph.Metadata) bool) error {
+	changed, err := h.apply(ops, &cur.Element, topology.ValidateNodeMetadata, func(f func(graph.Metadata) bool) error {
 		return h.G.UpdateNodeMetadata(id, f)
 	})
 	if err != nil {
@@ -282,8 +228,7 @@ func (h *Handlers) PatchEdge(id graph.Identifier, ops []byte) (*graph.Edge, bool
 	if cur == nil {
 		return nil, false, resource.NotFound(fmt.Sprintf("Edge '%s' not found", id))
 	}
-	check := func(m graph.Metadata) error { return nonEmpty(m, "RelationType") }
-	changed, err := h.apply(ops, &cur.Element, check, func(f func(graph.Metadata) bool) error {
+	changed, err := h.apply(ops, &cur.Element, topology.ValidateEdgeMetadata, func(f func(graph.Metadata) bool) error {
 		return h.G.UpdateEdgeMetadata(id, f)
 	})
 	if err != nil {
@@ -329,7 +274,7 @@ func (h *Handlers) apply(ops []byte, el *graph.Element, check func(graph.Metadat
 			}
 		}
 		if err := check(patched.Metadata); err != nil {
-			perr = err
+			perr = resource.Invalid(err)
 			return false
 		}
 		if m.Equal(patched.Metadata) {

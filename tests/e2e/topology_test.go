@@ -409,9 +409,24 @@ func TestTopologyImport(t *testing.T) {
 		_, err := oneNode(c, fmt.Sprintf("G.V().Has('Type', 'switch', 'Name', '%s-tor').Out().Has('MTU', 9000)", p))
 		return err
 	})
-	bad := writeConf(t, `[{"Nodes": [{"ID": "x", "Metadata": {"Name": "no type"}}], "Edges": []}]`)
-	out, err := cli(addr, "topology", "import", "--file", bad)
-	if err == nil || !strings.Contains(out, "Metadata.Type") {
-		t.Fatalf("import of an invalid node: err %v, output %q", err, out)
+	// Bad elements are refused one by one, named with their field; their
+	// neighbours in the same import are kept.
+	mixed := writeConf(t, fmt.Sprintf(`[{"Nodes": [
+	  {"ID": "%[1]s-notype", "Metadata": {"Name": "no type"}},
+	  {"ID": "%[1]s-ns", "Metadata": {"Name": "%[1]s-ns", "Type": "netns"}},
+	  {"ID": "%[1]s-ok", "Metadata": {"Name": "%[1]s-ok", "Type": "switch"}}],
+	 "Edges": [{"ID": "%[1]s-e2", "Parent": "%[1]s-tor", "Child": "%[1]s-ok", "Metadata": {"RelationType": "layer2"}}]}]`, p))
+	out, err := cli(addr, "topology", "import", "--file", mixed)
+	for _, want := range []string{p + "-notype: Metadata.Type", p + "-ns: Metadata.Path", "2 refused"} {
+		if err == nil || !strings.Contains(out, want) {
+			t.Fatalf("import with invalid nodes: err %v, output %q, want %q", err, out, want)
+		}
+	}
+	testutil.Eventually(t, 2*time.Second, "valid neighbours kept", func() error {
+		_, err := oneNode(c, fmt.Sprintf("G.V().Has('Name', '%[1]s-tor').Out().Has('Name', '%[1]s-ok')", p))
+		return err
+	})
+	if n, err := c.Query(context.Background(), fmt.Sprintf("G.V().Has('Name', '%s-ns').Count()", p)); err != nil || strings.TrimSpace(string(n)) != "0" {
+		t.Fatalf("netns without Path: %s %v, want refused", n, err)
 	}
 }
