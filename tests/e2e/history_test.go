@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +61,29 @@ func TestTimeTravel(t *testing.T) {
 	var mtus []int
 	if err := json.Unmarshal(raw, &mtus); err != nil || len(mtus) != 1 || mtus[0] != 1500 {
 		t.Fatalf("G.At('-5s') MTU = %s (%v), want [1500]", raw, err)
+	}
+
+	// A window answers every revision in it, as the original: the interface
+	// that went from DOWN to UP in it is returned once in each state.
+	testutil.Sh(t, "ip", "link", "set", peer, "up")
+	testutil.Sh(t, "ip", "-n", ns, "link", "set", veth, "up")
+	testutil.Eventually(t, 5*time.Second, "interface up now", func() error {
+		_, err := oneNode(c, fmt.Sprintf("G.V().Has('Name', '%s', 'State', 'UP')", veth))
+		return err
+	})
+	for _, q := range []string{"G.At(NOW, 30).V().Has('Name', '%s').Values('State')", "G.Context(NOW, 30).V().Has('Name', '%s').Values('State')"} {
+		raw, err = c.Query(context.Background(), fmt.Sprintf(q, veth))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var states []string
+		if err := json.Unmarshal(raw, &states); err != nil || !slices.Contains(states, "DOWN") || !slices.Contains(states, "UP") {
+			t.Fatalf("%s = %s (%v), want both DOWN and UP", q, raw, err)
+		}
+	}
+	raw, err = c.Query(context.Background(), fmt.Sprintf("G.At(NOW, 30).V().Has('Name', '%s').Values('MTU')", veth))
+	if err != nil || !containsAll(string(raw), "1500", "1400") {
+		t.Fatalf("window MTUs = %s (%v), want 1500 and 1400", raw, err)
 	}
 
 	testutil.Sh(t, "ip", "netns", "del", gone)
