@@ -197,6 +197,19 @@ func TestHTTPCalls(t *testing.T) {
 			t.Fatalf("graph %s", body)
 		}
 	})
+
+	t.Run("Workflow step followed by steps", func(t *testing.T) {
+		for q, want := range map[string]string{
+			"G.Workflow('Graph').V().Count()":                                  "2",
+			"G.Workflow('Graph').E().Count()":                                  "1",
+			"G.Workflow('Graph').V().Has('Name', 'if-a').Out().Values('Name')": `["if-b"]`,
+		} {
+			code, body := do(t, srv, "POST", "/api/topology", "application/json", string(mustJSON(t, v1.TopologyQuery{GremlinQuery: q})))
+			if code != 200 || strings.TrimSpace(body) != want {
+				t.Errorf("%s: %d %s, want %s", q, code, body, want)
+			}
+		}
+	})
 }
 
 func TestCheckMTU(t *testing.T) {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/skydive-ng/skydive/internal/graph"
@@ -144,34 +146,42 @@ func (e *Engine) Compile(src string) (*Query, error) {
 		return nil, err
 	}
 	c := &Compiler{engine: e, marks: map[string]Kind{}}
-	kind := KindStart
-	var prevName string
-	for i, s := range ast.Steps {
-		var cs compiledStep
+	steps, kind, err := c.compileSteps(ast.Steps, KindStart, "")
+	if err != nil {
+		return nil, err
+	}
+	return &Query{ast: ast, steps: steps, out: kind}, nil
+}
+
+// compileSteps compiles steps whose input is of kind in; prevName is the
+// step before them ("" at the start).
+func (c *Compiler) compileSteps(steps []*syntax.Step, kind Kind, prevName string) ([]compiledStep, Kind, error) {
+	e := c.engine
+	start := len(c.steps) // c.steps is the whole prefix, for Diff()
+	for i, s := range steps {
 		if kind == KindAny {
-			// Only known at run time; the step before fails or an
-			// extension knows better. Nothing to check.
-			cs = compiledStep{step: s, out: KindAny, fn: func(r *Run, in Value) (Value, error) {
-				return nil, syntax.Errorf(s.Pos(), "%s() cannot follow %s()", s.Name, prevName)
-			}}
-		} else {
-			def := e.lookup(s.Sig.Name, kind)
-			if def == nil {
-				if i > 0 && kind == KindGraph && ast.Steps[i-1].Name == "G" {
-					return nil, syntax.Errorf(s.Pos(), "%s() cannot follow G", s.Name)
-				}
-				return nil, syntax.Errorf(s.Pos(), "%s() cannot follow %s()", s.Name, prevName)
-			}
-			fn, out, err := def.Compile(c, s, kind)
-			if err != nil {
-				var se *syntax.Error
-				if !errors.As(err, &se) {
-					err = syntax.Errorf(s.Pos(), "%s(): %v", s.Name, err)
-				}
-				return nil, err
-			}
-			cs = compiledStep{step: s, fn: fn, out: out}
+			// What the steps after a step of run-time kind (Workflow())
+			// apply to is only known then: compile the rest for the value
+			// it gives.
+			c.steps = append(c.steps, c.lateSteps(steps[i:], prevName))
+			return c.steps[start:], KindAny, nil
 		}
+		def := e.lookup(s.Sig.Name, kind)
+		if def == nil {
+			if prevName == "G" && kind == KindGraph {
+				return nil, "", syntax.Errorf(s.Pos(), "%s() cannot follow G", s.Name)
+			}
+			return nil, "", syntax.Errorf(s.Pos(), "%s() cannot follow %s()", s.Name, prevName)
+		}
+		fn, outKind, err := def.Compile(c, s, kind)
+		if err != nil {
+			var se *syntax.Error
+			if !errors.As(err, &se) {
+				err = syntax.Errorf(s.Pos(), "%s(): %v", s.Name, err)
+			}
+			return nil, "", err
+		}
+		cs := compiledStep{step: s, fn: fn, out: outKind}
 		if cs.step.Name != "V" && cs.step.Name != "E" && cs.step.Name != "Has" {
 			c.lastV = nil
 		}
@@ -180,7 +190,47 @@ func (e *Engine) Compile(src string) (*Query, error) {
 		kind = cs.out
 		prevName = s.Name
 	}
-	return &Query{ast: ast, steps: c.steps, out: kind}, nil
+	return c.steps[start:], kind, nil
+}
+
+// lateSteps compiles steps when their input value is known, once per kind
+// of value (the query stays usable from many goroutines). A graph value
+// becomes the view the following steps walk, as after SubGraph().
+func (c *Compiler) lateSteps(steps []*syntax.Step, prevName string) compiledStep {
+	var (
+		mu    sync.Mutex
+		byKey = map[Kind][]compiledStep{}
+		errs  = map[Kind]error{}
+	)
+	base := *c
+	compile := func(kind Kind) ([]compiledStep, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if cs, ok := byKey[kind]; ok || errs[kind] != nil {
+			return cs, errs[kind]
+		}
+		cc := base
+		cc.steps = slices.Clone(base.steps)
+		cc.marks = maps.Clone(base.marks)
+		cc.notes = maps.Clone(base.notes)
+		cc.lastV = nil
+		cs, _, err := cc.compileSteps(steps, kind, prevName)
+		byKey[kind], errs[kind] = cs, err
+		return cs, err
+	}
+	return compiledStep{step: steps[0], out: KindAny, fn: func(r *Run, in Value) (Value, error) {
+		if in == nil {
+			return nil, syntax.Errorf(steps[0].Pos(), "%s() cannot follow %s(), which gave nothing", steps[0].Name, prevName)
+		}
+		cs, err := compile(in.Kind())
+		if err != nil {
+			return nil, err
+		}
+		if g, ok := in.(Graph); ok && g.View != nil {
+			r.View = g.View
+		}
+		return runStepsFrom(r, cs, in)
+	}}
 }
 
 func (e *Engine) lookup(name string, in Kind) *StepDef {
@@ -230,6 +280,11 @@ func (q *Query) Run(ctx context.Context, env Env) (Value, error) {
 }
 
 func runSteps(r *Run, steps []compiledStep) (v Value, err error) {
+	return runStepsFrom(r, steps, nil)
+}
+
+// runStepsFrom runs steps on the value v.
+func runStepsFrom(r *Run, steps []compiledStep, v Value) (_ Value, err error) {
 	for _, s := range steps {
 		if err := r.Ctx.Err(); err != nil {
 			return nil, err
