@@ -114,7 +114,8 @@ func Run(ctx context.Context, opts Options) error {
 		PongWait: time.Duration(cfg.HTTP.WS.PingDelay+cfg.HTTP.WS.PongTimeout) * time.Second,
 		Greeting: func() []v1.Message { return []v1.Message{states.message()} }}
 	captures := ondemand.New(ondemand.Options{Graph: g, Send: fwd.Send, Logger: log,
-		FlowUpdate: time.Duration(cfg.Flow.Update) * time.Second, FlowExpire: time.Duration(cfg.Flow.Expire) * time.Second})
+		FlowUpdate: time.Duration(cfg.Flow.Update) * time.Second, FlowExpire: time.Duration(cfg.Flow.Expire) * time.Second,
+		StatsUpdate: time.Duration(cfg.Agent.Capture.StatsUpdate) * time.Second})
 	fwd.OnMessage = captures.HandleMessage
 	if ovs != nil {
 		captures.EnableOVSSFlow(ovs)

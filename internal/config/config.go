@@ -103,8 +103,16 @@ type OVNConfig struct {
 type Agent struct {
 	Listen   string        `yaml:"listen"`
 	Topology AgentTopology `yaml:"topology"`
+	Capture  AgentCapture  `yaml:"capture"`
 	// Metadata is added to the host node.
 	Metadata map[string]any `yaml:"metadata"`
+}
+
+// AgentCapture configures the agent's captures.
+type AgentCapture struct {
+	// StatsUpdate is the period, in seconds, at which the Captures metadata
+	// of a node under capture gets its packet counters (the original's key).
+	StatsUpdate int `yaml:"stats_update"`
 }
 
 // AgentTopology configures the agent's probes.
@@ -199,6 +207,7 @@ func Default() *Config {
 				Libvirt: LibvirtConfig{URL: "qemu:///system"},
 				Runc:    RuncConfig{RunPath: []string{"/run/containerd/runc", "/run/runc", "/run/runc-ctrs"}},
 			},
+			Capture: AgentCapture{StatsUpdate: 1},
 		},
 		Logging: Logging{Level: "info"},
 		HTTP:    HTTP{WS: WS{PingDelay: 2, PongTimeout: 5}},
@@ -310,6 +319,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Storage.Validate(); err != nil {
 		return err
+	}
+	if c.Agent.Capture.StatsUpdate <= 0 {
+		return fmt.Errorf("agent.capture.stats_update: must be > 0 seconds, got %d", c.Agent.Capture.StatsUpdate)
 	}
 	if c.Flow.Expire <= 0 || c.Flow.Update <= 0 {
 		return fmt.Errorf("flow.expire and flow.update: must be > 0 seconds, got %d and %d", c.Flow.Expire, c.Flow.Update)

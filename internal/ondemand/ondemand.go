@@ -32,6 +32,9 @@ type Options struct {
 	Send func(v1.Message)
 	// FlowUpdate is the period of flow updates; FlowExpire ends idle flows.
 	FlowUpdate, FlowExpire time.Duration
+	// StatsUpdate is the period of the packet counters in the Captures
+	// metadata of nodes under capture (default 1 s).
+	StatsUpdate time.Duration
 	// AppPorts names applications by port.
 	AppPorts *flow.AppPorts
 	// EnableOVSSFlow points an OVS bridge's sFlow at a collector address
@@ -60,12 +63,16 @@ type running struct {
 	cancel     context.CancelFunc
 	cleanup    func(context.Context) error
 	err        error
+	stats      capture.Stats // as last written in the node's Captures
 }
 
 // New returns a manager; Run must be called for captures to start.
 func New(opts Options) *Manager {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.StatsUpdate <= 0 {
+		opts.StatsUpdate = time.Second
 	}
 	return &Manager{opts: opts, log: opts.Logger.With("component", "captures"), running: map[string]*running{},
 		pending: make(chan []v1.CaptureAssignment, 1)}
@@ -76,6 +83,8 @@ func (m *Manager) Run(ctx context.Context) error {
 	m.mu.Lock()
 	m.ctx = ctx
 	m.mu.Unlock()
+	stats := time.NewTicker(m.opts.StatsUpdate)
+	defer stats.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -83,7 +92,29 @@ func (m *Manager) Run(ctx context.Context) error {
 			return nil
 		case list := <-m.pending:
 			m.apply(list)
+		case <-stats.C:
+			m.updateStats()
 		}
+	}
+}
+
+// updateStats writes the captures' packet counters that changed since the
+// last time into their nodes' Captures metadata.
+func (m *Manager) updateStats() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	touched := map[graph.Identifier]bool{}
+	for _, r := range m.running {
+		if r.capture == nil {
+			continue
+		}
+		if st := r.capture.Stats(); st != r.stats {
+			r.stats = st
+			touched[graph.Identifier(r.assignment.NodeID)] = true
+		}
+	}
+	if len(touched) > 0 {
+		m.refreshLocked(touched)
 	}
 }
 
@@ -318,7 +349,9 @@ func (m *Manager) refreshLocked(nodes map[graph.Identifier]bool) {
 				continue
 			}
 			c := r.assignment.Capture
-			e := map[string]any{"ID": c.UUID, "State": "active", "Type": c.Type}
+			e := map[string]any{"ID": c.UUID, "State": "active", "Type": c.Type,
+				"PacketsReceived": r.stats.PacketsReceived, "PacketsDropped": r.stats.PacketsDropped,
+				"PacketsIfDropped": r.stats.PacketsIfDropped}
 			if c.BPFFilter != "" {
 				e["BPFFilter"] = c.BPFFilter
 			}

@@ -153,6 +153,49 @@ func TestCaptureFlowsOnRealTraffic(t *testing.T) {
 		return nil
 	})
 
+	// The node under capture carries the capture's packet counters, as the
+	// original (agent.capture.stats_update, 1 s), and they grow under a ping.
+	received := func() (int64, error) {
+		n, err := oneNode(c, fmt.Sprintf("G.V().Has('Name', '%s')", v2))
+		if err != nil {
+			return 0, err
+		}
+		var md struct {
+			Captures []struct {
+				ID                                                string
+				PacketsReceived, PacketsDropped, PacketsIfDropped *int64
+			}
+		}
+		raw, _ := json.Marshal(n.Metadata)
+		if err := json.Unmarshal(raw, &md); err != nil {
+			return 0, err
+		}
+		for _, e := range md.Captures {
+			if e.ID == capB {
+				if e.PacketsReceived == nil || e.PacketsDropped == nil || e.PacketsIfDropped == nil {
+					return 0, fmt.Errorf("counters missing in %s", raw)
+				}
+				return *e.PacketsReceived, nil
+			}
+		}
+		return 0, fmt.Errorf("capture %s not in %s", capB, raw)
+	}
+	var before int64
+	testutil.Eventually(t, 5*time.Second, "capture counters after the ping", func() (err error) {
+		if before, err = received(); err == nil && before < 10 {
+			err = fmt.Errorf("PacketsReceived %d, want >= 10 (5 requests, 5 replies)", before)
+		}
+		return err
+	})
+	testutil.Sh(t, "ip", "netns", "exec", ns1, "ping", "-c", "4", "-i", "0.2", ip2)
+	testutil.Eventually(t, 5*time.Second, "capture counters growing", func() error {
+		n, err := received()
+		if err == nil && n < before+8 {
+			err = fmt.Errorf("PacketsReceived %d, want >= %d", n, before+8)
+		}
+		return err
+	})
+
 	// TCP: a listener inside ns2, a client in ns1.
 	l := listenIn(t, ns2, ip2+":5001")
 	go func() {
