@@ -194,6 +194,10 @@ type PacketInjection struct {
 	IncrementPayload int64  `json:"IncrementPayload,omitempty"`
 	StartTime        string `json:"StartTime,omitempty"`
 	TTL              uint8  `json:"TTL,omitempty"`
+	// Pcap, a pcap file (base64 in JSON), replaces forging: its packets are
+	// sent as they are, Count of them (default: the file's), from the
+	// start again at its end.
+	Pcap []byte `json:"Pcap,omitempty"`
 }
 
 // Packet injection messages from the analyzer to an agent.

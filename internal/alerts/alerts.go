@@ -193,7 +193,14 @@ func triggerPeriod(trigger string) (time.Duration, error) {
 	if trigger == v1.AlertTriggerGraph {
 		return 0, nil
 	}
-	if s, ok := strings.CutPrefix(trigger, v1.AlertTriggerDurationPrefix); ok {
+	s, ok := strings.CutPrefix(trigger, v1.AlertTriggerDurationPrefix)
+	if !ok {
+		// The original's client passes --trigger through as typed; users
+		// write "periodic:10s" for a period (recorded from the original's
+		// client), which can only mean duration:10s.
+		s, ok = strings.CutPrefix(trigger, "periodic:")
+	}
+	if ok {
 		d, err := time.ParseDuration(s)
 		if err != nil {
 			return 0, fmt.Errorf("%q: %v", trigger, err)

@@ -289,7 +289,7 @@ func TestValidation(t *testing.T) {
 	if n := len(f.m.List()); n != 0 {
 		t.Fatalf("%d invalid alerts stored", n)
 	}
-	for _, trig := range []string{"", "graph", "duration:1m30s"} {
+	for _, trig := range []string{"", "graph", "duration:1m30s", "periodic:10s"} {
 		if _, err := f.m.Create(&v1.Alert{Expression: "G.V()", Trigger: trig, Action: "https://example.com/x"}); err != nil {
 			t.Errorf("trigger %q: %v", trig, err)
 		}

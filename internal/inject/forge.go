@@ -4,8 +4,11 @@
 package inject
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -15,6 +18,7 @@ import (
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
@@ -24,8 +28,20 @@ import (
 // Types of packets.
 var Types = []string{"icmp4", "icmp6", "tcp4", "tcp6", "udp4", "udp6"}
 
-// Validate checks what forging needs: addresses already resolved.
+// Validate checks what forging needs: addresses already resolved. An
+// injection of a pcap needs only a readable file; its Count defaults to the
+// number of its packets.
 func Validate(p *v1.PacketInjection) error {
+	if len(p.Pcap) > 0 {
+		pkts, err := PcapPackets(p.Pcap)
+		if err != nil {
+			return fieldError("Pcap", "%v", err)
+		}
+		if p.Count == 0 {
+			p.Count = uint64(len(pkts))
+		}
+		return nil
+	}
 	if !contains(Types, p.Type) {
 		return fieldError("Type", "%q is not one of %s", p.Type, strings.Join(Types, ", "))
 	}
@@ -158,6 +174,12 @@ func Send(ctx context.Context, nsPath, ifName string, p *v1.PacketInjection) (in
 	defer unix.Close(fd)
 	rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	sa := &unix.SockaddrLinklayer{Ifindex: ifindex, Halen: 6}
+	var replay [][]byte
+	if len(p.Pcap) > 0 {
+		if replay, err = PcapPackets(p.Pcap); err != nil {
+			return 0, fieldError("Pcap", "%v", err)
+		}
+	}
 	sent := 0
 	for i := 0; i < int(p.Count); i++ {
 		if i > 0 && p.Interval > 0 {
@@ -167,8 +189,10 @@ func Send(ctx context.Context, nsPath, ifName string, p *v1.PacketInjection) (in
 			case <-time.After(time.Duration(p.Interval) * time.Millisecond):
 			}
 		}
-		pkt, err := Forge(p, i, rnd)
-		if err != nil {
+		var pkt []byte
+		if replay != nil {
+			pkt = replay[i%len(replay)]
+		} else if pkt, err = Forge(p, i, rnd); err != nil {
 			return sent, err
 		}
 		if err := unix.Sendto(fd, pkt, 0, sa); err != nil {
@@ -177,6 +201,33 @@ func Send(ctx context.Context, nsPath, ifName string, p *v1.PacketInjection) (in
 		sent++
 	}
 	return sent, nil
+}
+
+// PcapPackets reads the packets of a pcap file, as the original replayed
+// them: pcap (not pcapng) with Ethernet frames.
+func PcapPackets(b []byte) ([][]byte, error) {
+	r, err := pcapgo.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("not a pcap file: %w", err)
+	}
+	if lt := r.LinkType(); lt != layers.LinkTypeEthernet {
+		return nil, fmt.Errorf("link type %s, only Ethernet frames can be sent", lt)
+	}
+	var pkts [][]byte
+	for {
+		data, _, err := r.ReadPacketData()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("packet %d: %w", len(pkts)+1, err)
+		}
+		pkts = append(pkts, data)
+	}
+	if len(pkts) == 0 {
+		return nil, errors.New("the pcap file has no packet")
+	}
+	return pkts, nil
 }
 
 // rawSocket opens an AF_PACKET socket inside the namespace, bound to ifName.

@@ -89,10 +89,11 @@ func (m *Manager) Create(ctx context.Context, p *v1.PacketInjection) (*v1.Packet
 	if strings.TrimSpace(p.Src) == "" {
 		return nil, resource.Invalidf("Src: a Gremlin query of the source nodes is required")
 	}
+	replay := len(p.Pcap) > 0
 	if p.Type == "" {
 		p.Type = "icmp4"
 	}
-	if p.Count == 0 {
+	if p.Count == 0 && !replay {
 		p.Count = 1
 	}
 	if p.Mode == "" {
@@ -105,6 +106,10 @@ func (m *Manager) Create(ctx context.Context, p *v1.PacketInjection) (*v1.Packet
 	}
 	if len(srcs) == 0 {
 		return nil, resource.Invalidf("Src: Not able to find a source node for '%s'", p.Src)
+	}
+	if replay {
+		// The pcap's packets are sent as they are: no address to resolve.
+		return m.start(p, srcs)
 	}
 	if p.Dst != "" {
 		dsts, err := m.nodes(ctx, "Dst", p.Dst)
@@ -158,13 +163,33 @@ func (m *Manager) Create(ctx context.Context, p *v1.PacketInjection) (*v1.Packet
 				o.SrcPort += uint16(i)
 			}
 		}
-		if err := inject.Validate(&o); err != nil {
+		orders = append(orders, v1.InjectionOrder{NodeID: string(n.ID), Injection: o})
+	}
+	return m.send(p, orders)
+}
+
+// start sends the same injection from each source node.
+func (m *Manager) start(p *v1.PacketInjection, srcs []*graph.Node) (*v1.PacketInjection, error) {
+	orders := make([]v1.InjectionOrder, 0, len(srcs))
+	for _, n := range srcs {
+		orders = append(orders, v1.InjectionOrder{NodeID: string(n.ID), Injection: *p})
+	}
+	return m.send(p, orders)
+}
+
+// send validates the orders and sends them to the source nodes' agents.
+func (m *Manager) send(p *v1.PacketInjection, orders []v1.InjectionOrder) (*v1.PacketInjection, error) {
+	for i := range orders {
+		o := &orders[i]
+		if err := inject.Validate(&o.Injection); err != nil {
 			return nil, resource.Invalid(err)
 		}
-		if n.Host == "" {
-			return nil, resource.Invalidf("Src: node %s belongs to no agent", n.Metadata.String(graph.KeyName))
+		if n := m.graph.Node(graph.Identifier(o.NodeID)); n == nil || n.Host == "" {
+			return nil, resource.Invalidf("Src: node %s belongs to no agent", o.NodeID)
 		}
-		orders = append(orders, v1.InjectionOrder{NodeID: string(n.ID), Injection: o})
+	}
+	if p.Count == 0 && len(orders) > 0 {
+		p.Count = orders[0].Injection.Count // a pcap's number of packets
 	}
 	p.UUID = uuid.NewString()
 	for _, o := range orders {
