@@ -115,7 +115,8 @@ func Run(ctx context.Context, opts Options) error {
 		Greeting: func() []v1.Message { return []v1.Message{states.message()} }}
 	captures := ondemand.New(ondemand.Options{Graph: g, Send: fwd.Send, Logger: log,
 		FlowUpdate: time.Duration(cfg.Flow.Update) * time.Second, FlowExpire: time.Duration(cfg.Flow.Expire) * time.Second,
-		StatsUpdate: time.Duration(cfg.Agent.Capture.StatsUpdate) * time.Second})
+		StatsUpdate: time.Duration(cfg.Agent.Capture.StatsUpdate) * time.Second,
+		MPLSUDPPort: cfg.OpenContrail.MPLSUDPPort})
 	fwd.OnMessage = captures.HandleMessage
 	if ovs != nil {
 		captures.EnableOVSSFlow(ovs)

@@ -34,6 +34,8 @@ type Config struct {
 	HTTP            HTTP     `yaml:"http"`
 	OVS             OVS      `yaml:"ovs"`
 	Flow            Flow     `yaml:"flow"`
+	// OpenContrail holds the original's opencontrail keys this build uses.
+	OpenContrail OpenContrail `yaml:"opencontrail"`
 	// Storage is where topology history and flows are kept (embedded by
 	// default, ClickHouse to scale out, memory for none).
 	Storage store.Config `yaml:"storage"`
@@ -47,6 +49,13 @@ type Flow struct {
 	// The original sent them every 60 s; here they are live (1 s) since the
 	// analyzer answers flow queries from them.
 	Update int `yaml:"update"`
+}
+
+// OpenContrail configures what the agents know of the Contrail vRouter.
+type OpenContrail struct {
+	// MPLSUDPPort is the UDP port of the vRouter's MPLS over UDP, which the
+	// flow tables decode besides RFC 7510's 6635.
+	MPLSUDPPort int `yaml:"mpls_udp_port"`
 }
 
 // OVS configures the Open vSwitch probe.
@@ -213,6 +222,8 @@ func Default() *Config {
 		HTTP:    HTTP{WS: WS{PingDelay: 2, PongTimeout: 5}},
 		OVS:     OVS{OVSDB: "unix:///var/run/openvswitch/db.sock"},
 		Flow:    Flow{Expire: 600, Update: 1},
+
+		OpenContrail: OpenContrail{MPLSUDPPort: 51234},
 	}
 }
 
@@ -325,6 +336,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Flow.Expire <= 0 || c.Flow.Update <= 0 {
 		return fmt.Errorf("flow.expire and flow.update: must be > 0 seconds, got %d and %d", c.Flow.Expire, c.Flow.Update)
+	}
+	if p := c.OpenContrail.MPLSUDPPort; p <= 0 || p > 65535 {
+		return fmt.Errorf("opencontrail.mpls_udp_port: %d is out of range (1..65535)", p)
 	}
 	if c.HTTP.WS.PingDelay <= 0 || c.HTTP.WS.PongTimeout <= 0 {
 		return errors.New("http.ws.ping_delay and http.ws.pong_timeout: must be > 0 seconds")

@@ -65,6 +65,13 @@ func TestLoad(t *testing.T) {
 			}},
 		{name: "bad alert js timeout", yaml: "analyzer:\n  alert:\n    js_timeout: 0\n", wantErr: "analyzer.alert.js_timeout"},
 		{name: "bad poll interval", yaml: "agent:\n  topology:\n    neutron:\n      poll_interval: 0\n", wantErr: "agent.topology.neutron.poll_interval"},
+		{name: "mpls udp port", yaml: "opencontrail:\n  mpls_udp_port: 6000\n",
+			check: func(c *Config) bool {
+				return c.OpenContrail.MPLSUDPPort == 6000 && Default().OpenContrail.MPLSUDPPort == 51234
+			}},
+		{name: "mpls udp port from env", env: []string{"SKYDIVE_OPENCONTRAIL_MPLS_UDP_PORT=7000"},
+			check: func(c *Config) bool { return c.OpenContrail.MPLSUDPPort == 7000 }},
+		{name: "bad mpls udp port", yaml: "opencontrail:\n  mpls_udp_port: 70000\n", wantErr: "opencontrail.mpls_udp_port"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var files []string

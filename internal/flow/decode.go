@@ -124,7 +124,103 @@ type decoder struct {
 
 	defrag *defragger
 
+	// mplsPort is the UDP port of MPLS over UDP besides RFC 7510's (0:
+	// none), see Options.MPLSUDPPort.
+	mplsPort uint16
+
 	subs [maxSubPackets]subPacket
+}
+
+// MPLSUDPPortRFC7510 is the UDP port of MPLS over UDP (RFC 7510), always
+// decoded; DefaultMPLSUDPPort the Contrail vRouter's, the default of
+// Options.MPLSUDPPort (the original's opencontrail.mpls_udp_port).
+const (
+	MPLSUDPPortRFC7510 = 6635
+	DefaultMPLSUDPPort = 51234
+)
+
+// isMPLSPort tells whether p is a UDP port of MPLS over UDP.
+func (d *decoder) isMPLSPort(p layers.UDPPort) bool {
+	return p == MPLSUDPPortRFC7510 || p != 0 && uint16(p) == d.mplsPort
+}
+
+// udpMPLS tells whether the payload of d.udp is MPLS over UDP: sent to (or,
+// when the destination port means nothing to gopacket, from) an MPLS over
+// UDP port, from a port that means nothing to gopacket either (a sender
+// picks its source port for entropy, never a well-known one), and a label
+// stack followed by something that looks like IP or Ethernet, so that a
+// client whose ephemeral port happens to be 51234 keeps its DNS, NTP...
+// flows.
+func (d *decoder) udpMPLS(next gopacket.LayerType) bool {
+	switch {
+	case d.isMPLSPort(d.udp.DstPort):
+		if d.udp.SrcPort.LayerType() != gopacket.LayerTypePayload {
+			return false
+		}
+	case d.isMPLSPort(d.udp.SrcPort):
+		if next != gopacket.LayerTypePayload {
+			return false
+		}
+	default:
+		return false
+	}
+	_, bottom, payload := mplsStack(d.udp.Payload)
+	return bottom && payload != gopacket.LayerTypeZero
+}
+
+// mplsStack walks the MPLS label stack at the start of data: it returns the
+// number of labels up to the bottom-of-stack one (at most maxMPLSLabels, or
+// as many whole labels as data holds), whether the bottom one was found, and
+// the guessed type of what follows it, LayerTypeZero if nothing fits.
+//
+// MPLS does not say what it carries. Like gopacket (and so the original),
+// the first nibble tells IPv4 (4) from IPv6 (6); unlike them, a header
+// whose length fields disagree with the data, or any other nibble, is taken
+// for an Ethernet frame (a pseudowire or the Contrail vRouter's layer 2
+// networks, without control word) when bytes 12-13 are an EtherType this
+// decoder follows. An IP header cut short by the capture length, or padded
+// by the outer Ethernet frame, is still IP when it does not look like
+// Ethernet.
+func mplsStack(data []byte) (labels int, bottom bool, next gopacket.LayerType) {
+	for labels < maxMPLSLabels && len(data) >= 4*(labels+1) {
+		labels++
+		if data[4*labels-2]&1 != 0 {
+			bottom = true
+			break
+		}
+	}
+	if !bottom {
+		return labels, false, gopacket.LayerTypeZero
+	}
+	p := data[4*labels:]
+	if len(p) == 0 {
+		return labels, true, gopacket.LayerTypeZero
+	}
+	ip := gopacket.LayerTypeZero
+	switch p[0] >> 4 {
+	case 4:
+		hl := int(p[0]&0x0f) * 4
+		if hl < 20 || len(p) < 20 {
+			break
+		}
+		ip = layers.LayerTypeIPv4
+		if l := int(binary.BigEndian.Uint16(p[2:4])); l == len(p) {
+			return labels, true, ip
+		}
+	case 6:
+		ip = layers.LayerTypeIPv6
+		if len(p) >= 40 && 40+int(binary.BigEndian.Uint16(p[4:6])) == len(p) {
+			return labels, true, ip
+		}
+	}
+	if len(p) >= 14 {
+		switch layers.EthernetType(binary.BigEndian.Uint16(p[12:14])) {
+		case layers.EthernetTypeIPv4, layers.EthernetTypeIPv6, layers.EthernetTypeARP, layers.EthernetTypeDot1Q,
+			layers.EthernetTypeQinQ, layers.EthernetTypeMPLSUnicast, layers.EthernetTypeMPLSMulticast:
+			return labels, true, layers.LayerTypeEthernet
+		}
+	}
+	return labels, true, ip
 }
 
 // firstLayerType returns the layer type of a frame of the given link type.
@@ -132,8 +228,10 @@ func firstLayerType(lt layers.LinkType) gopacket.LayerType {
 	switch lt {
 	case layers.LinkTypeEthernet:
 		return layers.LayerTypeEthernet
-	// Raw IP: 101 (LINKTYPE_RAW), 12 (DLT_RAW on most systems), 14 (DLT_RAW
-	// on OpenBSD), 228 (IPv4); 229 (IPv6) below.
+	// Raw IP, the version nibble decides: 101 (LINKTYPE_RAW), 12 (DLT_RAW
+	// on most systems, DLT_LOOP on OpenBSD), 14 (DLT_RAW on OpenBSD), 228
+	// (IPv4: the original gave its tun and GRE devices this link type and
+	// decoded them as raw IP, IPv6 included); 229 (IPv6) below.
 	case layers.LinkTypeRaw, layers.LinkType(12), layers.LinkType(14), layers.LinkTypeIPv4:
 		return layerTypeRawIP
 	case layers.LinkTypeIPv6:
@@ -147,7 +245,7 @@ func firstLayerType(lt layers.LinkType) gopacket.LayerType {
 }
 
 // layerTypeRawIP marks a frame that starts with an IPv4 or IPv6 header
-// (the version nibble decides).
+// (the version nibble decides) or, version 0, a BSD loopback header.
 const layerTypeRawIP gopacket.LayerType = -1
 
 // decode decodes data into d.subs and returns the number of sub-packets.
@@ -251,6 +349,11 @@ loop:
 				typ = layers.LayerTypeIPv4
 			case 6:
 				typ = layers.LayerTypeIPv6
+			case 0:
+				// no IP version: a BSD loopback header (OpenBSD writes
+				// its DLT_LOOP as link type 12, which is DLT_RAW
+				// elsewhere)
+				typ = layers.LayerTypeLoopback
 			default:
 				break loop
 			}
@@ -417,7 +520,10 @@ loop:
 			consumed += len(d.udp.Contents)
 			data = d.udp.Payload
 			typ = d.udp.NextLayerType()
-			if typ != layers.LayerTypeVXLAN && typ != layers.LayerTypeGeneve {
+			if d.udpMPLS(typ) {
+				typ = layers.LayerTypeMPLS // split after the label stack
+			}
+			if typ != layers.LayerTypeVXLAN && typ != layers.LayerTypeGeneve && typ != layers.LayerTypeMPLS {
 				sp.rest, sp.restType = data, typ
 				break loop
 			}
@@ -499,31 +605,16 @@ loop:
 			}
 
 		case layers.LayerTypeMPLS:
-			labels := 0
-			for {
-				if len(data) < 4 || labels >= maxMPLSLabels {
-					break loop
-				}
+			labels, _, next := mplsStack(data)
+			for range labels {
 				sp.addLayer(typ)
-				bottom := data[2]&1 != 0
-				consumed += 4
-				data = data[4:]
-				labels++
-				if bottom {
-					break
-				}
 			}
-			if len(data) == 0 {
+			consumed += 4 * labels
+			data = data[4*labels:]
+			if next == gopacket.LayerTypeZero {
 				break loop
 			}
-			switch data[0] >> 4 {
-			case 4:
-				typ = layers.LayerTypeIPv4
-			case 6:
-				typ = layers.LayerTypeIPv6
-			default:
-				break loop
-			}
+			typ = next
 			if !split() {
 				break loop
 			}

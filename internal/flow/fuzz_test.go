@@ -14,7 +14,22 @@ import (
 	"github.com/gopacket/gopacket/layers"
 )
 
-var fuzzLinkTypes = []layers.LinkType{layers.LinkTypeEthernet, layers.LinkTypeRaw, layers.LinkTypeLinuxSLL, layers.LinkTypeNull, layers.LinkTypeIPv6}
+// fuzzLinkTypes are the link types FuzzDecode feeds frames as (its lt
+// argument modulo their number): append only, seeds name them by index.
+var fuzzLinkTypes = []layers.LinkType{layers.LinkTypeEthernet, layers.LinkTypeRaw, layers.LinkTypeLinuxSLL, layers.LinkTypeNull, layers.LinkTypeIPv6,
+	layers.LinkTypeIPv4, 12, 14}
+
+// fuzzLinkIndex returns the index of lt in fuzzLinkTypes.
+func fuzzLinkIndex(t testing.TB, lt layers.LinkType) uint8 {
+	t.Helper()
+	for i, l := range fuzzLinkTypes {
+		if l == lt {
+			return uint8(i)
+		}
+	}
+	t.Fatalf("link type %d is not in fuzzLinkTypes", lt)
+	return 0
+}
 
 // FuzzDecode feeds arbitrary frames to a table with every option on: the
 // decoder and the table must never panic, and what they produce must be
@@ -64,21 +79,31 @@ func TestFuzzSeeds(t *testing.T) {
 	for _, file := range pcapFiles(t) {
 		base := strings.TrimSuffix(filepath.Base(file), ".pcap")
 		datas, _ := readPcap(t, file)
+		lt := pcapLinkType(t, file)
 		seen := map[string]bool{}
 		for i, d := range datas {
-			// one seed per distinct layer stack, to keep the corpus small
-			p := gopacket.NewPacket(d, layers.LinkTypeEthernet, gopacket.Lazy)
+			// one seed per distinct layer stack, to keep the corpus small:
+			// gopacket's and this package's (which alone sees MPLS over
+			// UDP, and raw IP under link types 12 and 14)
+			p := gopacket.NewPacket(d, lt, gopacket.Lazy)
 			var sig []string
 			for _, l := range p.Layers() {
 				sig = append(sig, l.LayerType().String())
+			}
+			sig = append(sig, "|")
+			dec := decoder{mplsPort: DefaultMPLSUDPPort}
+			for _, sp := range dec.subs[:dec.decode(d, firstLayerType(lt), len(d), t0)] {
+				for _, l := range sp.layers[:sp.nLayers] {
+					sig = append(sig, l.String())
+				}
 			}
 			k := strings.Join(sig, "/")
 			if seen[k] && i > 1 {
 				continue
 			}
 			seen[k] = true
-			write(fmt.Sprintf("%s-%d", base, i), d, 0)
-			if p.NetworkLayer() != nil && len(d) > 14 {
+			write(fmt.Sprintf("%s-%d", base, i), d, fuzzLinkIndex(t, lt))
+			if lt == layers.LinkTypeEthernet && p.NetworkLayer() != nil && len(d) > 14 {
 				write(fmt.Sprintf("%s-%d-raw", base, i), d[14:], 1) // without Ethernet
 			}
 		}

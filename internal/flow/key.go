@@ -9,7 +9,8 @@ import (
 // key identifies a flow in a table. It is a packed comparable struct (no
 // strings, no pointers to packet data) holding exactly what the original
 // Skydive hashes into its flow key, in canonical (direction independent)
-// order, so that key equality matches hash equality of the original.
+// order, so that key equality matches hash equality of the original (but
+// for the tunnel pair, see transportTunnel).
 type key struct {
 	parent  uint64 // serial of the parent (encapsulating) flow, 0 if none
 	hasLink bool
@@ -18,18 +19,21 @@ type key struct {
 	netA    netip.Addr
 	netB    netip.Addr
 	l4      uint8 // transport kind, see transport* below
-	tSwap   bool  // tunnel transport only: serialised swapped
 	tA, tB  uint32
 	hasApp  bool
 	app     uint32
 }
 
 const (
-	transportNone   = 0
-	transportTCP    = 1
-	transportUDP    = 2
-	transportSCTP   = 3
-	transportTunnel = 4 // VXLAN/Geneve outer UDP: VNI and destination port
+	transportNone = 0
+	transportTCP  = 1
+	transportUDP  = 2
+	transportSCTP = 3
+	// transportTunnel is the outer UDP of VXLAN and Geneve: the VNI and the
+	// destination port, in that order whatever the packet's direction, so
+	// that both directions of a tunnel (whatever their source ports) are
+	// one flow.
+	transportTunnel = 4
 )
 
 // gopacket endpoint type numbers, hashed as in the original.
@@ -101,7 +105,7 @@ func (sp *subPacket) keyOf(mode LayerKeyMode, parent uint64) key {
 	switch {
 	case sp.tunnel != tunNone && sp.l4 == l4UDP:
 		k.l4 = transportTunnel
-		k.tA, k.tB, k.tSwap = sp.vni, uint32(sp.dstPort), swap
+		k.tA, k.tB = sp.vni, uint32(sp.dstPort)
 	case sp.l4 != l4None:
 		k.l4 = uint8(sp.l4) // l4TCP..l4SCTP match transportTCP..transportSCTP
 		k.tA, k.tB = uint32(sp.srcPort), uint32(sp.dstPort)
@@ -172,9 +176,12 @@ func (sp *subPacket) l3Key(b []byte, swap bool) []byte {
 	binary.BigEndian.PutUint16(dport[:], sp.dstPort)
 	switch {
 	case sp.tunnel != tunNone && sp.l4 == l4UDP:
+		// never swapped (see transportTunnel): the original swapped the
+		// pair with the endpoints, which made the reply direction of a
+		// tunnel another flow
 		var vni [4]byte
 		binary.BigEndian.PutUint32(vni[:], sp.vni)
-		pair(vni[:], dport[:], 0)
+		b = appendPair(b, false, vni[:], dport[:], 0)
 	case sp.l4 == l4TCP:
 		pair(sport[:], dport[:], endpointTCPPort)
 	case sp.l4 == l4UDP:

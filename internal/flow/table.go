@@ -49,6 +49,11 @@ type Options struct {
 	IPDefrag       bool // reassemble IPv4 fragments
 	ExtraLayers    ExtraLayers
 	AppPorts       *AppPorts
+	// MPLSUDPPort is the UDP port of MPLS over UDP decoded besides RFC
+	// 7510's 6635 (the original's opencontrail.mpls_udp_port): 0 means
+	// DefaultMPLSUDPPort (51234, the Contrail vRouter's), a negative value
+	// or one above 65535 none.
+	MPLSUDPPort int
 
 	Expire     time.Duration            // idle time after which a flow ends (600 s)
 	Update     time.Duration            // period of updates (60 s)
@@ -170,6 +175,12 @@ func NewTable(opts Options) *Table {
 	}
 	if opts.IPDefrag {
 		t.dec.defrag = newDefragger()
+	}
+	switch p := opts.MPLSUDPPort; {
+	case p == 0:
+		t.dec.mplsPort = DefaultMPLSUDPPort
+	case p > 0 && p <= 65535:
+		t.dec.mplsPort = uint16(p)
 	}
 	t.stats.CaptureID = opts.CaptureID
 	return t

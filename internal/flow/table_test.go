@@ -77,6 +77,21 @@ func readPcap(t testing.TB, file string) ([][]byte, []gopacket.CaptureInfo) {
 	return datas, cis
 }
 
+// pcapLinkType returns the link type of a trace.
+func pcapLinkType(t testing.TB, file string) layers.LinkType {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.LinkType()
+}
+
 var t0 = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func TestUpdateAndExpire(t *testing.T) {
@@ -212,10 +227,11 @@ func TestTruncatedPackets(t *testing.T) {
 	// every prefix of every packet of every trace decodes without panic
 	for _, file := range pcapFiles(t) {
 		datas, cis := readPcap(t, file)
+		lt := pcapLinkType(t, file)
 		tbl := NewTable(Options{IPDefrag: true, ReassembleTCP: true, ExtraTCPMetric: true, ExtraLayers: ExtraAll})
 		for i, d := range datas {
 			for n := 0; n <= len(d); n += 1 + n/8 {
-				tbl.FeedPacket(d[:n], cis[i], layers.LinkTypeEthernet)
+				tbl.FeedPacket(d[:n], cis[i], lt)
 			}
 		}
 	}
@@ -225,16 +241,20 @@ func TestTruncatedPackets(t *testing.T) {
 // nothing (decode, key, lookup and update).
 func TestKnownFlowZeroAlloc(t *testing.T) {
 	cases := map[string]string{"tcp": "testdata/simple-tcpv4.pcap", "vxlan": "testdata/vxlan-src-port.pcap",
-		"geneve": "testdata/geneve.pcap", "gre": "testdata/gre-gre-icmpv4.pcap", "tcpv6": "testdata/simple-tcpv6.pcap"}
+		"geneve": "testdata/geneve.pcap", "gre": "testdata/gre-gre-icmpv4.pcap", "tcpv6": "testdata/simple-tcpv6.pcap",
+		"vxlan-reply": "testdata/vxlan-other-src-port.pcap", "mplsoudp": "testdata/mplsoudp-51234.pcap",
+		"mplsoudp-ipv6": "testdata/mplsoudp-6635.pcap", "raw-ip": "testdata/raw-ip-linktype12.pcap",
+		"openbsd-loop": "testdata/loop-linktype12-openbsd.pcap"}
 	for name, file := range cases {
 		t.Run(name, func(t *testing.T) {
 			datas, cis := readPcap(t, file)
+			lt := pcapLinkType(t, file)
 			tbl := NewTable(Options{ExtraTCPMetric: true, ReassembleTCP: true, IPDefrag: true})
 			for i := range datas {
-				tbl.FeedPacket(datas[i], cis[i], layers.LinkTypeEthernet)
+				tbl.FeedPacket(datas[i], cis[i], lt)
 			}
 			d, c := datas[len(datas)-1], cis[len(cis)-1]
-			if n := testing.AllocsPerRun(1000, func() { tbl.FeedPacket(d, c, layers.LinkTypeEthernet) }); n != 0 {
+			if n := testing.AllocsPerRun(1000, func() { tbl.FeedPacket(d, c, lt) }); n != 0 {
 				t.Errorf("%v allocations per known-flow packet", n)
 			}
 		})

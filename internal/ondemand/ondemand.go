@@ -37,6 +37,8 @@ type Options struct {
 	StatsUpdate time.Duration
 	// AppPorts names applications by port.
 	AppPorts *flow.AppPorts
+	// MPLSUDPPort is the flow tables' flow.Options.MPLSUDPPort.
+	MPLSUDPPort int
 	// EnableOVSSFlow points an OVS bridge's sFlow at a collector address
 	// and returns how to undo it (nil: no OVS on this agent).
 	EnableOVSSFlow func(ctx context.Context, bridge, target string, c v1.Capture) (disable func(context.Context) error, err error)
@@ -276,6 +278,7 @@ func (m *Manager) startLocked(a v1.CaptureAssignment) *running {
 	spec.Logger = m.opts.Logger
 	opts := capture.TableOptions(spec)
 	opts.Update, opts.Expire, opts.AppPorts, opts.Logger = m.opts.FlowUpdate, m.opts.FlowExpire, m.opts.AppPorts, m.opts.Logger
+	opts.MPLSUDPPort = m.opts.MPLSUDPPort
 	ctx, cancel := context.WithCancel(m.ctx)
 	var c *capture.Capture
 	opts.OnUpdate = func(b flow.Batch) { m.sendFlows(a, c, b) }
