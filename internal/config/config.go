@@ -39,6 +39,10 @@ type Config struct {
 	// Storage is where topology history and flows are kept (embedded by
 	// default, ClickHouse to scale out, memory for none).
 	Storage store.Config `yaml:"storage"`
+	// Auth are the authentication backends by name (security.go).
+	Auth map[string]AuthBackend `yaml:"auth"`
+	RBAC RBAC                   `yaml:"rbac"`
+	TLS  TLS                    `yaml:"tls"`
 }
 
 // Flow configures the agents' flow tables.
@@ -73,6 +77,7 @@ type Analyzer struct {
 	// DataDir keeps what must survive a restart (capture definitions).
 	DataDir string        `yaml:"data_dir"`
 	Alert   AnalyzerAlert `yaml:"alert"`
+	Auth    ServiceAuth   `yaml:"auth"`
 }
 
 // AnalyzerAlert configures the alerts' evaluation.
@@ -115,6 +120,7 @@ type Agent struct {
 	Capture  AgentCapture  `yaml:"capture"`
 	// Metadata is added to the host node.
 	Metadata map[string]any `yaml:"metadata"`
+	Auth     ServiceAuth    `yaml:"auth"`
 }
 
 // AgentCapture configures the agent's captures.
@@ -343,7 +349,7 @@ func (c *Config) Validate() error {
 	if c.HTTP.WS.PingDelay <= 0 || c.HTTP.WS.PongTimeout <= 0 {
 		return errors.New("http.ws.ping_delay and http.ws.pong_timeout: must be > 0 seconds")
 	}
-	return nil
+	return c.validateSecurity()
 }
 
 // HasProbe tells whether a probe is configured.

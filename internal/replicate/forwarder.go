@@ -6,6 +6,7 @@ package replicate
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -63,6 +64,10 @@ type Forwarder struct {
 	// OutboxSize bounds the messages (flow updates) kept while the analyzer
 	// is away; beyond it the oldest are dropped and counted.
 	OutboxSize int
+	// TLS, when set, makes the connection wss:// with this configuration.
+	TLS *tls.Config
+	// Username and Password are the cluster credentials (Basic).
+	Username, Password string
 
 	mu      sync.Mutex
 	status  map[string]v1.ConnStatus
@@ -176,14 +181,29 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	return nil
 }
 
+// ClientHeader is the handshake of a cluster client (agent, peer analyzer):
+// its identity and, if any, its Basic credentials.
+func ClientHeader(hostID, clientType, username, password string) http.Header {
+	h := http.Header{}
+	h.Set(v1.HeaderHostID, hostID)
+	h.Set(v1.HeaderClientType, clientType)
+	h.Set(v1.HeaderClientProtocol, "json")
+	if username != "" {
+		r := http.Request{Header: http.Header{}}
+		r.SetBasicAuth(username, password)
+		h.Set("Authorization", r.Header.Get("Authorization"))
+	}
+	return h
+}
+
 // session runs one connection; connected tells whether it got that far.
 func (f *Forwarder) session(ctx context.Context, addr string) (connected bool, err error) {
 	u := url.URL{Scheme: "ws", Host: addr, Path: AgentTopologyPath}
-	h := http.Header{}
-	h.Set(v1.HeaderHostID, f.HostID)
-	h.Set(v1.HeaderClientType, "agent")
-	h.Set(v1.HeaderClientProtocol, "json")
-	dialer := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
+	if f.TLS != nil {
+		u.Scheme = "wss"
+	}
+	h := ClientHeader(f.HostID, "agent", f.Username, f.Password)
+	dialer := websocket.Dialer{HandshakeTimeout: 5 * time.Second, TLSClientConfig: f.TLS}
 	conn, resp, err := dialer.DialContext(ctx, u.String(), h)
 	if err != nil {
 		if resp != nil {
