@@ -34,6 +34,7 @@
 //	Number  Count(), Sum()               42
 //	Paths   ShortestPathTo()             [[node, ...], ...]
 //	Object  Diff()                       [{...}] (map-shaped, wrapped in an array)
+//	NextHops NextHop('ip')               [{"<node ID>":{Priority,IP,MAC,IfIndex}}], [] if none
 //
 // Nodes and edges are in a deterministic order: creation time, then ID
 // (then revision in history windows); traversal steps return each element
@@ -51,7 +52,15 @@
 // ShortestPathTo(Metadata(...)[, Metadata(edge filter)]), SubGraph([k, v
 // ...]), Descendants/Ascendants([k, v ...][, depth]) (default
 // RelationType=ownership, depth 1, 0 = unlimited), Neighbors([k, v ...][,
-// depth]), Context/At(time[, duration]), Diff([time]).
+// depth]), Context/At(time[, duration]), Diff([time]), NextHop('ip').
+//
+// NextHop('ip') on nodes answers how each node (an interface, from the
+// RoutingTables and Neighbors the netlink probe gives it) reaches ip: the
+// main table (254) first, then the others by ID, the first table with a
+// route to ip answering; in a table the longest prefix wins, then the
+// lowest Priority (metric). IP is the gateway, or ip itself for a connected
+// route; MAC is that IP's in the node's Neighbors when known. Nodes without
+// a route to ip are left out (see LookupNextHop).
 //
 // Keys are dotted metadata paths ('Neutron.IPV4', 'ExtID.vm-id'), with an
 // optional "Metadata." prefix, or element fields: @ID, @Host, @Origin,
@@ -108,5 +117,5 @@
 // Without a flow extension, the dialect's flow steps (Flows, Hops,
 // CaptureNode/Node, Nodes, Metrics, Aggregates, RawPackets, BPF, Group,
 // MoreThan, Sockets) parse and fail at run time with "<Step>(): no flow
-// source"; NextHop and Workflow fail with "not supported by this server".
+// source"; Workflow fails with "not supported by this server".
 package eval

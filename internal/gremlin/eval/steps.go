@@ -64,11 +64,12 @@ func coreSteps() []StepDef {
 		def("Ascendants", onNodes, compileWalk(dirIn, true)),
 		def("Neighbors", onNodes, compileWalk(dirBoth, false)),
 		def("Diff", onElements, compileDiff),
+		def("NextHop", onNodes, compileNextHop),
 	}
 	for _, name := range []string{"Flows", "Hops", "CaptureNode", "Nodes", "Metrics", "Aggregates", "RawPackets", "BPF", "Group", "MoreThan", "Sockets"} {
 		defs = append(defs, def(name, nil, placeholder("no flow source")))
 	}
-	for _, name := range []string{"NextHop", "Workflow"} {
+	for _, name := range []string{"Workflow"} {
 		defs = append(defs, def(name, nil, placeholder("not supported by this server")))
 	}
 	return defs

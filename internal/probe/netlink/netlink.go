@@ -1,13 +1,42 @@
 // Package netlink is the probe of a network namespace's interfaces: links,
-// addresses, state, MTU, master and veth peers, counters. It follows netlink
-// events (no polling) except for interface counters, read every period.
+// addresses, state, MTU, master and veth peers, counters, routes,
+// neighbours, bridge forwarding entries and ethtool features.
+//
+// It follows netlink events, except for what the kernel tells no event of:
+// interface counters (read every MetricsPeriod), ethtool features and the
+// namespace of a veth's peer when that peer moves (re-read every
+// RefreshPeriod). Route and neighbour events only mark the routes or the
+// neighbours as changed: they are read again, at most once per EventDelay,
+// so that a neighbour flood costs one read per delay, not one per entry.
+//
+// Interface metadata, as the original's (see package topology for the keys):
+//
+//	Name, Type, IfIndex, MTU, MAC, State, EncapType, LinkFlags, TID, Driver,
+//	Speed, MasterIndex, ParentIndex, PeerIfIndex, IPV4, IPV6,
+//	VNI/RemoteIP/LocalIP (vxlan), MacvlanMode, Metric, LastUpdateMetric,
+//	LinkNetNsID       the kernel's ID of the namespace of the link's peer
+//	LinkNetNsName     that namespace's name, as its netns node is named
+//	                  (absent when the peer is in the agent's own namespace)
+//	Features          {"highdma": true, "tx-checksum-ip-generic": false, ...}
+//	                  (ethtool -k: the active state of each feature)
+//	RoutingTables     [{"ID": 254, "Src": "", "Routes": [{"Protocol": 4,
+//	                  "Prefix": "10.1.0.0/24", "NextHops": [{"Priority": 0,
+//	                  "IP": "10.0.0.254", "IfIndex": 3}]}]}]: the routes of
+//	                  every table (main 254, local 255 ...) leaving by the
+//	                  interface; a default route's Prefix is 0.0.0.0/0 or ::/0,
+//	                  a connected route's next hop has no IP
+//	Neighbors         [{"MAC", "IP", "State": ["NUD_REACHABLE"], "Flags":
+//	                  ["NTF_ROUTER"], "Vlan", "VNI", "IfIndex"}] (ARP, NDP)
+//	FDB               the same shape, the bridge forwarding entries (bridge fdb)
 package netlink
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,6 +64,12 @@ type Options struct {
 	Overlays *topology.Overlays
 	// MetricsPeriod is the period of counter updates.
 	MetricsPeriod time.Duration
+	// EventDelay coalesces route and neighbour events: the routes (or the
+	// neighbours) are read at most once per delay (default 200 ms).
+	EventDelay time.Duration
+	// RefreshPeriod is the period of the re-read of the features and of
+	// the peer namespaces (default 5 s, the original's).
+	RefreshPeriod time.Duration
 	Logger        *slog.Logger
 }
 
@@ -46,9 +81,11 @@ type Probe struct {
 	ns     netns.NsHandle
 	sock   int // AF_INET socket in the namespace, for ethtool ioctls
 
-	mu     sync.Mutex
-	links  map[int]*linkState
-	ownTID string
+	mu        sync.Mutex
+	links     map[int]*linkState
+	ownTID    string
+	featNames []string      // the kernel's feature names, read once
+	poke      chan struct{} // a namespace appeared: resolve peer namespaces
 }
 
 type linkState struct {
@@ -64,6 +101,12 @@ type linkState struct {
 	driver   string
 	speed    int64
 	lastKind string
+
+	routes, neigh, fdb []any // RoutingTables, Neighbors, FDB (canonical form)
+	features           map[string]bool
+	nsid, parent       int    // the link's last NetNsID and ParentIndex
+	peerResolved       bool   // the namespace of NetNsID is known
+	peerNsName         string // and named so
 }
 
 // New opens the namespace; Run watches it until ctx ends.
@@ -73,6 +116,12 @@ func New(opts Options) (*Probe, error) {
 	}
 	if opts.MetricsPeriod <= 0 {
 		opts.MetricsPeriod = 30 * time.Second
+	}
+	if opts.EventDelay <= 0 {
+		opts.EventDelay = 200 * time.Millisecond
+	}
+	if opts.RefreshPeriod <= 0 {
+		opts.RefreshPeriod = 5 * time.Second
 	}
 	var ns netns.NsHandle
 	var err error
@@ -103,6 +152,7 @@ func New(opts Options) (*Probe, error) {
 	return &Probe{
 		opts: opts, log: opts.Logger.With("probe", "netlink", "netns", opts.NsPath),
 		handle: h, ns: ns, sock: sock, links: map[int]*linkState{}, ownTID: ownTID,
+		poke: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -114,10 +164,16 @@ func (p *Probe) NsHandle() netns.NsHandle { return p.ns }
 // made again, and the links that vanished meanwhile are removed.
 func (p *Probe) Run(ctx context.Context) error {
 	defer p.close()
+	if p.opts.Peers != nil {
+		stop := p.opts.Peers.Watch(p.poke)
+		defer stop()
+	}
 	ticker := time.NewTicker(p.opts.MetricsPeriod)
 	defer ticker.Stop()
+	refresh := time.NewTicker(p.opts.RefreshPeriod)
+	defer refresh.Stop()
 	for backoff := 50 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
-		err := p.follow(ctx, ticker.C)
+		err := p.follow(ctx, ticker.C, refresh.C)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -132,7 +188,7 @@ func (p *Probe) Run(ctx context.Context) error {
 }
 
 // follow runs one subscription until it fails or ctx ends.
-func (p *Probe) follow(ctx context.Context, tick <-chan time.Time) error {
+func (p *Probe) follow(ctx context.Context, tick, refresh <-chan time.Time) error {
 	done := make(chan struct{})
 	defer close(done)
 	errs := make(chan error, 2)
@@ -149,6 +205,8 @@ func (p *Probe) follow(ctx context.Context, tick <-chan time.Time) error {
 	}
 	linkCh := make(chan netlink.LinkUpdate, 64)
 	addrCh := make(chan netlink.AddrUpdate, 64)
+	routeCh := make(chan netlink.RouteUpdate, 256)
+	neighCh := make(chan netlink.NeighUpdate, 256)
 	ns := p.ns
 	if err := netlink.LinkSubscribeWithOptions(linkCh, done, netlink.LinkSubscribeOptions{
 		Namespace: &ns, ListExisting: true, ErrorCallback: onErr, ReceiveBufferSize: 1 << 20,
@@ -159,6 +217,32 @@ func (p *Probe) follow(ctx context.Context, tick <-chan time.Time) error {
 		Namespace: &ns, ListExisting: true, ErrorCallback: onErr, ReceiveBufferSize: 1 << 20,
 	}); err != nil {
 		return fmt.Errorf("subscribe to addresses: %w", err)
+	}
+	// Route and neighbour events only say what to read again: no listing.
+	if err := netlink.RouteSubscribeWithOptions(routeCh, done, netlink.RouteSubscribeOptions{
+		Namespace: &ns, ErrorCallback: onErr, ReceiveBufferSize: 1 << 20,
+	}); err != nil {
+		return fmt.Errorf("subscribe to routes: %w", err)
+	}
+	if err := netlink.NeighSubscribeWithOptions(neighCh, done, netlink.NeighSubscribeOptions{
+		Namespace: &ns, ErrorCallback: onErr, ReceiveBufferSize: 1 << 20,
+	}); err != nil {
+		return fmt.Errorf("subscribe to neighbours: %w", err)
+	}
+
+	// The first read is at once; then events mark what changed and the
+	// timer reads it EventDelay after the first of them.
+	routesDirty, neighDirty := true, true
+	flush := time.NewTimer(0)
+	defer flush.Stop()
+	pending := true
+	mark := func(routes, neigh bool) {
+		routesDirty = routesDirty || routes
+		neighDirty = neighDirty || neigh
+		if !pending {
+			pending = true
+			flush.Reset(p.opts.EventDelay)
+		}
 	}
 	for {
 		select {
@@ -171,13 +255,94 @@ func (p *Probe) follow(ctx context.Context, tick <-chan time.Time) error {
 				return fmt.Errorf("link subscription in %q closed", p.opts.NsPath)
 			}
 			p.onLink(u)
+			// A link going down loses its IPv4 routes without route events.
+			mark(true, true)
 		case u, ok := <-addrCh:
 			if !ok {
 				return fmt.Errorf("address subscription in %q closed", p.opts.NsPath)
 			}
 			p.onAddr(u)
+			mark(true, false)
+		case _, ok := <-routeCh:
+			if !ok {
+				return fmt.Errorf("route subscription in %q closed", p.opts.NsPath)
+			}
+			mark(true, false)
+		case _, ok := <-neighCh:
+			if !ok {
+				return fmt.Errorf("neighbour subscription in %q closed", p.opts.NsPath)
+			}
+			mark(false, true)
+		case <-flush.C:
+			pending = false
+			if routesDirty {
+				routesDirty = false
+				if err := p.flushRoutes(); err != nil {
+					if !errInterrupted(err) {
+						p.log.Debug("read routes", "err", err)
+					}
+					mark(true, false)
+				}
+			}
+			if neighDirty {
+				neighDirty = false
+				if err := p.flushNeighbors(); err != nil {
+					if !errInterrupted(err) {
+						p.log.Debug("read neighbours", "err", err)
+					}
+					mark(false, true)
+				}
+			}
 		case <-tick:
 			p.updateMetrics()
+		case <-refresh:
+			p.refresh(false)
+		case <-p.poke:
+			p.refresh(true)
+		}
+	}
+}
+
+// refresh reads again, for every link, what changes without a link event:
+// its features, and its peer's namespace (a veth whose peer moved to
+// another namespace, or a namespace the linker did not know). With
+// unresolved, only the links whose peer namespace is unknown are looked at
+// (none: nothing is read).
+func (p *Probe) refresh(unresolved bool) {
+	if unresolved {
+		p.mu.Lock()
+		waiting := false
+		for _, st := range p.links {
+			if st.known && st.nsid >= 0 && !st.peerResolved {
+				waiting = true
+				break
+			}
+		}
+		p.mu.Unlock()
+		if !waiting {
+			return
+		}
+	}
+	links, err := p.handle.LinkList()
+	if err != nil {
+		p.log.Debug("list links for refresh", "err", err)
+		return
+	}
+	for _, l := range links {
+		a := l.Attrs()
+		p.mu.Lock()
+		st, ok := p.links[a.Index]
+		stale := false
+		if ok && st.known {
+			stale = a.NetNsID != st.nsid || a.ParentIndex != st.parent || (a.NetNsID >= 0 && !st.peerResolved && p.opts.Peers != nil)
+			if !stale && !unresolved {
+				f, _ := p.features(a.Name)
+				stale = !maps.Equal(f, st.features)
+			}
+		}
+		p.mu.Unlock()
+		if stale {
+			p.onLink(netlink.LinkUpdate{Header: unix.NlMsghdr{Type: unix.RTM_NEWLINK}, Link: l})
 		}
 	}
 }
@@ -227,15 +392,23 @@ func (p *Probe) onLink(u netlink.LinkUpdate) {
 		}
 		return
 	}
-	st, ok := p.links[attrs.Index]
-	if !ok {
-		st = &linkState{id: p.nodeID(attrs.Index), addrs4: map[string]bool{}, addrs6: map[string]bool{}, firstAt: time.Now()}
-		p.links[attrs.Index] = st
-	}
+	st := p.stateLocked(attrs.Index)
 	if st.name != attrs.Name || !st.known {
 		st.driver, st.speed = p.ethtool(attrs.Name)
 	}
 	st.name = attrs.Name
+	if f, err := p.features(attrs.Name); err == nil {
+		st.features = f
+	} else {
+		st.features = nil
+		p.log.Debug("ethtool features", "name", attrs.Name, "err", err)
+	}
+	st.nsid, st.parent = attrs.NetNsID, attrs.ParentIndex
+	peerNs, resolved := p.peerNamespace(attrs)
+	st.peerResolved, st.peerNsName = resolved, ""
+	if resolved && attrs.NetNsID >= 0 {
+		st.peerNsName = p.netnsName(peerNs)
+	}
 	m := p.linkMetadata(u.Link, st)
 	for k, v := range p.opts.Overlays.Get(p.opts.Owner, attrs.Name) {
 		m[k] = v
@@ -276,7 +449,7 @@ func (p *Probe) onLink(u netlink.LinkUpdate) {
 	}
 	if p.opts.Peers != nil {
 		if kind := st.lastKind; kind == topology.TypeVeth && attrs.ParentIndex > 0 {
-			p.opts.Peers.Set(st.id, p.vethEnd(attrs))
+			p.opts.Peers.Set(st.id, p.vethEnd(attrs, peerNs, resolved))
 		} else {
 			p.opts.Peers.Remove(st.id)
 		}
@@ -312,14 +485,21 @@ func (p *Probe) removeLocked(idx int, st *linkState) {
 	}
 }
 
+// stateLocked returns the state of the link of index idx, made if new (the
+// link's addresses, routes ... may come before the link).
+func (p *Probe) stateLocked(idx int) *linkState {
+	st, ok := p.links[idx]
+	if !ok {
+		st = &linkState{id: p.nodeID(idx), addrs4: map[string]bool{}, addrs6: map[string]bool{}, firstAt: time.Now(), nsid: -1}
+		p.links[idx] = st
+	}
+	return st
+}
+
 func (p *Probe) onAddr(u netlink.AddrUpdate) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	st, ok := p.links[u.LinkIndex]
-	if !ok {
-		st = &linkState{id: p.nodeID(u.LinkIndex), addrs4: map[string]bool{}, addrs6: map[string]bool{}, firstAt: time.Now()}
-		p.links[u.LinkIndex] = st
-	}
+	st := p.stateLocked(u.LinkIndex)
 	cidr := u.LinkAddress.String()
 	set := st.addrs6
 	if u.LinkAddress.IP.To4() != nil {
@@ -392,7 +572,22 @@ func (p *Probe) linkMetadata(link netlink.Link, st *linkState) graph.Metadata {
 		}
 	}
 	if attrs.NetNsID >= 0 {
-		m["LinkNetNsID"] = attrs.NetNsID
+		m[topology.KeyLinkNetNsID] = attrs.NetNsID
+		if st.peerNsName != "" {
+			m[topology.KeyLinkNetNsName] = st.peerNsName
+		}
+	}
+	if len(st.features) > 0 {
+		m[topology.KeyFeatures] = st.features
+	}
+	if st.routes != nil {
+		m[topology.KeyRoutingTables] = st.routes
+	}
+	if st.neigh != nil {
+		m[topology.KeyNeighbors] = st.neigh
+	}
+	if st.fdb != nil {
+		m[topology.KeyFDB] = st.fdb
 	}
 	if v := sortedKeys(st.addrs4); len(v) > 0 {
 		m[topology.KeyIPV4] = v
@@ -477,14 +672,39 @@ func linkFlags(f net.Flags) []string {
 	return out
 }
 
-func (p *Probe) vethEnd(attrs *netlink.LinkAttrs) VethEnd {
-	peerNs := p.nsKey()
-	if attrs.NetNsID >= 0 {
-		if k, ok := p.opts.Peers.NamespaceOf(p.handle, attrs.NetNsID); ok {
-			peerNs = k
-		} else {
-			peerNs = "?nsid"
+// peerNamespace resolves the namespace of the link's peer (NetNsID) to the
+// path the linker knows it by ("" for the agent's own namespace).
+func (p *Probe) peerNamespace(attrs *netlink.LinkAttrs) (path string, ok bool) {
+	if attrs.NetNsID < 0 {
+		return p.nsKey(), true
+	}
+	if p.opts.Peers == nil {
+		return "", false
+	}
+	return p.opts.Peers.NamespaceOf(p.handle, attrs.NetNsID)
+}
+
+// netnsName is the name of the namespace at path as its netns node has it
+// (the original's LinkNetNsName); "" for the agent's own namespace.
+func (p *Probe) netnsName(path string) string {
+	if path == "" {
+		return ""
+	}
+	nodes, _ := p.opts.Writer.G.NodesByIndex(graph.KeyType, topology.TypeNetns)
+	for _, n := range nodes {
+		if n.Metadata.String(topology.KeyPath) == path {
+			if name := n.Metadata.String(graph.KeyName); name != "" {
+				return name
+			}
 		}
+	}
+	return filepath.Base(path)
+}
+
+func (p *Probe) vethEnd(attrs *netlink.LinkAttrs, peerPath string, resolved bool) VethEnd {
+	peerNs := peerPath
+	if !resolved {
+		peerNs = "?nsid"
 	}
 	return VethEnd{Ns: p.nsKey(), IfIndex: attrs.Index, PeerNs: peerNs, PeerIfIndex: attrs.ParentIndex, Writer: p.opts.Writer}
 }

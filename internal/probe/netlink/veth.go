@@ -36,6 +36,8 @@ type VethLinker struct {
 	ends       map[graph.Identifier]VethEnd
 	byKey      map[endKey]graph.Identifier
 	paired     map[graph.Identifier]graph.Identifier
+	watchers   map[int]chan<- struct{}
+	nextWatch  int
 }
 
 // NewVethLinker returns an empty linker.
@@ -45,6 +47,23 @@ func NewVethLinker() *VethLinker {
 		ends:       map[graph.Identifier]VethEnd{},
 		byKey:      map[endKey]graph.Identifier{},
 		paired:     map[graph.Identifier]graph.Identifier{},
+		watchers:   map[int]chan<- struct{}{},
+	}
+}
+
+// Watch asks for a token on ch (never blocking: a buffered channel of one
+// is enough) whenever a namespace is added, so that a probe can resolve
+// the peer namespaces it did not know. stop ends the watch.
+func (v *VethLinker) Watch(ch chan<- struct{}) (stop func()) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	id := v.nextWatch
+	v.nextWatch++
+	v.watchers[id] = ch
+	return func() {
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		delete(v.watchers, id)
 	}
 }
 
@@ -56,6 +75,12 @@ func (v *VethLinker) AddNamespace(path string, h netns.NsHandle) {
 	for id, e := range v.ends {
 		if e.PeerNs == "?nsid" {
 			v.relinkLocked(id)
+		}
+	}
+	for _, ch := range v.watchers {
+		select {
+		case ch <- struct{}{}:
+		default:
 		}
 	}
 }
