@@ -4,6 +4,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ type Client struct {
 	http *http.Client
 	user string
 	pass string
+	tls  *tls.Config
 }
 
 // Option configures a client.
@@ -29,18 +31,30 @@ type Option func(*Client)
 // WithAuth sets basic credentials.
 func WithAuth(user, pass string) Option { return func(c *Client) { c.user, c.pass = user, pass } }
 
+// WithTLS speaks https (and wss) with tc; an address without a scheme is
+// taken as https.
+func WithTLS(tc *tls.Config) Option { return func(c *Client) { c.tls = tc } }
+
 // WithHTTPClient sets the HTTP client.
 func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
 
 // New returns a client of the server at addr ("host:port" or a URL).
 func New(addr string, opts ...Option) *Client {
-	base := addr
-	if !strings.Contains(base, "://") {
-		base = "http://" + base
-	}
-	c := &Client{base: strings.TrimRight(base, "/"), http: &http.Client{Timeout: 60 * time.Second}}
+	c := &Client{http: &http.Client{Timeout: 60 * time.Second}}
 	for _, o := range opts {
 		o(c)
+	}
+	base := addr
+	if !strings.Contains(base, "://") {
+		if c.tls != nil {
+			base = "https://" + base
+		} else {
+			base = "http://" + base
+		}
+	}
+	c.base = strings.TrimRight(base, "/")
+	if c.tls != nil {
+		c.http.Transport = &http.Transport{TLSClientConfig: c.tls, Proxy: http.ProxyFromEnvironment}
 	}
 	return c
 }

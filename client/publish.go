@@ -33,7 +33,8 @@ func (c *Client) Publish(ctx context.Context, endpoint string, nodes, edges []js
 		req.SetBasicAuth(c.user, c.pass)
 		h.Set("Authorization", req.Header.Get("Authorization"))
 	}
-	conn, resp, err := websocket.DefaultDialer.DialContext(ctx, u.String(), h)
+	dialer := websocket.Dialer{HandshakeTimeout: 10 * time.Second, TLSClientConfig: c.tls, Proxy: http.ProxyFromEnvironment}
+	conn, resp, err := dialer.DialContext(ctx, u.String(), h)
 	if err != nil {
 		if resp != nil {
 			return nil, fmt.Errorf("%s: %s", u, resp.Status)

@@ -98,6 +98,16 @@ type AnalyzerStatus struct {
 	// Storage reports the history and flow store: backend, queue, outages,
 	// size on disk.
 	Storage any `json:"Storage,omitempty"`
+	// Security says how the API is protected.
+	Security *SecurityStatus `json:"Security,omitempty"`
+}
+
+// SecurityStatus is how a service is protected: its authentication backend
+// ("" for none), whether it speaks TLS, and what an operator should fix.
+type SecurityStatus struct {
+	AuthBackend string   `json:"AuthBackend"`
+	TLS         bool     `json:"TLS"`
+	Warnings    []string `json:"Warnings,omitempty"`
 }
 
 // AgentStatus is the answer of the agent's GET /api/status.

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
+	"github.com/skydive-ng/skydive/internal/auth"
 	"github.com/skydive-ng/skydive/internal/capture"
 	"github.com/skydive-ng/skydive/internal/config"
 	"github.com/skydive-ng/skydive/internal/graph"
@@ -29,6 +30,7 @@ import (
 	ovsprobe "github.com/skydive-ng/skydive/internal/probe/ovsdb"
 	runcprobe "github.com/skydive-ng/skydive/internal/probe/runc"
 	"github.com/skydive-ng/skydive/internal/replicate"
+	"github.com/skydive-ng/skydive/internal/tlsconfig"
 	"github.com/skydive-ng/skydive/internal/topology"
 	"github.com/skydive-ng/skydive/internal/topoquery"
 	"github.com/skydive-ng/skydive/internal/version"
@@ -110,7 +112,20 @@ func Run(ctx context.Context, opts Options) error {
 		runs = append(runs, p.Run)
 	}
 
+	serverTLS, err := tlsconfig.Server(cfg.TLS)
+	if err != nil {
+		return err
+	}
+	clientTLS, err := tlsconfig.Client(cfg.TLS)
+	if err != nil {
+		return err
+	}
+	guard, err := auth.FromConfig(cfg.Auth, cfg.RBAC, config.ServiceAuth{API: cfg.Agent.Auth.API}, serverTLS != nil, log)
+	if err != nil {
+		return err
+	}
 	fwd := &replicate.Forwarder{Graph: g, HostID: cfg.HostID, Analyzers: cfg.AnalyzerAddrs(), Logger: log,
+		TLS: clientTLS, Username: cfg.Agent.Auth.Cluster.Username, Password: cfg.Agent.Auth.Cluster.Password,
 		PongWait: time.Duration(cfg.HTTP.WS.PingDelay+cfg.HTTP.WS.PongTimeout) * time.Second,
 		Greeting: func() []v1.Message { return []v1.Message{states.message()} }}
 	captures := ondemand.New(ondemand.Options{Graph: g, Send: fwd.Send, Logger: log,
@@ -154,7 +169,7 @@ func Run(ctx context.Context, opts Options) error {
 		log.Info("no analyzer configured: standalone agent")
 	}
 	grp.Go(func() error {
-		return httpapi.Serve(ctx, opts.Listener, cfg.Agent.Listen, mux, log.With("server", "agent"))
+		return httpapi.ServeTLS(ctx, opts.Listener, cfg.Agent.Listen, guard.Wrap(mux), log.With("server", "agent"), serverTLS)
 	})
 	log.Info("agent started", "host_id", cfg.HostID, "listen", cfg.Agent.Listen, "analyzers", cfg.AnalyzerAddrs())
 	return grp.Wait()

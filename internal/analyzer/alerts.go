@@ -3,7 +3,6 @@ package analyzer
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"path/filepath"
 	"time"
 
@@ -20,7 +19,7 @@ import (
 // alertHandlers makes the alert manager (its alerts kept in
 // data_dir/alerts.json, evaluated by the API's query runner, notified to the
 // /ws/subscriber clients), serves /api/alert and returns the manager's Run.
-func alertHandlers(mux *http.ServeMux, api *httpapi.Server, cfg *config.Config, g *graph.Graph, subs *replicate.Subscribers, log *slog.Logger) (func(context.Context) error, error) {
+func alertHandlers(mux httpapi.Mux, api *httpapi.Server, cfg *config.Config, g *graph.Graph, subs *replicate.Subscribers, log *slog.Logger) (func(context.Context) error, error) {
 	engine := eval.NewEngine(flowsteps.Options())
 	m, err := alerts.New(alerts.Options{
 		Graph:  g,

@@ -21,10 +21,20 @@ import (
 // startAnalyzer runs a whole analyzer (memory storage) on a free port.
 func startAnalyzer(t *testing.T, dataDir string) string {
 	t.Helper()
+	return startAnalyzerWith(t, dataDir, nil, nil)
+}
+
+// startAnalyzerWith is startAnalyzer with changes to its configuration and
+// options.
+func startAnalyzerWith(t *testing.T, dataDir string, conf func(*config.Config), opt func(*Options)) string {
+	t.Helper()
 	cfg := config.Default()
 	cfg.HostID = "an-test"
 	cfg.Analyzer.DataDir = dataDir
 	cfg.Storage.Backend = storepkg.BackendMemory
+	if conf != nil {
+		conf(cfg)
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -33,7 +43,11 @@ func startAnalyzer(t *testing.T, dataDir string) string {
 	ready := make(chan struct{})
 	done := make(chan error, 1)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	go func() { done <- Run(ctx, Options{Config: cfg, Logger: log, Listener: l, Ready: ready}) }()
+	opts := Options{Config: cfg, Logger: log, Listener: l, Ready: ready}
+	if opt != nil {
+		opt(&opts)
+	}
+	go func() { done <- Run(ctx, opts) }()
 	t.Cleanup(func() {
 		cancel()
 		select {

@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"path/filepath"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
+	"github.com/skydive-ng/skydive/internal/auth"
 	"github.com/skydive-ng/skydive/internal/captures"
 	"github.com/skydive-ng/skydive/internal/config"
 	"github.com/skydive-ng/skydive/internal/flowstore"
@@ -29,6 +29,7 @@ import (
 	"github.com/skydive-ng/skydive/internal/replicate"
 	storepkg "github.com/skydive-ng/skydive/internal/store"
 	"github.com/skydive-ng/skydive/internal/store/backends"
+	"github.com/skydive-ng/skydive/internal/tlsconfig"
 	"github.com/skydive-ng/skydive/internal/topology"
 	"github.com/skydive-ng/skydive/internal/topoquery"
 	"github.com/skydive-ng/skydive/internal/userelements"
@@ -44,6 +45,11 @@ type Options struct {
 	Listener net.Listener
 	// Ready, when set, is closed once the analyzer serves.
 	Ready chan<- struct{}
+	// ClusterUsers are extra credentials of agents and peers, known to
+	// this process only (allinone's own agent).
+	ClusterUsers map[string]string
+	// Routes, when set, is given the router's patterns before serving.
+	Routes func(patterns []string)
 }
 
 // Run runs the analyzer until ctx ends.
@@ -102,6 +108,21 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	serverTLS, err := tlsconfig.Server(cfg.TLS)
+	if err != nil {
+		return err
+	}
+	guard, err := auth.FromConfig(cfg.Auth, cfg.RBAC, cfg.Analyzer.Auth, serverTLS != nil, log)
+	if err != nil {
+		return err
+	}
+	if len(opts.ClusterUsers) > 0 {
+		guard.Cluster = auth.Either(guard.Cluster, auth.Internal(opts.ClusterUsers))
+	}
+	security := &v1.SecurityStatus{AuthBackend: guard.Backend(), TLS: serverTLS != nil, Warnings: guard.Warnings(cfg.Analyzer.Listen)}
+	for _, w := range security.Warnings {
+		log.Warn(w)
+	}
 	api := &httpapi.Server{
 		Info:  v1.APIInfo{Host: cfg.HostID, Version: version.Version, Service: "analyzer"},
 		Graph: g,
@@ -118,6 +139,7 @@ func Run(ctx context.Context, opts Options) error {
 				Captures:    v1.ElectionStatus{IsMaster: true},
 				Probes:      probeNames,
 				Storage:     storageStatus(durable),
+				Security:    security,
 			}
 		},
 	}
@@ -126,7 +148,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	agents.OnConnect = capMgr.AgentConnected
-	mux := http.NewServeMux()
+	mux := httpapi.NewRouter()
 	api.Register(mux)
 	captureHandlers(mux, api, capMgr, store)
 	injectionHandlers(mux, api, injections.New(g, agents))
@@ -147,7 +169,10 @@ func Run(ctx context.Context, opts Options) error {
 	mux.Handle("GET "+replicate.AgentTopologyPath, agents)
 	mux.Handle("GET "+replicate.SubscriberPath, subscribers)
 	mux.Handle("GET "+replicate.PublisherPath, publishers)
-	registerFallbacks(mux)
+	registerFallbacks(mux.ServeMux)
+	if opts.Routes != nil {
+		opts.Routes(mux.Patterns())
+	}
 
 	l := opts.Listener
 	if l == nil {
@@ -171,7 +196,7 @@ func Run(ctx context.Context, opts Options) error {
 	grp.Go(func() error { return runAlerts(ctx) })
 	grp.Go(func() error { return runRules(ctx) })
 	grp.Go(func() error {
-		return httpapi.Serve(ctx, l, cfg.Analyzer.Listen, checkQuery(mux), log.With("server", "analyzer"))
+		return httpapi.ServeTLS(ctx, l, cfg.Analyzer.Listen, guard.Wrap(checkQuery(mux)), log.With("server", "analyzer"), serverTLS)
 	})
 	log.Info("analyzer started", "host_id", cfg.HostID, "listen", l.Addr().String())
 	return grp.Wait()

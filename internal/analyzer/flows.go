@@ -146,7 +146,7 @@ func pcapHandler(store flowstore.Store, imported *flowstore.Memory) http.Handler
 
 // captureHandlers serve /api/capture with the original's answers, and the
 // raw packets of a capture.
-func captureHandlers(mux *http.ServeMux, api *httpapi.Server, m *captures.Manager, store flowstore.Store) {
+func captureHandlers(mux httpapi.Mux, api *httpapi.Server, m *captures.Manager, store flowstore.Store) {
 	httpapi.RegisterResource(mux, api, httpapi.Resource[v1.Capture]{
 		Name: "capture", Title: "Capture",
 		List:   func() any { return m.List() },
@@ -190,7 +190,7 @@ func captureHandlers(mux *http.ServeMux, api *httpapi.Server, m *captures.Manage
 }
 
 // injectionHandlers serve /api/injectpacket (the packet generator).
-func injectionHandlers(mux *http.ServeMux, api *httpapi.Server, m *injections.Manager) {
+func injectionHandlers(mux httpapi.Mux, api *httpapi.Server, m *injections.Manager) {
 	httpapi.RegisterResource(mux, api, httpapi.Resource[v1.PacketInjection]{
 		Name: "injectpacket", Title: "PacketInjection",
 		List: func() any { return m.List() },

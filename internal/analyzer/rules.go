@@ -3,7 +3,6 @@ package analyzer
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"path/filepath"
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
@@ -16,7 +15,7 @@ import (
 // ruleHandlers makes the topology rules manager (rules kept in
 // data_dir/rules.json, their nodes and edges the analyzer's own), serves
 // /api/noderule and /api/edgerule and returns the manager's Run.
-func ruleHandlers(mux *http.ServeMux, api *httpapi.Server, cfg *config.Config, g *graph.Graph, log *slog.Logger) (func(context.Context) error, error) {
+func ruleHandlers(mux httpapi.Mux, api *httpapi.Server, cfg *config.Config, g *graph.Graph, log *slog.Logger) (func(context.Context) error, error) {
 	m, err := rules.New(rules.Options{
 		Graph:  g,
 		Host:   cfg.HostID,

@@ -2,7 +2,6 @@ package analyzer
 
 import (
 	"log/slog"
-	"net/http"
 	"path/filepath"
 
 	"github.com/skydive-ng/skydive/internal/config"
@@ -25,7 +24,7 @@ func withWorkflowStep(opts eval.Options, wf *workflows.Service) eval.Options {
 
 // workflowHandlers serves /api/workflow and gives the workflows the API's
 // query engine and the final mux, which their request() calls in process.
-func workflowHandlers(mux *http.ServeMux, api *httpapi.Server, wf *workflows.Service) {
+func workflowHandlers(mux httpapi.Mux, api *httpapi.Server, wf *workflows.Service) {
 	wf.Bind(api.Queries.Query, mux)
 	workflows.Register(mux, api, wf)
 }

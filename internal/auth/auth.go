@@ -131,3 +131,53 @@ func basicToken(tok string) (user, password string, ok bool) {
 	}
 	return strings.Cut(string(raw), ":")
 }
+
+// either tries its backends in order: the first that takes the credentials
+// answers.
+type either []Backend
+
+// Either is a backend that takes what one of bs takes (nil ones skipped).
+func Either(bs ...Backend) Backend {
+	var out either
+	for _, b := range bs {
+		if b != nil {
+			out = append(out, b)
+		}
+	}
+	if len(out) == 1 {
+		return out[0]
+	}
+	return out
+}
+
+func (e either) Name() string { return e[0].Name() }
+func (e either) Role() string { return e[0].Role() }
+
+func (e either) Login(ctx context.Context, user, password string) (string, error) {
+	var err error
+	for _, b := range e {
+		var tok string
+		if tok, err = b.Login(ctx, user, password); err == nil {
+			return tok, nil
+		}
+	}
+	return "", err
+}
+
+func (e either) Token(ctx context.Context, tok string) (string, error) {
+	var err error
+	for _, b := range e {
+		var user string
+		if user, err = b.Token(ctx, tok); err == nil {
+			return user, nil
+		}
+	}
+	return "", err
+}
+
+// Internal is a backend of users known to this process only: the agent of
+// an allinone reaching its own analyzer.
+func Internal(users map[string]string) Backend {
+	b, _ := newBasic("internal", "", users, DefaultRole)
+	return b
+}

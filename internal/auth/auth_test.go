@@ -121,7 +121,9 @@ func TestGuard(t *testing.T) {
 		{"guest subscribes", "GET", "/ws/subscriber", guest, 200},
 		{"guest publishes", "GET", "/ws/publisher", guest, 403},
 		{"agent with cluster credentials", "GET", "/ws/agent/topology", map[string]string{"Authorization": basicHeader("agent", "s3cret")}, 200},
-		{"agent with API credentials", "GET", "/ws/agent/topology", admin, 401},
+		{"agent with an admin's API credentials", "GET", "/ws/agent/topology", admin, 200},
+		{"agent with a guest's API credentials", "GET", "/ws/agent/topology", guest, 403},
+		{"agent without credentials", "GET", "/ws/agent/topology", nil, 401},
 		{"original basic token in X-Auth-Token", "GET", "/api/status", map[string]string{"X-Auth-Token": base64.StdEncoding.EncodeToString([]byte("admin:pw1"))}, 200},
 	} {
 		w := do(tc.method, tc.path, tc.hdr)

@@ -13,7 +13,8 @@ import (
 )
 
 // Paths of the cluster's own websockets: agents and peer analyzers, which
-// authenticate with the cluster backend and are not subject to the RBAC.
+// authenticate with the cluster backend (not subject to the RBAC), or as an
+// API user the RBAC allows.
 var clusterPaths = map[string]bool{"/ws/agent/topology": true, "/ws/replication": true}
 
 // Cookie names, as the original's UI reads them.
@@ -102,28 +103,39 @@ func (g *Guard) Wrap(h http.Handler) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
-		backend, cluster := g.API, clusterPaths[path]
-		if cluster && g.Cluster != nil {
-			backend = g.Cluster
+		serve := func(user string) {
+			h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, user)))
 		}
-		if backend == nil {
+		// Agents and peers present the cluster credentials, trusted without
+		// the RBAC; a user of the API may connect them too if the RBAC
+		// lets it (admin).
+		if clusterPaths[path] && g.Cluster != nil {
+			user, err := g.authenticate(r, g.Cluster)
+			if err == nil {
+				serve(user)
+				return
+			}
+			if g.API == nil {
+				g.unauthorized(w, r, err)
+				return
+			}
+		}
+		if g.API == nil {
 			h.ServeHTTP(w, r)
 			return
 		}
-		user, err := g.authenticate(r, backend)
+		user, err := g.authenticate(r, g.API)
 		if err != nil {
 			g.unauthorized(w, r, err)
 			return
 		}
-		if !cluster {
-			g.RBAC.ensureRole(user, backend.Role())
-			if obj, act := Access(r.Method, path); !g.RBAC.Allowed(user, obj, act) {
-				// The original answered 405; refusing a known user is 403.
-				http.Error(w, fmt.Sprintf("'%s' has no '%s' permission on '%s'", user, act, obj), http.StatusForbidden)
-				return
-			}
+		g.RBAC.ensureRole(user, g.API.Role())
+		if obj, act := Access(r.Method, path); !g.RBAC.Allowed(user, obj, act) {
+			// The original answered 405; refusing a known user is 403.
+			http.Error(w, fmt.Sprintf("'%s' has no '%s' permission on '%s'", user, act, obj), http.StatusForbidden)
+			return
 		}
-		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, user)))
+		serve(user)
 	})
 }
 

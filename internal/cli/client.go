@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,16 +12,38 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/skydive-ng/skydive/client"
+	"github.com/skydive-ng/skydive/internal/tlsconfig"
 )
 
 type clientFlags struct {
 	analyzer string
 	username string
 	password string
+	// TLS, as the original's client: any of these makes it speak https.
+	caCert, cert, key string
+	insecure          bool
+	tls               *tls.Config
+}
+
+// setup reads the TLS files once, before any command runs.
+func (f *clientFlags) setup() error {
+	if f.caCert == "" && f.cert == "" && f.key == "" && !f.insecure {
+		return nil
+	}
+	tc, err := tlsconfig.ClientFiles(f.caCert, f.cert, f.key, f.insecure)
+	if err != nil {
+		return fmt.Errorf("--cacert/--cert/--key: %w", err)
+	}
+	f.tls = tc
+	return nil
 }
 
 func (f *clientFlags) client() *client.Client {
-	return client.New(f.analyzer, client.WithAuth(f.username, f.password))
+	opts := []client.Option{client.WithAuth(f.username, f.password)}
+	if f.tls != nil {
+		opts = append(opts, client.WithTLS(f.tls))
+	}
+	return client.New(f.analyzer, opts...)
 }
 
 // create posts body to /api/<resource> and prints the stored resource.
@@ -48,6 +71,11 @@ func newClientCommand() *cobra.Command {
 	cmd.PersistentFlags().StringVar(&cf.analyzer, "analyzer", envOr("SKYDIVE_ANALYZER", "127.0.0.1:8082"), "analyzer address (host:port)")
 	cmd.PersistentFlags().StringVar(&cf.username, "username", os.Getenv("SKYDIVE_USERNAME"), "user name")
 	cmd.PersistentFlags().StringVar(&cf.password, "password", os.Getenv("SKYDIVE_PASSWORD"), "password")
+	cmd.PersistentFlags().StringVar(&cf.caCert, "cacert", "", "CA certificate to check the analyzer's (https)")
+	cmd.PersistentFlags().StringVar(&cf.cert, "cert", "", "client certificate (https)")
+	cmd.PersistentFlags().StringVar(&cf.key, "key", "", "client certificate's key (https)")
+	cmd.PersistentFlags().BoolVar(&cf.insecure, "insecure", false, "do not check the analyzer's certificate (https)")
+	cmd.PersistentPreRunE = func(*cobra.Command, []string) error { return cf.setup() }
 	cmd.AddCommand(
 		&cobra.Command{
 			Use:   "status",

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"net"
 
@@ -76,10 +78,20 @@ func newAllInOneCommand(rf *rootFlags) *cobra.Command {
 			}
 			cfg.Analyzers = []string{l.Addr().String()}
 			cfg.AnalyzerServers = nil
+			// With authentication on, the agent reaches its own analyzer with
+			// credentials made for this run, unless it was given some.
+			var internal map[string]string
+			if cfg.Analyzer.Auth.API.Backend != "" && cfg.Agent.Auth.Cluster.Username == "" {
+				secret := make([]byte, 18)
+				_, _ = rand.Read(secret)
+				user, pass := "allinone-agent-"+cfg.HostID, base64.RawURLEncoding.EncodeToString(secret)
+				internal = map[string]string{user: pass}
+				cfg.Agent.Auth.Cluster.Username, cfg.Agent.Auth.Cluster.Password = user, pass
+			}
 			grp, ctx := errgroup.WithContext(cmd.Context())
 			grp.Go(func() error {
 				return analyzer.Run(ctx, analyzer.Options{Config: cfg, Logger: newLogger(cfg, cmd.ErrOrStderr(), "analyzer"),
-					Listener: l})
+					Listener: l, ClusterUsers: internal})
 			})
 			grp.Go(func() error {
 				return agent.Run(ctx, agent.Options{Config: cfg, Logger: newLogger(cfg, cmd.ErrOrStderr(), "agent")})

@@ -5,6 +5,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,7 +54,7 @@ type Server struct {
 }
 
 // Register adds the handlers to mux.
-func (s *Server) Register(mux *http.ServeMux) {
+func (s *Server) Register(mux Mux) {
 	mux.HandleFunc("GET /api", s.info)
 	mux.HandleFunc("GET /api/{$}", s.info)
 	mux.HandleFunc("GET /api/status", s.status)
@@ -192,6 +193,11 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, maxBody int64, v any) er
 
 // Serve serves h on l (or on a new listener on addr) until ctx ends.
 func Serve(ctx context.Context, l net.Listener, addr string, h http.Handler, log *slog.Logger) error {
+	return ServeTLS(ctx, l, addr, h, log, nil)
+}
+
+// ServeTLS is Serve speaking TLS with tc (plain when nil).
+func ServeTLS(ctx context.Context, l net.Listener, addr string, h http.Handler, log *slog.Logger, tc *tls.Config) error {
 	if l == nil {
 		var err error
 		l, err = net.Listen("tcp", addr)
@@ -199,10 +205,16 @@ func Serve(ctx context.Context, l net.Listener, addr string, h http.Handler, log
 			return fmt.Errorf("listen on %s: %w", addr, err)
 		}
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	if tc != nil {
+		l = tls.NewListener(l, tc)
+	}
+	// A failed TLS handshake (an untrusted client) is the client's problem:
+	// logged at debug level, not on the server's error log.
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tc,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
-	log.Info("listening", "addr", l.Addr().String())
+	log.Info("listening", "addr", l.Addr().String(), "tls", tc != nil)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve %s: %w", l.Addr(), err)

@@ -29,7 +29,7 @@ type Resource[T any] struct {
 }
 
 // RegisterResource adds the handlers of res to mux.
-func RegisterResource[T any](mux *http.ServeMux, s *Server, res Resource[T]) {
+func RegisterResource[T any](mux Mux, s *Server, res Resource[T]) {
 	base := "/api/" + res.Name
 	notFound := func(w http.ResponseWriter, id string) {
 		http.Error(w, fmt.Sprintf("%s '%s' not found", res.Title, id), http.StatusNotFound)

@@ -38,7 +38,7 @@ func New(g *graph.Graph, host string) *Handlers {
 
 // Register adds GET, POST /api/node, GET, PATCH, DELETE /api/node/{id} and
 // the same for /api/edge to mux.
-func (h *Handlers) Register(mux *http.ServeMux, s *httpapi.Server) {
+func (h *Handlers) Register(mux httpapi.Mux, s *httpapi.Server) {
 	mux.HandleFunc("GET /api/node", func(w http.ResponseWriter, _ *http.Request) {
 		out := map[graph.Identifier]*graph.Node{}
 		for _, n := range h.G.Nodes() {

@@ -18,7 +18,7 @@ import (
 // original's REST contract (POST bodies in JSON or, with Content-Type
 // application/yaml or text/yaml, YAML) and POST /api/workflow/{id}/call
 // (body {"Params": [...]}), which answers the JSON of the function's result.
-func Register(mux *http.ServeMux, api *httpapi.Server, s *Service) {
+func Register(mux httpapi.Mux, api *httpapi.Server, s *Service) {
 	inner := http.NewServeMux()
 	st := s.Store()
 	httpapi.RegisterResource(inner, api, httpapi.Resource[v1.Workflow]{
