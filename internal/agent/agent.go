@@ -20,6 +20,7 @@ import (
 	"github.com/skydive-ng/skydive/internal/config"
 	"github.com/skydive-ng/skydive/internal/graph"
 	"github.com/skydive-ng/skydive/internal/httpapi"
+	"github.com/skydive-ng/skydive/internal/metrics"
 	"github.com/skydive-ng/skydive/internal/ondemand"
 	hostprobe "github.com/skydive-ng/skydive/internal/probe/host"
 	libvirtprobe "github.com/skydive-ng/skydive/internal/probe/libvirt"
@@ -128,7 +129,8 @@ func Run(ctx context.Context, opts Options) error {
 		TLS: clientTLS, Username: cfg.Agent.Auth.Cluster.Username, Password: cfg.Agent.Auth.Cluster.Password,
 		PongWait: time.Duration(cfg.HTTP.WS.PingDelay+cfg.HTTP.WS.PongTimeout) * time.Second,
 		Greeting: func() []v1.Message { return []v1.Message{states.message()} }}
-	captures := ondemand.New(ondemand.Options{Graph: g, Send: fwd.Send, Logger: log,
+	registry, flowMetrics := metrics.Agent(g)
+	captures := ondemand.New(ondemand.Options{Graph: g, Send: fwd.Send, Logger: log, OnFlows: flowMetrics.Observe,
 		FlowUpdate: time.Duration(cfg.Flow.Update) * time.Second, FlowExpire: time.Duration(cfg.Flow.Expire) * time.Second,
 		StatsUpdate: time.Duration(cfg.Agent.Capture.StatsUpdate) * time.Second,
 		MPLSUDPPort: cfg.OpenContrail.MPLSUDPPort})
@@ -154,6 +156,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	mux := http.NewServeMux()
 	api.Register(mux)
+	mux.Handle("GET /metrics", metrics.Handler(registry))
 
 	grp, ctx := errgroup.WithContext(ctx)
 	grp.Go(func() error { return hostLinks.Run(ctx) })

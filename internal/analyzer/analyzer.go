@@ -16,12 +16,14 @@ import (
 	"github.com/skydive-ng/skydive/internal/auth"
 	"github.com/skydive-ng/skydive/internal/captures"
 	"github.com/skydive-ng/skydive/internal/config"
+	"github.com/skydive-ng/skydive/internal/flow"
 	"github.com/skydive-ng/skydive/internal/flowstore"
 	"github.com/skydive-ng/skydive/internal/graph"
 	"github.com/skydive-ng/skydive/internal/gremlin/eval"
 	"github.com/skydive-ng/skydive/internal/gremlin/flowsteps"
 	historypkg "github.com/skydive-ng/skydive/internal/history"
 	"github.com/skydive-ng/skydive/internal/httpapi"
+	"github.com/skydive-ng/skydive/internal/metrics"
 	"github.com/skydive-ng/skydive/internal/injections"
 	"github.com/skydive-ng/skydive/internal/probe/fabric"
 	"github.com/skydive-ng/skydive/internal/probe/ovn"
@@ -82,7 +84,15 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	imported := flowstore.NewMemory(flowstore.MemoryOptions{Expire: importedForever, Hold: importedForever})
 	flowSubs := &flowSubscribers{}
-	agents := &replicate.Server{Graph: g, Logger: log, OnMessage: flowUpdates(ctx, store, flowSubs.publish, log),
+	var connectedAgents func() int // once the agents' server exists
+	promRegistry, promAnalyzer, stopCounting := metrics.NewAnalyzer(metrics.AnalyzerSources{Graph: g,
+		Agents: func() int { return connectedAgents() }, Store: storeQueue(durable)})
+	defer stopCounting()
+	publishFlows := func(flows []*flow.Flow) {
+		promAnalyzer.FlowUpdates(len(flows))
+		flowSubs.publish(flows)
+	}
+	agents := &replicate.Server{Graph: g, Logger: log, OnMessage: flowUpdates(ctx, store, publishFlows, log),
 		PingDelay: time.Duration(cfg.HTTP.WS.PingDelay) * time.Second,
 		PongWait:  time.Duration(cfg.HTTP.WS.PingDelay+cfg.HTTP.WS.PongTimeout) * time.Second}
 	publishers := &replicate.Publishers{Graph: g, Logger: log}
@@ -149,7 +159,18 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	agents.OnConnect = capMgr.AgentConnected
 	mux := httpapi.NewRouter()
+	connectedAgents = func() int {
+		n := 0
+		for _, a := range agents.Agents() {
+			if a.IsConnected {
+				n++
+			}
+		}
+		return n
+	}
+	api.OnQuery = promAnalyzer.Query
 	api.Register(mux)
+	mux.Handle("GET /metrics", metrics.Handler(promRegistry))
 	captureHandlers(mux, api, capMgr, store)
 	injectionHandlers(mux, api, injections.New(g, agents))
 	workflowHandlers(mux, api, wf)
@@ -200,6 +221,17 @@ func Run(ctx context.Context, opts Options) error {
 	})
 	log.Info("analyzer started", "host_id", cfg.HostID, "listen", l.Addr().String())
 	return grp.Wait()
+}
+
+// storeQueue reads the store's queue for the metrics (nil without a store).
+func storeQueue(st *storepkg.Store) func() (int, int, uint64, uint64) {
+	if st == nil {
+		return nil
+	}
+	return func() (int, int, uint64, uint64) {
+		s := st.Status()
+		return s.QueuedFlows + s.QueuedRevisions, s.QueueFlowsMax + s.QueueRevisionMax, s.DroppedFlows, s.DroppedRevisions
+	}
 }
 
 // storageStatus is the Storage part of /api/status.

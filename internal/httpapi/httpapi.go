@@ -51,6 +51,8 @@ type Server struct {
 	Logger *slog.Logger
 	// MaxBody bounds request bodies.
 	MaxBody int64
+	// OnQuery, when set, is told each query's duration and error.
+	OnQuery func(time.Duration, error)
 }
 
 // Register adds the handlers to mux.
@@ -139,7 +141,11 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 		s.WriteError(w, BadRequest(errors.New("1:1: empty query, expected G")))
 		return
 	}
+	began := time.Now()
 	res, err := s.Queries.Query(r.Context(), q.GremlinQuery)
+	if s.OnQuery != nil {
+		s.OnQuery(time.Since(began), err)
+	}
 	if err != nil {
 		s.WriteError(w, err)
 		return

@@ -35,6 +35,9 @@ type Options struct {
 	// StatsUpdate is the period of the packet counters in the Captures
 	// metadata of nodes under capture (default 1 s).
 	StatsUpdate time.Duration
+	// OnFlows, when set, sees each batch of a capture's flow updates
+	// (metrics).
+	OnFlows func(captureID string, flows []*flow.Flow)
 	// AppPorts names applications by port.
 	AppPorts *flow.AppPorts
 	// MPLSUDPPort is the flow tables' flow.Options.MPLSUDPPort.
@@ -316,6 +319,9 @@ func (m *Manager) startLocked(a v1.CaptureAssignment) *running {
 func (m *Manager) sendFlows(a v1.CaptureAssignment, c *capture.Capture, b flow.Batch) {
 	if len(b.Flows) == 0 {
 		return
+	}
+	if m.opts.OnFlows != nil {
+		m.opts.OnFlows(a.Capture.UUID, b.Flows)
 	}
 	var pkts map[string][]rawpacket.Packet
 	if c != nil && a.Capture.RawPacketLimit > 0 {
