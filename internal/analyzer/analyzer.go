@@ -25,6 +25,7 @@ import (
 	"github.com/skydive-ng/skydive/internal/httpapi"
 	"github.com/skydive-ng/skydive/internal/injections"
 	"github.com/skydive-ng/skydive/internal/metrics"
+	"github.com/skydive-ng/skydive/internal/openapi"
 	"github.com/skydive-ng/skydive/internal/probe/fabric"
 	"github.com/skydive-ng/skydive/internal/probe/ovn"
 	"github.com/skydive-ng/skydive/internal/probe/peering"
@@ -171,6 +172,7 @@ func Run(ctx context.Context, opts Options) error {
 	api.OnQuery = promAnalyzer.Query
 	api.Register(mux)
 	mux.Handle("GET /metrics", metrics.Handler(promRegistry))
+	mux.Handle("GET "+openapi.Path, openapi.Handler(version.Version))
 	captureHandlers(mux, api, capMgr, store)
 	injectionHandlers(mux, api, injections.New(g, agents))
 	workflowHandlers(mux, api, wf)

@@ -81,6 +81,8 @@ func Access(method, path string) (obj, act string) {
 		return "capture", "rawpackets"
 	case obj == "topology":
 		return "topology", "read" // a query reads, whatever its method
+	case obj == "openapi.json":
+		return "status", "read"
 	}
 	return obj, act
 }

@@ -38,6 +38,14 @@ func (r *Router) HandleFunc(pattern string, f func(http.ResponseWriter, *http.Re
 	r.ServeMux.HandleFunc(pattern, f)
 }
 
+// Note records patterns that a handler registered under a wider pattern
+// serves itself (a sub-router), so that Patterns lists them too.
+func (r *Router) Note(patterns ...string) {
+	for _, p := range patterns {
+		r.remember(p)
+	}
+}
+
 func (r *Router) remember(pattern string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

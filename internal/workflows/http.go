@@ -19,7 +19,7 @@ import (
 // application/yaml or text/yaml, YAML) and POST /api/workflow/{id}/call
 // (body {"Params": [...]}), which answers the JSON of the function's result.
 func Register(mux httpapi.Mux, api *httpapi.Server, s *Service) {
-	inner := http.NewServeMux()
+	inner := httpapi.NewRouter()
 	st := s.Store()
 	httpapi.RegisterResource(inner, api, httpapi.Resource[v1.Workflow]{
 		Name: "workflow", Title: "Workflow",
@@ -53,6 +53,9 @@ func Register(mux httpapi.Mux, api *httpapi.Server, s *Service) {
 	h := yamlBodies(api, inner)
 	mux.Handle("/api/workflow", h)
 	mux.Handle("/api/workflow/", h)
+	if r, ok := mux.(interface{ Note(...string) }); ok {
+		r.Note(inner.Patterns()...)
+	}
 }
 
 // emptyBody tells DecodeJSON's error for no body at all: a call without
