@@ -2,6 +2,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -42,18 +43,67 @@ async function httpGet(url, timeout = 2000) {
   return { status: r.status, text: await r.text(), type: r.headers.get('content-type') || '' };
 }
 
-/** Starts `skydive allinone` (or `analyzer`) on free ports and waits for its host node. */
-export async function startAnalyzer(t, { hostId = `uitest-${rand()}`, mode = 'allinone' } = {}) {
+/**
+ * An HTTP(S) request with node's own client: ca (PEM) checks a test
+ * server's certificate (fetch cannot take one), auth is [user, password]
+ * sent as Basic. Answers { status, headers, text, json() }.
+ */
+export function request(url, { method = 'GET', headers = {}, body, ca, auth, timeout = 5000 } = {}) {
+  const u = new URL(url);
+  const mod = u.protocol === 'https:' ? https : http;
+  const h = { ...headers };
+  if (auth) h.Authorization = `Basic ${Buffer.from(`${auth[0]}:${auth[1]}`).toString('base64')}`;
+  if (body !== undefined && typeof body !== 'string') {
+    body = JSON.stringify(body);
+    h['Content-Type'] ??= 'application/json';
+  }
+  return new Promise((resolve, reject) => {
+    const req = mod.request(u, { method, headers: h, ca, timeout }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text, json: () => JSON.parse(text) }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`${method} ${url}: timeout`)));
+    req.on('error', reject);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
+const isObj = (v) => v && typeof v === 'object' && !Array.isArray(v);
+/** b merged into a (objects merged, the rest replaced). */
+function merge(a, b) {
+  const out = { ...a };
+  for (const [k, v] of Object.entries(b || {})) out[k] = isObj(v) && isObj(a[k]) ? merge(a[k], v) : v;
+  return out;
+}
+
+/**
+ * Starts `skydive allinone` (or `analyzer`) on free ports and waits for its host node.
+ * config: more configuration, merged into the test's (auth, rbac, tls…);
+ * credentials: [user, password] the helper polls the API with (auth on);
+ * ca: the CA's PEM that checks the server's certificate (tls on).
+ * The answer's request(path, opts) reaches its API with those.
+ */
+export async function startAnalyzer(t, { hostId = `uitest-${rand()}`, mode = 'allinone', config, credentials, ca } = {}) {
   const port = await freePort();
   const agentPort = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skydive-ui-'));
   const conf = path.join(dir, 'skydive.yml');
-  fs.writeFileSync(conf, `host_id: ${hostId}\nanalyzer:\n  listen: 127.0.0.1:${port}\n  data_dir: ${dir}\nagent:\n  listen: 127.0.0.1:${agentPort}\n`);
+  if (config) {
+    // JSON is YAML: the merged configuration, written as JSON.
+    const base = { host_id: hostId, analyzer: { listen: `127.0.0.1:${port}`, data_dir: dir }, agent: { listen: `127.0.0.1:${agentPort}` } };
+    fs.writeFileSync(conf, JSON.stringify(merge(base, config), null, 2));
+  } else {
+    fs.writeFileSync(conf, `host_id: ${hostId}\nanalyzer:\n  listen: 127.0.0.1:${port}\n  data_dir: ${dir}\nagent:\n  listen: 127.0.0.1:${agentPort}\n`);
+  }
   const log = fs.openSync(path.join(artifacts, `analyzer-${hostId}.log`), 'w');
   const proc = spawn(skydiveBin(), [mode, '-c', conf], { stdio: ['ignore', log, log] });
   let exited = null;
   proc.on('exit', (code, sig) => (exited = `exited ${code ?? sig}`));
-  const base = `http://127.0.0.1:${port}`;
+  const base = `${config?.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const req = (p, opts = {}) => request(`${base}${p}`, { ca, auth: credentials, ...opts });
   const stop = async () => {
     if (proc.exitCode === null && !proc.killed) {
       proc.kill('SIGTERM');
@@ -67,7 +117,7 @@ export async function startAnalyzer(t, { hostId = `uitest-${rand()}`, mode = 'al
   for (;;) {
     if (exited) throw new Error(`skydive ${exited}; see ${path.join(artifacts, `analyzer-${hostId}.log`)}`);
     try {
-      const r = await httpGet(`${base}/api/topology`);
+      const r = await req('/api/topology', { timeout: 2000 });
       if (r.status === 200 && (mode !== 'allinone' || JSON.parse(r.text).Nodes?.some((n) => n.Metadata?.Type === 'host'))) break;
     } catch {
       /* not yet */
@@ -75,7 +125,7 @@ export async function startAnalyzer(t, { hostId = `uitest-${rand()}`, mode = 'al
     if (Date.now() > deadline) throw new Error('analyzer did not start in 30 s');
     await sleep(200);
   }
-  return { base, port, hostId, proc, stop };
+  return { base, port, hostId, proc, stop, dir, request: req };
 }
 
 const MIME = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.json': 'application/json' };
@@ -126,10 +176,15 @@ export async function uiURL(t, analyzer) {
 
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
-export async function launch(t) {
+/**
+ * Launches Chromium and opens a page. home: the HOME Chromium runs with
+ * (its NSS database of trusted CAs is $HOME/.pki/nssdb), instead of ours.
+ */
+export async function launch(t, { home } = {}) {
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    ...(home ? { env: { ...process.env, HOME: home } } : {}),
   });
   t.after(() => browser.close());
   const page = await browser.newPage({ viewport: { width: 1400, height: 850 } });

@@ -30,7 +30,7 @@ function openstackGraph(p) {
   edge(ids.qrouter, ids.veth, 'ownership');
   ids.brint = node('brint', { Name: 'br-int', Type: 'ovsbridge' });
   edge(ids.host, ids.brint, 'ownership');
-  ids.ovsport = node('ovsport', { Name: 'tap5c0ffee1-2a', Type: 'ovsport' });
+  ids.ovsport = node('ovsport', { Name: 'tap5c0ffee1-2a', Type: 'ovsport', UUID: '0b7a6f1c-2d7e-4c55-9d1e-3a3b5c7d9e02' });
   edge(ids.brint, ids.ovsport, 'ownership');
   ids.tap = node('tap', {
     Name: 'tap5c0ffee1-2a', Type: 'tap', State: 'UP', MAC: 'fe:16:3e:12:34:56', Manager: 'neutron', PeerIntfMAC: 'fa:16:3e:12:34:56',

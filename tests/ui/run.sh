@@ -13,6 +13,9 @@ export PATH=/usr/local/go/bin:$PATH
 need=
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || need="$need chromium"
 command -v ip >/dev/null || need="$need iproute2"
+# auth.test.mjs: the test CA in a browser profile's NSS database, certificates by openssl.
+command -v certutil >/dev/null || need="$need libnss3-tools"
+command -v openssl >/dev/null || need="$need openssl"
 if [ -n "$need" ]; then
   echo "installing:$need"
   apt-get update -qq

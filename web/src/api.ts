@@ -6,15 +6,38 @@ export class APIError extends Error {
   }
 }
 
+/**
+ * Sent with every request of the UI: with it, a 401 comes without the
+ * WWW-Authenticate challenge (no Basic dialog of the browser); the UI shows
+ * its own login form.
+ */
+export const UI_HEADERS: Record<string, string> = { 'X-Skydive-UI': '1' };
+
+/** Called on every 401 (the session is gone, or never was): main shows the login form. */
+let onUnauthorized: (e: APIError) => void = () => {};
+export function setUnauthorizedHandler(f: (e: APIError) => void) {
+  onUnauthorized = f;
+}
+
+/** fetch with the UI's headers; a 401 is an APIError, given to onUnauthorized too. */
+export async function uiFetch(path: string, init: RequestInit = {}): Promise<{ r: Response; text: string }> {
+  const r = await fetch(path, { credentials: 'same-origin', ...init, headers: { ...UI_HEADERS, ...(init.headers as Record<string, string> | undefined) } });
+  const text = await r.text();
+  if (!r.ok) {
+    const e = new APIError(r.status, text.trim() || r.statusText);
+    if (r.status === 401) onUnauthorized(e);
+    throw e;
+  }
+  return { r, text };
+}
+
 export async function api<T = any>(method: string, path: string, body?: unknown): Promise<T> {
   const init: RequestInit = { method, headers: {} };
   if (body !== undefined) {
     init.body = JSON.stringify(body);
     (init.headers as Record<string, string>)['Content-Type'] = 'application/json';
   }
-  const r = await fetch(path, init);
-  const text = await r.text();
-  if (!r.ok) throw new APIError(r.status, text.trim() || r.statusText);
+  const { text } = await uiFetch(path, init);
   if (!text) return undefined as T;
   try {
     return JSON.parse(text) as T;

@@ -212,7 +212,7 @@ export class DetailsPanel {
         'div',
         { class: 'actions' },
         kids ? h('button', { id: 'details-toggle', onclick: () => this.actions.toggle(n.ID) }, this.actions.expanded(n.ID) ? `Collapse (${kids})` : `Expand (${kids})`) : null,
-        h('button', { onclick: () => this.actions.capture(n) }, 'Capture…'),
+        h('button', { class: 'capture-node', 'data-perm': 'capture:write', onclick: () => this.actions.capture(n) }, 'Capture…'),
       ),
       openstackSection(n),
       h('div', { class: 'chart-box' }, h('div', { class: 'chart-title' }, 'Interface traffic (RxBytes/TxBytes per s)'), this.canvas),

@@ -4,7 +4,8 @@ import { Store, Subscriber, wsURL, GNode, GraphObj } from './model';
 import { TopologyView, TYPE_STYLES, FABRIC, EDGE_LOOKS, DOWN_RED, styleOf } from './view';
 import { badgeIcon, EdgeLook } from './canvas';
 import { DetailsPanel } from './details';
-import { gremlin, collectIDs, gq, APIError } from './api';
+import { gremlin, collectIDs, gq, APIError, uiFetch, setUnauthorizedHandler } from './api';
+import { LoginScreen, Permission, setPermissions, permissionsFromCookie, rememberedUser, logout } from './auth';
 import { parseDuration, formatDuration } from './duration';
 import { mountPanels, PanelContext } from './panels';
 
@@ -38,7 +39,10 @@ const timeAgo = h('input', { id: 'time-ago', type: 'text', size: 7, value: 'now'
 const diffBtn = h('button', { id: 'diff-btn', title: 'Changes between the two times' }, 'Diff');
 const diffFrom = h('input', { id: 'diff-from', type: 'text', size: 5, value: '5m', title: 'Changes over this long before the shown time: 30s, 5m, 1h' });
 const timeBox = h('span', { class: 'timebox' }, timeMode, timeSlider, timeAgo, h('span', { class: 'sep' }, 'changes over last'), diffFrom, diffBtn);
-const header = h('header', null, h('span', { class: 'logo' }, 'Skydive'), timeBox, h('span', { class: 'search' }, searchMode, searchInput, searchInfo), h('span', { class: 'spacer' }), counts, conn);
+const userName = h('span', { class: 'user-name', id: 'user-name' });
+const logoutBtn = h('button', { id: 'logout', title: 'Log out of this analyzer', onclick: () => logout() }, 'Log out');
+const userBox = h('span', { class: 'user-box', id: 'user-box', hidden: true }, userName, logoutBtn);
+const header = h('header', null, h('span', { class: 'logo' }, 'Skydive'), timeBox, h('span', { class: 'search' }, searchMode, searchInput, searchInfo), h('span', { class: 'spacer' }), counts, conn, userBox);
 
 const graphEl = h('div', { id: 'graph' });
 const toolbar = h('div', { class: 'toolbar' });
@@ -136,6 +140,8 @@ let firstSync = true;
 sub.onState = (s, info) => {
   conn.className = `conn ${s}`;
   conn.textContent = s === 'disconnected' ? `disconnected${info ? ': ' + info : ''} — reconnecting` : s;
+  // A browser does not tell why a websocket was refused: ask the API whether it is a 401.
+  if (s === 'disconnected') checkAuth();
 };
 sub.onMessage = (m) => {
   if (m.Namespace !== 'Graph') return panels.onMessage(m);
@@ -354,4 +360,69 @@ function showSideTab(name: string) {
   panels.show(name);
 }
 
-sub.start();
+// ---- authentication (auth.ts): a login form when the API answers 401
+const loginScreen = new LoginScreen();
+(window as any).__skydive.auth = { backend: '', user: '', loggedIn: false };
+let loginWait: Promise<void> | null = null;
+
+function showUser(backend: string, user: string) {
+  Object.assign((window as any).__skydive.auth, { backend, user, loggedIn: true });
+  userName.textContent = user || 'logged in';
+  userBox.title = `Logged in${user ? ` as ${user}` : ''} (authentication: ${backend})`;
+  userBox.hidden = false;
+}
+
+/** Stops everything behind the login form until the user logs in, then starts again. */
+function needLogin(info = ''): Promise<void> {
+  if (loginWait) return loginWait;
+  sub.stop();
+  conn.className = 'conn disconnected';
+  conn.textContent = 'not logged in';
+  loginWait = loginScreen.show(info).then(async (perms: Permission[] | null) => {
+    loginWait = null;
+    setPermissions(perms);
+    const st = await status();
+    showUser(st.body?.Security?.AuthBackend || 'the analyzer', rememberedUser());
+    sub.start();
+    panels.refresh();
+  });
+  return loginWait;
+}
+setUnauthorizedHandler(() => void needLogin());
+
+/** GET /api/status: its HTTP status, and the body when 200. */
+async function status(): Promise<{ code: number; body?: any }> {
+  try {
+    const { text } = await uiFetch('/api/status');
+    return { code: 200, body: JSON.parse(text) };
+  } catch (e) {
+    return { code: e instanceof APIError ? e.status : 0 };
+  }
+}
+
+let checking = false;
+async function checkAuth() {
+  if (checking || loginWait) return;
+  checking = true;
+  try {
+    await status(); // a 401 calls needLogin
+  } finally {
+    checking = false;
+  }
+}
+
+async function boot() {
+  // The websocket once the API lets us in: a 401 brings the login form
+  // (needLogin, from uiFetch), which starts it after logging in. Any other
+  // answer (no /api/status on this analyzer, an error) starts it too.
+  const st = await status();
+  if (st.code === 401) return;
+  // A 403 (a role without status read) says that authentication is on too.
+  const backend = st.body?.Security?.AuthBackend || (st.code === 403 ? 'the analyzer' : '');
+  if (backend) {
+    setPermissions(permissionsFromCookie());
+    showUser(backend, rememberedUser());
+  }
+  sub.start();
+}
+boot();

@@ -214,6 +214,8 @@ export class Subscriber {
 
   start() {
     this.stopped = false;
+    this.backoff = 500;
+    clearTimeout(this.timer);
     this.connect();
   }
 

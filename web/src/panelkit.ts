@@ -120,7 +120,14 @@ export function resourcePanel(opts: {
   sortBy?: (r: any) => string;
 }) {
   const list = h('div', { class: 'list' });
+  const listMsg = h('div', { class: 'msg list-msg' });
   const root = h('div', { class: 'resource', 'data-resource': opts.resource });
+  // Creating and deleting need the resource's write permission (hidden otherwise).
+  const perm = `${opts.resource}:write`;
+  const createBox = () => [
+    h('details', { class: 'create', 'data-perm': perm }, h('summary', null, opts.create), f.el),
+    h('p', { class: 'perm-note', 'data-perm-denied': perm }, `Your role may not change ${opts.title.toLowerCase()}.`),
+  ];
   const f = form(opts.fields, opts.ctx, opts.create, async (v) => {
     await api('POST', `/api/${opts.resource}`, opts.transform ? opts.transform(v) : v);
     await refresh();
@@ -140,12 +147,16 @@ export function resourcePanel(opts: {
               const x = g(r);
               return h('td', null, x instanceof Node ? x : fmt(x));
             }),
-            h('td', null, h('button', { class: 'small danger', onclick: async (ev: Event) => {
+            h('td', null, h('button', { class: 'small danger', 'data-perm': perm, onclick: async (ev: Event) => {
               ev.stopPropagation();
+              listMsg.className = 'msg';
+              listMsg.textContent = '';
               try {
                 await api('DELETE', `/api/${opts.resource}/${encodeURIComponent(r.UUID)}`);
               } catch (e) {
-                alert(errorText(e));
+                // The server's refusal (403 for a role that may not) next to the list.
+                listMsg.className = 'msg error list-msg';
+                listMsg.textContent = errorText(e);
               }
               refresh();
             } }, opts.deleteLabel || 'Delete'))))
@@ -153,7 +164,7 @@ export function resourcePanel(opts: {
         ),
       );
       root.classList.remove('missing');
-      if (!root.contains(list)) clear(root, h('h4', null, opts.title), opts.before, list, h('details', { class: 'create' }, h('summary', null, opts.create), f.el));
+      if (!root.contains(list)) clear(root, h('h4', null, opts.title), opts.before, listMsg, list, createBox());
     } catch (e) {
       if (isMissing(e)) {
         root.classList.add('missing');
@@ -161,7 +172,7 @@ export function resourcePanel(opts: {
       } else clear(list, h('div', { class: 'error' }, errorText(e)));
     }
   }
-  clear(root, h('h4', null, opts.title), opts.before, list, h('details', { class: 'create' }, h('summary', null, opts.create), f.el));
+  clear(root, h('h4', null, opts.title), opts.before, listMsg, list, createBox());
   return { el: root, refresh, form: f };
 }
 

@@ -237,6 +237,10 @@ export function mountPanels(side: HTMLElement, detailsEl: HTMLElement, diffEl: H
 
   return {
     show,
+    /** Reads the shown tab again (after logging in). */
+    refresh() {
+      show(current || 'captures');
+    },
     selectionChanged() {},
     /** The subscriber's messages other than the graph's (alert notifications). */
     onMessage(m: WSMessage) {

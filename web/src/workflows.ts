@@ -4,7 +4,7 @@
 // result; create workflows from YAML or JSON, delete the users' ones.
 
 import { h, clear } from './dom';
-import { api, collectIDs, isMissing, APIError } from './api';
+import { api, collectIDs, isMissing, uiFetch } from './api';
 import { GNode } from './model';
 import { PanelContext, unavailable, errorText } from './panelkit';
 import { renderMarkdown } from './markdown';
@@ -36,9 +36,7 @@ export interface WorkflowParam {
 
 /** POSTs a text body (YAML or JSON) and answers the JSON reply. */
 async function postText(path: string, text: string, type: string): Promise<any> {
-  const r = await fetch(path, { method: 'POST', body: text, headers: { 'Content-Type': type } });
-  const body = await r.text();
-  if (!r.ok) throw new APIError(r.status, body.trim() || r.statusText);
+  const { text: body } = await uiFetch(path, { method: 'POST', body: text, headers: { 'Content-Type': type } });
   return body ? JSON.parse(body) : undefined;
 }
 
@@ -99,7 +97,7 @@ export function workflowsPanel(ctx: PanelContext) {
   let rendered = ''; // the workflow the form was made for (UUID and content)
 
   const pick = h('select', { id: 'workflow-pick' });
-  const delBtn = h('button', { type: 'button', class: 'small danger', id: 'workflow-delete', title: 'Delete this workflow' }, 'Delete');
+  const delBtn = h('button', { type: 'button', class: 'small danger', id: 'workflow-delete', title: 'Delete this workflow', 'data-perm': 'workflow:write' }, 'Delete');
   const listMsg = h('span', { class: 'msg' });
   const body = h('div', { class: 'workflow-body' });
 
@@ -128,7 +126,7 @@ export function workflowsPanel(ctx: PanelContext) {
       createMsg.textContent = errorText(e);
     }
   });
-  const createEl = h('details', { class: 'create', id: 'workflow-create-box' },
+  const createEl = h('details', { class: 'create', id: 'workflow-create-box', 'data-perm': 'workflow:write' },
     h('summary', null, 'Create workflow (YAML or JSON)'),
     h('div', { class: 'form' }, src,
       h('div', { class: 'form-actions' }, createBtn, ' ', h('a', { href: '#', class: 'small', onclick: (e: Event) => (e.preventDefault(), (src.value = SAMPLE)) }, 'insert an example')),
@@ -220,8 +218,9 @@ export function workflowsPanel(ctx: PanelContext) {
       return h('label', { class: `field param ${p.Type}`, 'data-param': p.Name },
         h('span', { title: p.Description || '' }, p.Name, p.Description ? h('small', null, ` ${p.Description}`) : null), input);
     });
-    const exec = h('button', { type: 'submit', class: 'primary', id: 'workflow-execute' }, 'Execute');
-    const f = h('form', { class: 'form workflow-form' }, rows.length ? rows : h('p', { class: 'empty' }, 'No parameter.'), h('div', { class: 'form-actions' }, exec), msg);
+    const exec = h('button', { type: 'submit', class: 'primary', id: 'workflow-execute', 'data-perm': 'workflow.call:write' }, 'Execute');
+    const f = h('form', { class: 'form workflow-form' }, rows.length ? rows : h('p', { class: 'empty' }, 'No parameter.'),
+      h('div', { class: 'form-actions' }, exec, h('span', { class: 'perm-note', 'data-perm-denied': 'workflow.call:write' }, 'Your role may not run workflows.')), msg);
     f.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       result.className = 'result';
