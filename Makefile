@@ -9,7 +9,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # What the tests need on a fresh Debian machine.
 APT_PACKAGES := iproute2 iputils-ping tcpdump libpcap-dev openvswitch-switch clickhouse-server clickhouse-client \
 	curl socat neutron-server python3-keystone ovn-central libvirt-daemon libvirt-clients runc busybox-static lldpd \
-	prometheus libnss3-tools
+	prometheus libnss3-tools openssl
 
 .PHONY: all build ui run test deps unit privileged e2e ui-test lint bench fuzz clean lab lab-down lab-status
 
@@ -71,12 +71,15 @@ ui-test: build
 
 ## bench: the benchmarks the issues ask for
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
-	@if [ "$$(id -u)" = 0 ]; then $(GO) test -tags privileged -run '^$$' -bench AFPacketSustained -benchtime 1x ./internal/capture/; \
+	@mkdir -p bench
+	@set -o pipefail; $(GO) test -run '^$$' -bench . -benchmem -timeout 15m ./internal/... | tee bench/raw.txt
+	@if [ "$$(id -u)" = 0 ]; then set -o pipefail; $(GO) test -tags privileged -run '^$$' -bench AFPacketSustained -benchtime 1x ./internal/capture/ | tee -a bench/raw.txt; \
 	else echo "not root: afpacket capture benchmark skipped"; fi
 	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory build >/dev/null && \
 	  SKIP_UI_BUILD=1 SKYDIVE_BIN=$(CURDIR)/$(BIN) tests/ui/run.sh ./perf.test.mjs >/dev/null && \
 	  echo "UI at 10,000 nodes (tests/ui/artifacts/perf.json):" && cat tests/ui/artifacts/perf.json; fi
+	$(GO) run ./tools/benchreport -in bench/raw.txt -perf tests/ui/artifacts/perf.json -out bench
+	@echo "bench/REPORT.md and bench/report.json written"; sed -n '/## Targets/,/## Every/p' bench/REPORT.md
 
 ## fuzz: a short run of every fuzz target (FUZZTIME=10m for a long one)
 FUZZTIME ?= 30s

@@ -179,8 +179,10 @@ func (g *Guard) unauthorized(w http.ResponseWriter, r *http.Request, err error) 
 		g.logger().Warn("authentication failed", "path", r.URL.Path, "err", err)
 	}
 	// Browsers pop their own dialog on a Basic challenge; the UI has a
-	// login form of its own and says so.
-	if r.Header.Get("X-Skydive-UI") == "" {
+	// login form of its own and says so (its websockets cannot send the
+	// header: no challenge on a browser's websocket upgrade).
+	browserWS := strings.EqualFold(r.Header.Get("Upgrade"), "websocket") && r.Header.Get("Origin") != ""
+	if r.Header.Get("X-Skydive-UI") == "" && !browserWS {
 		w.Header().Set("WWW-Authenticate", `Basic realm="Skydive Authentication"`)
 	}
 	http.Error(w, "Unauthorized: "+err.Error(), http.StatusUnauthorized)

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const sample = `goos: linux
+goarch: amd64
+pkg: github.com/skydive-ng/skydive/internal/flow
+cpu: Test CPU
+BenchmarkMillionUDPFlows/create-2   	 1000000	       450.0 ns/op	   1500000 pkts/s	     900 B/op	      12 allocs/op
+BenchmarkMillionUDPFlows/create-2   	 1000000	       550.0 ns/op	   1700000 pkts/s	     900 B/op	      14 allocs/op
+BenchmarkMillionUDPFlows/known-2    	 5000000	       300.0 ns/op	   2000000 pkts/s	       0 B/op	       0 allocs/op
+PASS
+pkg: github.com/skydive-ng/skydive/internal/store/embedded
+BenchmarkFlowInsert-2   	  200000	      9000 ns/op	     90000 flows/s
+`
+
+func TestReport(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "raw.txt")
+	if err := os.WriteFile(in, []byte(sample), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	perf := filepath.Join(dir, "perf.json")
+	if err := os.WriteFile(perf, []byte(`{"nodes": 10000, "firstRenderMs": 1234}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(in, perf, dir); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "REPORT.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| 14 | all-new flows per second, one core | MillionUDPFlows/create | ≥ 1.00M pkts/s | 1.60M pkts/s | met |",
+		"| 14 | packets of known flows per second, one core (0.4 µs of CPU per packet end to end) | MillionUDPFlows/known | ≥ 2.50M pkts/s | 2.00M pkts/s | not met |",
+		"flows written per second to the embedded store | FlowInsert | ≥ 100.0k flows/s | 90.0k flows/s | not met |",
+		"| 13 allocs/op | met |",
+		"ui/firstRenderMs | ≤ 2000 ms | 1234 ms | met |",
+		"not measured",
+		"| cores |",
+	} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("REPORT.md lacks %q:\n%s", want, md)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "report.json")); err != nil {
+		t.Fatal(err)
+	}
+}
