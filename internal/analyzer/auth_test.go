@@ -1,12 +1,16 @@
 package analyzer
 
 import (
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/skydive-ng/skydive/internal/config"
+	"github.com/skydive-ng/skydive/internal/testutil"
 )
 
 // authConfig turns basic authentication on: admin is an admin, viewer a
@@ -123,5 +127,47 @@ func TestEveryRouteNeedsCredentials(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || len(resp.Cookies()) != 2 {
 		t.Fatalf("login: %d, cookies %v", resp.StatusCode, resp.Cookies())
+	}
+}
+
+// TestOriginalClientWithCredentials replays the bodies the original's
+// client sends, with the Basic credentials its --username/--password give:
+// each is taken (2xx or, for the ones naming what this empty analyzer does
+// not have, 4xx that is neither 401 nor 403); without them, each is 401.
+func TestOriginalClientWithCredentials(t *testing.T) {
+	raw, err := os.ReadFile(testutil.RepoFile(t, "tests/e2e/testdata/original-client-requests.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		Requests []struct {
+			Method, Path string
+			Body         json.RawMessage
+		}
+	}
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + startAnalyzerWith(t, t.TempDir(), authConfig, nil)
+	for _, r := range rec.Requests {
+		for _, creds := range []bool{false, true} {
+			req, _ := http.NewRequest(r.Method, base+r.Path, strings.NewReader(string(r.Body)))
+			req.Header.Set("Content-Type", "application/json")
+			if creds {
+				req.SetBasicAuth("admin", "adm-pw")
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			switch {
+			case !creds && resp.StatusCode != http.StatusUnauthorized:
+				t.Errorf("%s %s without credentials: %d", r.Method, r.Path, resp.StatusCode)
+			case creds && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden || resp.StatusCode >= 500):
+				t.Errorf("%s %s with credentials: %d %s", r.Method, r.Path, resp.StatusCode, body)
+			}
+		}
 	}
 }
