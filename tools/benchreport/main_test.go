@@ -15,6 +15,8 @@ BenchmarkMillionUDPFlows/create-2   	 1000000	       450.0 ns/op	   1500000 pkts
 BenchmarkMillionUDPFlows/create-2   	 1000000	       550.0 ns/op	   1700000 pkts/s	     900 B/op	      14 allocs/op
 BenchmarkMillionUDPFlows/known-2    	 5000000	       300.0 ns/op	   2000000 pkts/s	       0 B/op	       0 allocs/op
 PASS
+pkg: github.com/skydive-ng/skydive/internal/store/clickhouse
+BenchmarkFlowInsert-2   	  200000	      9000 ns/op	     10 flows/s
 pkg: github.com/skydive-ng/skydive/internal/store/embedded
 BenchmarkFlowInsert-2   	  200000	      9000 ns/op	     90000 flows/s
 `
