@@ -133,11 +133,13 @@ func Run(ctx context.Context, opts Options) error {
 	captures := ondemand.New(ondemand.Options{Graph: g, Send: fwd.Send, Logger: log, OnFlows: flowMetrics.Observe,
 		FlowUpdate: time.Duration(cfg.Flow.Update) * time.Second, FlowExpire: time.Duration(cfg.Flow.Expire) * time.Second,
 		StatsUpdate: time.Duration(cfg.Agent.Capture.StatsUpdate) * time.Second,
-		MPLSUDPPort: cfg.OpenContrail.MPLSUDPPort})
+		MPLSUDPPort: cfg.OpenContrail.MPLSUDPPort,
+		NetFlowAddr: cfg.Agent.Flow.NetFlow.BindAddress, NetFlowMinPort: cfg.Agent.Flow.NetFlow.PortMin, NetFlowMaxPort: cfg.Agent.Flow.NetFlow.PortMax})
 	fwd.OnMessage = captures.HandleMessage
 	if ovs != nil {
 		captures.EnableOVSSFlow(ovs)
 		captures.EnableOVSMirror(ovs)
+		captures.EnableOVSNetFlow(ovs)
 	}
 
 	api := &httpapi.Server{

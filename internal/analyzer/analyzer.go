@@ -16,6 +16,7 @@ import (
 	"github.com/skydive-ng/skydive/internal/auth"
 	"github.com/skydive-ng/skydive/internal/captures"
 	"github.com/skydive-ng/skydive/internal/config"
+	"github.com/skydive-ng/skydive/internal/export"
 	"github.com/skydive-ng/skydive/internal/flow"
 	"github.com/skydive-ng/skydive/internal/flowstore"
 	"github.com/skydive-ng/skydive/internal/graph"
@@ -89,9 +90,15 @@ func Run(ctx context.Context, opts Options) error {
 	promRegistry, promAnalyzer, stopCounting := metrics.NewAnalyzer(metrics.AnalyzerSources{Graph: g,
 		Agents: func() int { return connectedAgents() }, Store: storeQueue(durable)})
 	defer stopCounting()
+	// analyzer.flow.export: the flow updates to IPFIX collectors and files.
+	flowExports, err := export.New(cfg.Analyzer.Flow.Export, export.Options{Graph: g, Logger: log})
+	if err != nil {
+		return err
+	}
 	publishFlows := func(flows []*flow.Flow) {
 		promAnalyzer.FlowUpdates(len(flows))
 		flowSubs.publish(flows)
+		flowExports.Publish(flows)
 	}
 	agents := &replicate.Server{Graph: g, Logger: log, OnMessage: flowUpdates(ctx, store, publishFlows, log),
 		PingDelay: time.Duration(cfg.HTTP.WS.PingDelay) * time.Second,
@@ -218,6 +225,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	grp.Go(func() error { return runAlerts(ctx) })
 	grp.Go(func() error { return runRules(ctx) })
+	grp.Go(func() error { return flowExports.Run(ctx) })
 	grp.Go(func() error {
 		return httpapi.ServeTLS(ctx, l, cfg.Analyzer.Listen, guard.Wrap(checkQuery(mux)), log.With("server", "analyzer"), serverTLS)
 	})

@@ -92,6 +92,12 @@ func Start(ctx context.Context, spec Spec, target Target, table *flow.Table) (*C
 		if err == nil {
 			c.src, c.addr = sf, sf.addr()
 		}
+	case TypeNetFlow, TypeOVSNetFlow:
+		var nf *netflowSource
+		nf, err = openNetFlow(spec, table, c.log)
+		if err == nil {
+			c.src, c.addr = nf, nf.addr()
+		}
 	case TypePcapSocket:
 		var ps *pcapSocket
 		ps, err = openPcapSocket(spec, c.log)

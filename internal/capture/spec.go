@@ -5,7 +5,10 @@
 //     the socket receives anything;
 //   - pcap: a libpcap handle opened inside the namespace;
 //   - pcapsocket: a TCP listener (127.0.0.1, a given port or the first
-//     free one of 8100–8132) accepting pcap/pcapng streams.
+//     free one of 8100–8132) accepting pcap/pcapng streams;
+//   - sflow, ovssflow: a UDP sFlow collector fed the sampled headers;
+//   - netflow, ovsnetflow: a UDP NetFlow v5/v9 and IPFIX collector whose
+//     records go to the table with flow.Table.FeedRecord.
 //
 // A Capture keeps the first RawPacketLimit raw packets of each flow when
 // asked (see Capture.RawPackets).
@@ -34,10 +37,15 @@ const (
 	// TypeOVSMirror captures, with afpacket, an internal port an OVS mirror
 	// copies a port's traffic to (the agent sets the mirror up).
 	TypeOVSMirror = "ovsmirror"
+	// TypeNetFlow collects NetFlow v5, v9 and IPFIX from any exporter.
+	TypeNetFlow = "netflow"
+	// TypeOVSNetFlow collects the NetFlow an OVS bridge is told to send
+	// (the agent configures the bridge; the capture is a TypeNetFlow one).
+	TypeOVSNetFlow = "ovsnetflow"
 )
 
 // Types lists the capture types this package runs.
-var Types = []string{TypeAFPacket, TypePcap, TypePcapSocket, TypeSFlow, TypeOVSSFlow, TypeOVSMirror}
+var Types = []string{TypeAFPacket, TypePcap, TypePcapSocket, TypeSFlow, TypeOVSSFlow, TypeOVSMirror, TypeNetFlow, TypeOVSNetFlow}
 
 // Header sizes (snap lengths) accepted by Spec.HeaderSize.
 const (
@@ -84,6 +92,10 @@ type Spec struct {
 	// (127.0.0.1, 6345..6355); Port, when set, is the port.
 	SFlowAddr                  string
 	SFlowMinPort, SFlowMaxPort int
+	// NetFlowAddr and the port range are where NetFlow/IPFIX captures
+	// listen (127.0.0.1, 6365..6375); Port, when set, is the port.
+	NetFlowAddr                    string
+	NetFlowMinPort, NetFlowMaxPort int
 	// Promiscuous puts the interface in promiscuous mode while capturing.
 	Promiscuous bool
 	// Logger (slog.Default() if nil).
@@ -137,9 +149,18 @@ func (s Spec) Normalize() Spec {
 // compiled (with libpcap) for Ethernet.
 func (s Spec) Validate() error {
 	switch s.Type {
-	case "", TypeAFPacket, TypePcap, TypePcapSocket, TypeSFlow, TypeOVSSFlow, TypeOVSMirror:
+	case "", TypeAFPacket, TypePcap, TypePcapSocket, TypeSFlow, TypeOVSSFlow, TypeOVSMirror, TypeNetFlow, TypeOVSNetFlow:
 	default:
 		return &ValidationError{Field: "Type", Err: fmt.Errorf("%w %q (want one of %s)", ErrUnknownType, s.Type, strings.Join(Types, ", "))}
+	}
+	if s.Type == TypeNetFlow || s.Type == TypeOVSNetFlow {
+		// Records, not packets: nothing to filter or keep.
+		if s.BPFFilter != "" {
+			return invalid("BPFFilter", "a %s capture receives flow records, not packets: no filter", s.Type)
+		}
+		if s.RawPacketLimit != 0 {
+			return invalid("RawPacketLimit", "a %s capture receives flow records, not packets: no raw packets", s.Type)
+		}
 	}
 	if s.HeaderSize != 0 && (s.HeaderSize < MinHeaderSize || s.HeaderSize > MaxHeaderSize) {
 		return invalid("HeaderSize", "%d is out of range (0 or %d..%d)", s.HeaderSize, MinHeaderSize, MaxHeaderSize)

@@ -78,6 +78,7 @@ type Analyzer struct {
 	DataDir string        `yaml:"data_dir"`
 	Alert   AnalyzerAlert `yaml:"alert"`
 	Auth    ServiceAuth   `yaml:"auth"`
+	Flow    AnalyzerFlow  `yaml:"flow"`
 }
 
 // AnalyzerAlert configures the alerts' evaluation.
@@ -121,6 +122,7 @@ type Agent struct {
 	// Metadata is added to the host node.
 	Metadata map[string]any `yaml:"metadata"`
 	Auth     ServiceAuth    `yaml:"auth"`
+	Flow     AgentFlow      `yaml:"flow"`
 }
 
 // AgentCapture configures the agent's captures.
@@ -345,6 +347,9 @@ func (c *Config) Validate() error {
 	}
 	if p := c.OpenContrail.MPLSUDPPort; p <= 0 || p > 65535 {
 		return fmt.Errorf("opencontrail.mpls_udp_port: %d is out of range (1..65535)", p)
+	}
+	if err := c.validateFlow(); err != nil {
+		return err
 	}
 	if c.HTTP.WS.PingDelay <= 0 || c.HTTP.WS.PongTimeout <= 0 {
 		return errors.New("http.ws.ping_delay and http.ws.pong_timeout: must be > 0 seconds")

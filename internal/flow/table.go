@@ -138,6 +138,8 @@ type Table struct {
 	dns  layers.DNS
 	dhcp layers.DHCPv4
 	vrrp layers.VRRPv2
+
+	rec [recordHeaderMax]byte // FeedRecord's packet header (record.go)
 }
 
 // NewTable returns an empty table.

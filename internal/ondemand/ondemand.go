@@ -45,6 +45,14 @@ type Options struct {
 	// EnableOVSSFlow points an OVS bridge's sFlow at a collector address
 	// and returns how to undo it (nil: no OVS on this agent).
 	EnableOVSSFlow func(ctx context.Context, bridge, target string, c v1.Capture) (disable func(context.Context) error, err error)
+	// EnableOVSNetFlow points an OVS bridge's NetFlow at a collector
+	// address and returns how to undo it (nil: no OVS on this agent).
+	EnableOVSNetFlow func(ctx context.Context, bridge, target string, c v1.Capture) (disable func(context.Context) error, err error)
+	// NetFlowAddr and NetFlowMinPort..NetFlowMaxPort are where netflow
+	// and ovsnetflow captures listen (agent.flow.netflow; zero values:
+	// the capture package's defaults).
+	NetFlowAddr                    string
+	NetFlowMinPort, NetFlowMaxPort int
 	// EnableOVSMirror mirrors a bridge's port to a new host interface.
 	EnableOVSMirror func(ctx context.Context, bridge, port, captureID string) (ifName string, disable func(context.Context) error, err error)
 	Logger          *slog.Logger
@@ -246,8 +254,18 @@ func (m *Manager) startLocked(a v1.CaptureAssignment) *running {
 			r.err = fmt.Errorf("no OVS probe on this agent")
 			return r
 		}
-	case capture.TypeSFlow:
-		// A collector: any node may stand for the sFlow agents it hears.
+	case capture.TypeOVSNetFlow:
+		if n.Metadata.String(graph.KeyType) != "ovsbridge" {
+			r.err = fmt.Errorf("an ovsnetflow capture runs on OVS bridges, %s is a %s", n.Metadata.String(graph.KeyName), n.Metadata.String(graph.KeyType))
+			return r
+		}
+		if m.opts.EnableOVSNetFlow == nil {
+			r.err = fmt.Errorf("no OVS probe on this agent")
+			return r
+		}
+	case capture.TypeSFlow, capture.TypeNetFlow:
+		// A collector: any node may stand for the sFlow agents or the
+		// NetFlow/IPFIX exporters it hears.
 	case capture.TypeOVSMirror:
 		if m.opts.EnableOVSMirror == nil {
 			r.err = fmt.Errorf("no OVS probe on this agent")
@@ -279,6 +297,7 @@ func (m *Manager) startLocked(a v1.CaptureAssignment) *running {
 	}
 	spec := capture.SpecOf(&a.Capture, n.Metadata.String(topology.KeyTID))
 	spec.Logger = m.opts.Logger
+	spec.NetFlowAddr, spec.NetFlowMinPort, spec.NetFlowMaxPort = m.opts.NetFlowAddr, m.opts.NetFlowMinPort, m.opts.NetFlowMaxPort
 	opts := capture.TableOptions(spec)
 	opts.Update, opts.Expire, opts.AppPorts, opts.Logger = m.opts.FlowUpdate, m.opts.FlowExpire, m.opts.AppPorts, m.opts.Logger
 	opts.MPLSUDPPort = m.opts.MPLSUDPPort
@@ -308,6 +327,18 @@ func (m *Manager) startLocked(a v1.CaptureAssignment) *running {
 			_ = c.Stop()
 			cancel()
 			r.capture, r.err = nil, fmt.Errorf("configure sFlow on %s: %w", n.Metadata.String(graph.KeyName), err)
+			return r
+		}
+		r.cleanup = disable
+	}
+	if a.Capture.Type == capture.TypeOVSNetFlow {
+		octx, ocancel := context.WithTimeout(ctx, 10*time.Second)
+		disable, err := m.opts.EnableOVSNetFlow(octx, n.Metadata.String(graph.KeyName), c.Addr(), a.Capture)
+		ocancel()
+		if err != nil {
+			_ = c.Stop()
+			cancel()
+			r.capture, r.err = nil, fmt.Errorf("configure NetFlow on %s: %w", n.Metadata.String(graph.KeyName), err)
 			return r
 		}
 		r.cleanup = disable
@@ -374,6 +405,8 @@ func (m *Manager) refreshLocked(nodes map[graph.Identifier]bool) {
 				switch c.Type {
 				case capture.TypeSFlow, capture.TypeOVSSFlow:
 					e["SFlowSocket"] = r.capture.Addr()
+				case capture.TypeNetFlow, capture.TypeOVSNetFlow:
+					e["NetFlowSocket"] = r.capture.Addr()
 				default:
 					e["PCAPSocket"] = r.capture.Addr()
 				}
@@ -414,6 +447,20 @@ func (m *Manager) EnableOVSSFlow(o SFlowEnabler) {
 		}
 		return o.EnableSFlow(ctx, bridge, ovsprobe.SFlowSettings{Target: target, Sampling: int(c.SamplingRate),
 			Polling: int(c.PollingInterval), Header: header, CaptureID: c.UUID})
+	}
+}
+
+// NetFlowEnabler is the OVS probe's side of ovsnetflow captures.
+type NetFlowEnabler interface {
+	EnableNetFlow(ctx context.Context, bridge string, s ovsprobe.NetFlowSettings) (func(context.Context) error, error)
+}
+
+// EnableOVSNetFlow lets ovsnetflow captures configure bridges through o.
+func (m *Manager) EnableOVSNetFlow(o NetFlowEnabler) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.opts.EnableOVSNetFlow = func(ctx context.Context, bridge, target string, c v1.Capture) (func(context.Context) error, error) {
+		return o.EnableNetFlow(ctx, bridge, ovsprobe.NetFlowSettings{Target: target, CaptureID: c.UUID})
 	}
 }
 

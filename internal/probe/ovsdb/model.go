@@ -28,6 +28,7 @@ type bridge struct {
 	OtherConfig  map[string]string `ovsdb:"other_config"`
 	Protocols    []string          `ovsdb:"protocols"`
 	Sflow        *string           `ovsdb:"sflow"`
+	Netflow      *string           `ovsdb:"netflow"`
 	Mirrors      []string          `ovsdb:"mirrors"`
 }
 
@@ -67,6 +68,7 @@ func dbModel() (model.ClientDBModel, error) {
 		"Interface":    &iface{},
 		"sFlow":        &sflow{},
 		"Mirror":       &mirror{},
+		"NetFlow":      &netflowRow{},
 	})
 }
 
