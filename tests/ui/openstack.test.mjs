@@ -120,6 +120,7 @@ test('openstack: instance mark, new probes\' styles, OpenStack port details, Gre
   }, ids.host);
   await frames(page);
   await shot(page, 'openstack.png');
+  await page.click('#legend-toggle'); // folded at first
   await page.locator('#legend').screenshot({ path: `${artifacts}/openstack-legend.png` });
 
   // 2. The tap is an instance interface, with the mark in its look and in the last frame; the veth is not.

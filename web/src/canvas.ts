@@ -22,19 +22,50 @@ export type Badge = '' | 'instance';
 /** How an edge's line is drawn. */
 export type LineDash = 'solid' | 'dashed' | 'dotted';
 
+/** A small picture inside a node that says its kind at a glance ('' for none); see ICONS. */
+export type Icon = '' | 'host' | 'netns' | 'bridge' | 'vm' | 'container' | 'switch' | 'tunnel';
+
+/**
+ * Label priority: hosts first, then namespaces, bridges and other groups,
+ * then interfaces. Labels are placed in this order and never overlap: a
+ * lower one that would is left out.
+ */
+export const LabelRank = { Host: 0, Namespace: 1, Group: 2, Leaf: 3 } as const;
+export type LabelRank = (typeof LabelRank)[keyof typeof LabelRank];
+
+/** A tinted area around a group's members (a namespace's, a bridge's, a host's). */
+export interface HullSpec {
+  id: string; // the group's node
+  color: string;
+  members: string[]; // node ids, the group's node included
+  depth: number; // nesting: outer groups have smaller depths
+}
+
 /** How a node looks; the view resolves it from type and state. */
 export interface NodeLook {
   fill: string;
   shape: Shape;
   size: number;
   label: string;
-  labelInside: boolean; // hosts: white label on the node
   stroke: string;
   strokeWidth: number;
   dashed: boolean;
   double: boolean; // collapsed group
   overlay: string; // halo colour ('' for none): highlight, diff marks
   badge: Badge;
+  rank: LabelRank;
+  icon: Icon;
+}
+
+/** A label the last frame drew: its box in container pixels. */
+export interface DrawnLabel {
+  id: string;
+  text: string;
+  rank: LabelRank;
+  x: number; // left
+  y: number; // top
+  w: number;
+  h: number;
 }
 
 export interface EdgeLook {
@@ -79,9 +110,27 @@ export interface Point {
   y: number;
 }
 
-const LABEL_FONT_PX = 9;
-const MIN_LABEL_PX = 7; // labels smaller than this on screen are not drawn
-const MAX_LABELS = 4000; // per frame
+/** Bands of the view, in pixels, that something covers. */
+export interface Insets {
+  left: number;
+  right: number;
+  top: number;
+  bottom: number;
+}
+
+/**
+ * Label sizes on screen, by rank: a label is scale × zoom pixels high,
+ * within [min, max]; below hide it is not drawn (hosts and namespaces are
+ * always drawn, at least 13 and 12 px high, so that they read at any zoom).
+ */
+const LABEL_STYLES: { scale: number; min: number; max: number; hide: number; font: string }[] = [
+  { scale: 14, min: 13, max: 18, hide: 0, font: 'bold' },
+  { scale: 11, min: 12, max: 16, hide: 0, font: 'bold' },
+  { scale: 10, min: 10, max: 14, hide: 4, font: '' },
+  { scale: 9, min: 9, max: 13, hide: 4, font: '' },
+];
+const MAX_LABELS = 3000; // candidates per frame
+const LABEL_CELL = 48; // the overlap grid's cell, in screen pixels
 const TAP_SLOP_PX = 4;
 const DOUBLE_TAP_MS = 350;
 const SELECT_COLOR = '#0069d9';
@@ -208,6 +257,94 @@ export function badgeIcon(kind: Exclude<Badge, ''>, fill: string, cssPx = 20): H
   return c;
 }
 
+/** The convex hull of points (Andrew's monotone chain), counter-clockwise. */
+export function convexHull(points: Point[]): Point[] {
+  const pts = [...points].sort((a, b) => a.x - b.x || a.y - b.y);
+  if (pts.length < 3) return pts;
+  const cross = (o: Point, a: Point, b: Point) => (a.x - o.x) * (b.y - o.y) - (a.y - o.y) * (b.x - o.x);
+  const lower: Point[] = [];
+  for (const p of pts) {
+    while (lower.length >= 2 && cross(lower[lower.length - 2], lower[lower.length - 1], p) <= 0) lower.pop();
+    lower.push(p);
+  }
+  const upper: Point[] = [];
+  for (let i = pts.length - 1; i >= 0; i--) {
+    const p = pts[i];
+    while (upper.length >= 2 && cross(upper[upper.length - 2], upper[upper.length - 1], p) <= 0) upper.pop();
+    upper.push(p);
+  }
+  return lower.slice(0, -1).concat(upper.slice(0, -1));
+}
+
+/** Points around a circle, to build hulls that keep a margin around nodes. */
+function ring(out: Point[], x: number, y: number, r: number, k = 12) {
+  for (let i = 0; i < k; i++) {
+    const a = (2 * Math.PI * i) / k;
+    out.push({ x: x + r * Math.cos(a), y: y + r * Math.sin(a) });
+  }
+}
+
+/** Margin of a hull around its members, in graph units. */
+const HULL_PAD = 14;
+
+// ---- icons: a few strokes in a node's middle, drawn when the node is big enough on screen
+const ICON_MIN_PX = 20;
+type IconPainter = (ctx: CanvasRenderingContext2D, x: number, y: number, s: number) => void;
+export const ICONS: Record<Exclude<Icon, ''>, IconPainter> = {
+  // A screen on a stand.
+  host: (c, x, y, s) => {
+    c.rect(x - 0.3 * s, y - 0.24 * s, 0.6 * s, 0.36 * s);
+    c.moveTo(x, y + 0.12 * s);
+    c.lineTo(x, y + 0.24 * s);
+    c.moveTo(x - 0.14 * s, y + 0.24 * s);
+    c.lineTo(x + 0.14 * s, y + 0.24 * s);
+  },
+  // Braces: a scope.
+  netns: (c, x, y, s) => {
+    for (const d of [-1, 1]) {
+      c.moveTo(x + d * 0.12 * s, y - 0.26 * s);
+      c.lineTo(x + d * 0.22 * s, y - 0.26 * s);
+      c.lineTo(x + d * 0.22 * s, y + 0.26 * s);
+      c.lineTo(x + d * 0.12 * s, y + 0.26 * s);
+    }
+  },
+  // Two opposite arrows: a switch of frames.
+  bridge: (c, x, y, s) => {
+    for (const d of [-1, 1]) {
+      const yy = y + d * 0.1 * s;
+      c.moveTo(x - 0.24 * s, yy);
+      c.lineTo(x + 0.24 * s, yy);
+      c.moveTo(x + d * 0.24 * s, yy);
+      c.lineTo(x + d * 0.14 * s, yy - 0.07 * s);
+      c.moveTo(x + d * 0.24 * s, yy);
+      c.lineTo(x + d * 0.14 * s, yy + 0.07 * s);
+    }
+  },
+  // A window with a title bar.
+  vm: (c, x, y, s) => {
+    c.rect(x - 0.26 * s, y - 0.22 * s, 0.52 * s, 0.44 * s);
+    c.moveTo(x - 0.26 * s, y - 0.1 * s);
+    c.lineTo(x + 0.26 * s, y - 0.1 * s);
+  },
+  // A box with a lid.
+  container: (c, x, y, s) => {
+    c.rect(x - 0.24 * s, y - 0.12 * s, 0.48 * s, 0.34 * s);
+    c.moveTo(x - 0.28 * s, y - 0.2 * s);
+    c.lineTo(x + 0.28 * s, y - 0.2 * s);
+  },
+  // Four ports in a row.
+  switch: (c, x, y, s) => {
+    for (let i = 0; i < 4; i++) c.rect(x - 0.27 * s + i * 0.14 * s, y - 0.05 * s, 0.1 * s, 0.1 * s);
+  },
+  // A tube.
+  tunnel: (c, x, y, s) => {
+    c.moveTo(x - 0.26 * s, y - 0.1 * s);
+    c.lineTo(x + 0.26 * s, y - 0.1 * s);
+    c.moveTo(x - 0.26 * s, y + 0.1 * s);
+    c.lineTo(x + 0.26 * s, y + 0.1 * s);
+  },
+};
+
 /** Appends v to the list of key in m. */
 function bucket<T>(m: Map<string, T[]>, key: string, v: T) {
   const l = m.get(key);
@@ -239,6 +376,12 @@ export class GraphCanvas {
   frames = 0;
   lastDrawMs = 0;
   private badgedLast: RNode[] = [];
+  private hullSpecs: HullSpec[] = [];
+  private hullCache: { id: string; color: string; depth: number; points: Point[] }[] = [];
+  private hullsAt = -1; // geometry version of hullCache
+  private geom = 0; // bumped whenever a node moves, comes or goes
+  private labelsLast: DrawnLabel[] = [];
+  private widths = new Map<string, number>();
 
   onTap: (kind: 'node' | 'edge' | null, id: string | null) => void = () => {};
   onDoubleTap: (id: string) => void = () => {};
@@ -289,10 +432,11 @@ export class GraphCanvas {
     const n = this.nodes.get(id);
     if (n) {
       Object.assign(n, look, nodeKeys(look));
-      if (pos) (n.x = pos.x), (n.y = pos.y);
+      if (pos) (n.x = pos.x), (n.y = pos.y), this.geom++;
     } else {
       this.nodes.set(id, { id, x: pos?.x ?? 0, y: pos?.y ?? 0, ...look, ...nodeKeys(look) });
       this.nodeSet++;
+      this.geom++;
     }
     this.redraw();
   }
@@ -300,6 +444,7 @@ export class GraphCanvas {
   removeNode(id: string) {
     if (this.nodes.delete(id)) {
       this.nodeSet++;
+      this.geom++;
       this.redraw();
     }
     if (this.selectedId === id) this.selectedId = null;
@@ -332,7 +477,36 @@ export class GraphCanvas {
     if (!n) return;
     n.x = p.x;
     n.y = p.y;
+    this.geom++;
     this.redraw();
+  }
+
+  /** Sets the groups drawn as tinted areas around their members. */
+  setHulls(hulls: HullSpec[]) {
+    this.hullSpecs = hulls;
+    this.geom++;
+    this.redraw();
+  }
+
+  /**
+   * What the last frame drew, for tests: the labels' boxes in container
+   * pixels, the hulls' outlines in graph coordinates, and the viewport.
+   */
+  drawn(): { zoom: number; pan: Point; width: number; height: number; labels: DrawnLabel[]; hulls: { id: string; points: Point[] }[] } {
+    return {
+      zoom: this.z,
+      pan: { ...this.p },
+      width: this.width,
+      height: this.height,
+      labels: this.labelsLast.map((l) => ({ ...l })),
+      hulls: this.hullCache.map((h) => ({ id: h.id, points: h.points.map((p) => ({ ...p })) })),
+    };
+  }
+
+  /** A node's position in graph coordinates (null when not drawn). */
+  position(id: string): Point | null {
+    const n = this.nodes.get(id);
+    return n ? { x: n.x, y: n.y } : null;
   }
 
   select(id: string | null) {
@@ -384,11 +558,14 @@ export class GraphCanvas {
     return { x: (n.x + d) * this.z + this.p.x, y: (n.y - d) * this.z + this.p.y, side: badgeSide(n.size) * this.z };
   }
 
-  /** Fits the given nodes (all when none) in the view. */
-  fit(ids: Iterable<string> | null, padding: number, maxZoom = this.opts.maxZoom) {
+  /**
+   * Fits the given nodes (all when none) in the view, padding pixels from
+   * its sides, leaving the inset bands free (the legend's).
+   */
+  fit(ids: Iterable<string> | null, padding: number, maxZoom = this.opts.maxZoom, inset: Partial<Insets> = {}) {
     let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
     const add = (n: RNode) => {
-      const r = n.size / 2 + (n.labelInside ? 0 : LABEL_FONT_PX + 4);
+      const r = n.size / 2;
       x0 = Math.min(x0, n.x - r);
       y0 = Math.min(y0, n.y - r);
       x1 = Math.max(x1, n.x + r);
@@ -400,11 +577,21 @@ export class GraphCanvas {
     }
     else for (const n of this.nodes.values()) add(n);
     if (x0 > x1) return false;
-    const w = Math.max(1, this.width - 2 * padding);
-    const h = Math.max(1, this.height - 2 * padding);
+    const { left = 0, right = 0, top = 0, bottom = 0 } = inset;
+    // Labels hang below the nodes, a fixed height on screen.
+    const labelPx = 26;
+    const w = Math.max(1, this.width - 2 * padding - left - right);
+    const h = Math.max(1, this.height - 2 * padding - top - bottom - labelPx);
     const z = Math.min(maxZoom, this.opts.maxZoom, Math.max(this.opts.minZoom, Math.min(w / (x1 - x0 || 1), h / (y1 - y0 || 1))));
-    this.setViewport(z, { x: this.width / 2 - ((x0 + x1) / 2) * z, y: this.height / 2 - ((y0 + y1) / 2) * z });
+    const cx = left + padding + w / 2;
+    const cy = top + padding + h / 2;
+    this.setViewport(z, { x: cx - ((x0 + x1) / 2) * z, y: cy - ((y0 + y1) / 2) * z });
     return true;
+  }
+
+  /** Bumped whenever a node is added or removed. */
+  get membership() {
+    return this.nodeSet;
   }
 
   /** Centres the view on a node, keeping the zoom. */
@@ -479,6 +666,7 @@ export class GraphCanvas {
     if (pr.node) {
       pr.node.x += dx / this.z;
       pr.node.y += dy / this.z;
+      this.geom++;
       this.redraw();
     } else this.panBy({ x: dx, y: dy });
   }
@@ -522,6 +710,119 @@ export class GraphCanvas {
     this.draw();
   }
 
+  // ---- labels
+
+  private textWidth(font: string, text: string): number {
+    const key = font + '\u0000' + text;
+    let w = this.widths.get(key);
+    if (w === undefined) {
+      this.ctx.font = font;
+      w = this.ctx.measureText(text).width;
+      if (this.widths.size > 20000) this.widths.clear();
+      this.widths.set(key, w);
+    }
+    return w;
+  }
+
+  /**
+   * Draws the labels in screen space, by rank (hosts, namespaces, groups,
+   * interfaces), each below its node, leaving out any that would overlap
+   * one already placed. Returns their boxes.
+   */
+  private drawLabels(shown: RNode[]): DrawnLabel[] {
+    const { ctx, z, p } = this;
+    const ranks: RNode[][] = [[], [], [], []];
+    for (const n of shown) if (n.label) ranks[n.rank].push(n);
+    const grid = new Map<number, DrawnLabel[]>();
+    const cellKey = (cx: number, cy: number) => cx * 65536 + cy;
+    const cells = (b: DrawnLabel, f: (k: number) => boolean | void) => {
+      for (let cx = Math.floor(b.x / LABEL_CELL); cx <= Math.floor((b.x + b.w) / LABEL_CELL); cx++)
+        for (let cy = Math.floor(b.y / LABEL_CELL); cy <= Math.floor((b.y + b.h) / LABEL_CELL); cy++) if (f(cellKey(cx + 1000, cy + 1000))) return true;
+      return false;
+    };
+    const overlaps = (b: DrawnLabel) =>
+      cells(b, (k) => (grid.get(k) || []).some((o) => b.x < o.x + o.w && o.x < b.x + b.w && b.y < o.y + o.h && o.y < b.y + b.h));
+    const placed: DrawnLabel[] = [];
+    ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'middle';
+    ctx.lineJoin = 'round';
+    let candidates = 0;
+    for (let rank = 0; rank < 4; rank++) {
+      const st = LABEL_STYLES[rank];
+      const want = st.scale * z;
+      if (want < st.hide) continue;
+      const fontPx = Math.round(Math.min(st.max, Math.max(st.min, want)));
+      const font = `${st.font} ${fontPx}px sans-serif`.trim();
+      // Big nodes first: they are the ones one looks for.
+      const list = ranks[rank].length > 1 ? [...ranks[rank]].sort((a, b) => b.size - a.size) : ranks[rank];
+      for (const n of list) {
+        if (candidates++ >= MAX_LABELS) break;
+        const w = this.textWidth(font, n.label) + (rank === 0 ? 10 : 2);
+        const h = fontPx + (rank === 0 ? 6 : 2);
+        const sx = n.x * z + p.x;
+        const sy = n.y * z + p.y + (n.size * z) / 2 + 2;
+        const b: DrawnLabel = { id: n.id, text: n.label, rank: rank as LabelRank, x: sx - w / 2, y: sy, w, h };
+        if (b.x > this.width || b.x + b.w < 0 || b.y > this.height || b.y + b.h < 0) continue;
+        if (overlaps(b)) continue;
+        cells(b, (k) => {
+          const l = grid.get(k);
+          if (l) l.push(b);
+          else grid.set(k, [b]);
+        });
+        placed.push(b);
+        ctx.font = font;
+        if (rank === 0) {
+          // Hosts: white on a pill of their colour, below their box.
+          ctx.beginPath();
+          ctx.roundRect(b.x, b.y, b.w, b.h, h / 2);
+          ctx.fillStyle = n.fill;
+          ctx.fill();
+          ctx.fillStyle = '#fff';
+          ctx.fillText(n.label, sx, sy + h / 2);
+        } else {
+          // A white rim keeps the text readable over links and hulls.
+          ctx.lineWidth = 3;
+          ctx.strokeStyle = 'rgba(255,255,255,0.85)';
+          ctx.strokeText(n.label, sx, sy + h / 2);
+          ctx.fillStyle = rank === 1 ? '#2c4a57' : '#223';
+          ctx.fillText(n.label, sx, sy + h / 2);
+        }
+      }
+    }
+    return placed;
+  }
+
+  // ---- hulls
+
+  /**
+   * The hulls' outlines, computed again only when nodes moved, came or
+   * went. Inner groups first, so that an outer hull goes around the inner
+   * ones whole.
+   */
+  private hulls() {
+    if (this.hullsAt === this.geom) return this.hullCache;
+    const byOwner = new Map<string, Point[]>();
+    const specs = [...this.hullSpecs].sort((a, b) => b.depth - a.depth);
+    const out: typeof this.hullCache = [];
+    for (const h of specs) {
+      const pts: Point[] = [];
+      for (const id of h.members) {
+        const inner = id !== h.id ? byOwner.get(id) : undefined;
+        if (inner) for (const p of inner) ring(pts, p.x, p.y, HULL_PAD / 2, 4);
+        const n = this.nodes.get(id);
+        if (n) ring(pts, n.x, n.y, n.size / 2 + HULL_PAD);
+      }
+      if (pts.length < 3) continue;
+      const poly = convexHull(pts);
+      byOwner.set(h.id, poly);
+      out.push({ id: h.id, color: h.color, depth: h.depth, points: poly });
+    }
+    this.hullCache = out.sort((a, b) => a.depth - b.depth);
+    this.hullsAt = this.geom;
+    return this.hullCache;
+  }
+
   // ---- drawing
 
   /** Asks for a frame; several changes in one task share it. */
@@ -546,6 +847,24 @@ export class GraphCanvas {
     const y1 = (this.height - p.y) / z + margin;
     const inView = (n: RNode) => n.x >= x0 && n.x <= x1 && n.y >= y0 && n.y <= y1;
     const px = 1 / z; // one screen pixel in model units
+
+    // Hulls under everything, outer ones first.
+    for (const h of this.hulls()) {
+      ctx.beginPath();
+      const pts = h.points;
+      ctx.moveTo(pts[0].x, pts[0].y);
+      for (let i = 1; i < pts.length; i++) ctx.lineTo(pts[i].x, pts[i].y);
+      ctx.closePath();
+      ctx.globalAlpha = 0.13;
+      ctx.fillStyle = h.color;
+      ctx.fill();
+      ctx.globalAlpha = 0.55;
+      ctx.strokeStyle = h.color;
+      ctx.lineWidth = 1.5 * px;
+      ctx.lineJoin = 'round';
+      ctx.stroke();
+      ctx.globalAlpha = 1;
+    }
 
     // Edges: one path per look.
     const edgeGroups = new Map<string, REdge[]>();
@@ -622,6 +941,16 @@ export class GraphCanvas {
       }
     }
     ctx.setLineDash([]);
+    // Icons, where a node is big enough on screen to show one.
+    const icons = new Map<Icon, RNode[]>();
+    for (const n of shown) if (n.icon && n.size * z >= ICON_MIN_PX) bucket(icons, n.icon, n);
+    for (const [icon, list] of icons) {
+      ctx.beginPath();
+      for (const n of list) ICONS[icon as Exclude<Icon, ''>](ctx, n.x, n.y, n.size);
+      ctx.strokeStyle = 'rgba(20, 25, 40, 0.55)';
+      ctx.lineWidth = Math.max(1.2 * px, 0.045 * list[0].size);
+      ctx.stroke();
+    }
     const sel = this.selectedId ? this.nodes.get(this.selectedId) : undefined;
     if (sel) {
       ctx.beginPath();
@@ -637,30 +966,7 @@ export class GraphCanvas {
       this.badgedLast = this.badgedLast.concat(list);
     }
 
-    // Labels, when readable.
-    if (LABEL_FONT_PX * z >= MIN_LABEL_PX && shown.length) {
-      ctx.font = `${LABEL_FONT_PX}px sans-serif`;
-      ctx.textAlign = 'center';
-      ctx.lineJoin = 'round';
-      let count = 0;
-      for (const n of shown) {
-        if (!n.label || count++ >= MAX_LABELS) continue;
-        if (n.labelInside) {
-          ctx.textBaseline = 'middle';
-          ctx.font = `${LABEL_FONT_PX + 1}px sans-serif`;
-          ctx.lineWidth = 2;
-          ctx.strokeStyle = n.fill;
-          ctx.strokeText(n.label, n.x, n.y);
-          ctx.fillStyle = '#fff';
-          ctx.fillText(n.label, n.x, n.y);
-          ctx.font = `${LABEL_FONT_PX}px sans-serif`;
-        } else {
-          ctx.textBaseline = 'top';
-          ctx.fillStyle = '#223';
-          ctx.fillText(n.label, n.x, n.y + n.size / 2 + 2);
-        }
-      }
-    }
+    this.labelsLast = this.drawLabels(shown);
     this.frames++;
     this.lastDrawMs = performance.now() - t0;
     this.onDraw();

@@ -116,7 +116,7 @@ const edgeSwatch = (l: EdgeLook) =>
   });
 const legendRows = [
   ...legendItems.map(([c, shape, l]) => h('div', null, h('span', { class: `sw ${shape}`, style: { background: c } }), l)),
-  h('div', null, h('span', { class: 'sw ellipse', style: { background: DOWN_RED } }), 'interface down (State DOWN)'),
+  h('div', null, h('span', { class: 'sw ellipse', style: { background: styleOf('veth').color, border: `2px dashed ${DOWN_RED}` } }), 'interface down (State DOWN)'),
   // The same picture as in the drawing: canvas.ts paints both.
   h('div', { id: 'legend-instance' }, badgeIcon('instance', styleOf('tap').color, 20), 'OpenStack instance interface'),
   h('div', null, h('span', { class: 'sw ellipse', style: { background: '#fff', border: '3px double #445' } }), 'collapsed (double-click to expand)'),
@@ -126,9 +126,16 @@ const legendRows = [
   h('div', null, edgeSwatch(EDGE_LOOKS.mapping), 'OVN logical port to interface (mapping)'),
   h('div', null, edgeSwatch(EDGE_LOOKS.other), 'other link'),
 ];
+// Folded at first: a fit leaves its corner free (view.insets), and opened it
+// takes the left band, which a fit leaves free too.
+legend.classList.add('folded');
+view.insets = () => {
+  const r = legend.getBoundingClientRect();
+  return legend.classList.contains('folded') ? { bottom: r.height + 8 } : { left: r.width + 8 };
+};
 clear(
   legend,
-  h('div', { class: 'legend-title' }, 'Legend ', h('a', { href: '#', onclick: (e: Event) => (e.preventDefault(), legend.classList.toggle('folded')) }, '±')),
+  h('div', { class: 'legend-title' }, 'Legend ', h('a', { href: '#', id: 'legend-toggle', onclick: (e: Event) => (e.preventDefault(), legend.classList.toggle('folded')) }, '±')),
   // Two columns, filled top to bottom: one would cover most of the drawing's height.
   h('div', { class: 'legend-body', style: { gridTemplateRows: `repeat(${Math.ceil(legendRows.length / 2)}, auto)` } }, legendRows),
 );

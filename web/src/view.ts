@@ -3,7 +3,7 @@
 // Positions are computed once, when a node is first shown, near its owner,
 // and kept: the drawing keeps its shape while nodes come and go.
 
-import { GraphCanvas, NodeLook, EdgeLook, Shape } from './canvas';
+import { GraphCanvas, NodeLook, EdgeLook, Shape, Icon, LabelRank, HullSpec, Insets } from './canvas';
 import { Store, GNode, GEdge, isOwnership } from './model';
 
 export interface TypeStyle {
@@ -11,6 +11,9 @@ export interface TypeStyle {
   shape: Shape;
   size: number;
   label: string;
+  rank?: LabelRank; // default: an interface's
+  icon?: Icon;
+  hull?: string; // the tint of its group's area when expanded
 }
 
 // Colours of Red Hat's guide and the original UI: physical NICs and OVS
@@ -24,37 +27,37 @@ export const FABRIC_ORANGE = '#fac24d';
 export const INSTANCE_RED = '#e0162b';
 
 export const TYPE_STYLES: Record<string, TypeStyle> = {
-  host: { color: '#5b6b82', shape: 'round-rectangle', size: 46, label: 'host' },
-  netns: { color: NS_BLUE, shape: 'hexagon', size: 34, label: 'network namespace' },
+  host: { color: '#5b6b82', shape: 'round-rectangle', size: 46, label: 'host', rank: LabelRank.Host, icon: 'host', hull: '#5b6b82' },
+  netns: { color: NS_BLUE, shape: 'hexagon', size: 34, label: 'network namespace', rank: LabelRank.Namespace, icon: 'netns', hull: NS_BLUE },
   device: { color: BEIGE, shape: 'ellipse', size: 24, label: 'physical NIC (device)' },
-  ovsbridge: { color: BEIGE, shape: 'diamond', size: 32, label: 'OVS bridge' },
-  openvswitch: { color: BEIGE, shape: 'octagon', size: 32, label: 'Open vSwitch' },
+  ovsbridge: { color: BEIGE, shape: 'diamond', size: 32, label: 'OVS bridge', rank: LabelRank.Group, icon: 'bridge', hull: '#5fbf3a' },
+  openvswitch: { color: BEIGE, shape: 'octagon', size: 32, label: 'Open vSwitch', rank: LabelRank.Group, icon: 'bridge', hull: '#c9a227' },
   ovsport: { color: '#fdd0a2', shape: 'round-rectangle', size: 22, label: 'OVS port' },
   bond: { color: '#fdd0a2', shape: 'round-rectangle', size: 22, label: 'bond' },
-  bridge: { color: '#a6dfcc', shape: 'diamond', size: 28, label: 'Linux bridge' },
+  bridge: { color: '#a6dfcc', shape: 'diamond', size: 28, label: 'Linux bridge', rank: LabelRank.Group, icon: 'bridge', hull: '#3fae8c' },
   veth: { color: '#d8cdef', shape: 'ellipse', size: 20, label: 'veth' },
   tap: { color: '#c6e2f5', shape: 'ellipse', size: 20, label: 'tap / tun' },
   tun: { color: '#c6e2f5', shape: 'ellipse', size: 20, label: 'tap / tun' },
   internal: { color: '#efe3a6', shape: 'ellipse', size: 20, label: 'OVS internal' },
   patch: { color: '#efe3a6', shape: 'ellipse', size: 20, label: 'OVS patch' },
-  vxlan: { color: '#e3c9a4', shape: 'ellipse', size: 20, label: 'tunnel (vxlan, gre, geneve)' },
-  gre: { color: '#e3c9a4', shape: 'ellipse', size: 20, label: 'tunnel (vxlan, gre, geneve)' },
-  geneve: { color: '#e3c9a4', shape: 'ellipse', size: 20, label: 'tunnel (vxlan, gre, geneve)' },
+  vxlan: { color: '#e3c9a4', shape: 'ellipse', size: 20, label: 'tunnel (vxlan, gre, geneve)', icon: 'tunnel' },
+  gre: { color: '#e3c9a4', shape: 'ellipse', size: 20, label: 'tunnel (vxlan, gre, geneve)', icon: 'tunnel' },
+  geneve: { color: '#e3c9a4', shape: 'ellipse', size: 20, label: 'tunnel (vxlan, gre, geneve)', icon: 'tunnel' },
   macvlan: { color: '#d5e8c4', shape: 'ellipse', size: 20, label: 'macvlan / vlan' },
   vlan: { color: '#d5e8c4', shape: 'ellipse', size: 20, label: 'macvlan / vlan' },
-  container: { color: '#9cc5a1', shape: 'round-rectangle', size: 30, label: 'container' },
-  libvirt: { color: '#9cc5a1', shape: 'round-rectangle', size: 30, label: 'VM (libvirt)' },
+  container: { color: '#9cc5a1', shape: 'round-rectangle', size: 30, label: 'container', rank: LabelRank.Group, icon: 'container', hull: '#5e9e66' },
+  libvirt: { color: '#9cc5a1', shape: 'round-rectangle', size: 30, label: 'VM (libvirt)', rank: LabelRank.Group, icon: 'vm', hull: '#5e9e66' },
   // LLDP neighbours; fabric objects (FABRIC below) share the look.
-  switch: { color: FABRIC_ORANGE, shape: 'rectangle', size: 32, label: 'switch (LLDP) / fabric object' },
+  switch: { color: FABRIC_ORANGE, shape: 'rectangle', size: 32, label: 'switch (LLDP) / fabric object', rank: LabelRank.Group, icon: 'switch', hull: FABRIC_ORANGE },
   switchport: { color: '#fcdc94', shape: 'rectangle', size: 18, label: 'switch port (LLDP)' },
   // OVN northbound objects (Manager ovn): switches teal, routers purple.
-  logical_switch: { color: '#7cc4bd', shape: 'diamond', size: 30, label: 'OVN logical switch' },
+  logical_switch: { color: '#7cc4bd', shape: 'diamond', size: 30, label: 'OVN logical switch', rank: LabelRank.Group, icon: 'bridge', hull: '#3f9e96' },
   logical_port: { color: '#c4e6e2', shape: 'ellipse', size: 18, label: 'OVN logical switch port' },
-  logical_router: { color: '#b39ddb', shape: 'octagon', size: 30, label: 'OVN logical router' },
+  logical_router: { color: '#b39ddb', shape: 'octagon', size: 30, label: 'OVN logical router', rank: LabelRank.Group, hull: '#7e57c2' },
   logical_router_port: { color: '#dcd0f0', shape: 'ellipse', size: 18, label: 'OVN logical router port' },
 };
 /** Objects of the fabric probe: Type device unless the definition says otherwise. */
-export const FABRIC: TypeStyle = { color: FABRIC_ORANGE, shape: 'rectangle', size: 26, label: 'switch (LLDP) / fabric object' };
+export const FABRIC: TypeStyle = { color: FABRIC_ORANGE, shape: 'rectangle', size: 26, label: 'switch (LLDP) / fabric object', rank: LabelRank.Group, icon: 'switch', hull: FABRIC_ORANGE };
 const OTHER: TypeStyle = { color: '#dddddd', shape: 'ellipse', size: 20, label: 'other interface' };
 
 export const styleOf = (type: string): TypeStyle => TYPE_STYLES[type] || OTHER;
@@ -86,7 +89,16 @@ export function isInstance(n: GNode): boolean {
 
 type Pos = { x: number; y: number };
 
-const ROOT_CELL = 1100;
+// Layout: every group (a host, a namespace, a bridge ...) is a box holding
+// its children, computed from the store once, when its first child is
+// shown, and kept: nodes that come later take the next free places, nothing
+// moves. Leaves sit in cells wide enough for their label; group children
+// are boxes of their own, packed in shelves with the leaves.
+const LEAF_W = 76;
+const LEAF_H = 48;
+const HEADER_H = 64; // a group's own node and label, above its children
+const BOX_PAD = 16;
+const ROOT_GAP = 90;
 const ROOT_COLS = 10;
 // Roots that are not hosts (fabric objects, LLDP switches, OVN's logical
 // switches and routers) go in rows of their own above the hosts, packed
@@ -94,6 +106,20 @@ const ROOT_COLS = 10;
 const OTHER_ROOT_CELL = 320;
 const OTHER_ROOT_COLS = 24;
 const OTHER_ROOTS = '^'; // placedUnder's mark for them
+
+interface Box {
+  w: number;
+  h: number;
+}
+
+/** Where an owner's children go, relative to the owner's node. */
+interface ChildLayout {
+  at: Map<string, Pos>;
+  box: Box;
+  // Children that came after the layout: a row below it.
+  nextX: number;
+  nextY: number;
+}
 
 /** Slots hands out ring positions around an owner, reusing freed ones. */
 class Slots {
@@ -107,20 +133,6 @@ class Slots {
   free(id: string) {
     const i = this.taken.indexOf(id);
     if (i >= 0) this.taken[i] = null;
-  }
-}
-
-function ringPos(center: Pos, i: number, r0: number, step: number): Pos {
-  let r = r0;
-  let k = i;
-  for (;;) {
-    const cap = Math.max(6, Math.floor((2 * Math.PI * r) / step));
-    if (k < cap) {
-      const a = -Math.PI / 2 + (2 * Math.PI * k) / cap + (r / step) * 0.37;
-      return { x: center.x + r * Math.cos(a), y: center.y + r * Math.sin(a) };
-    }
-    k -= cap;
-    r += step;
   }
 }
 
@@ -146,12 +158,18 @@ const OVERLAYS: Record<string, string> = { hl: '#ffd400', 'diff-added': '#2ca02c
 
 /** The look of a node from its classes, in the order the original's stylesheet applied them. */
 export function nodeLook(st: TypeStyle, label: string, cls: Set<string>): NodeLook {
-  const look: NodeLook = { fill: st.color, shape: st.shape, size: st.size, label, labelInside: cls.has('host'), stroke: '#8a8a7a', strokeWidth: 1, dashed: false, double: false, overlay: '', badge: '' };
+  const look: NodeLook = {
+    fill: st.color, shape: st.shape, size: st.size, label, stroke: '#8a8a7a', strokeWidth: 1, dashed: false, double: false, overlay: '', badge: '',
+    rank: st.rank ?? LabelRank.Leaf, icon: st.icon ?? '',
+  };
   if (cls.has('group')) (look.stroke = '#445'), (look.strokeWidth = 2);
   if (cls.has('collapsed')) (look.double = true), (look.strokeWidth = 4);
-  if (cls.has('down')) (look.fill = DOWN_RED), (look.stroke = '#8e1f2b');
   // The badge says it; a red border of the badge's colour ties the two together.
   if (cls.has('instance')) (look.badge = 'instance'), (look.stroke = INSTANCE_RED), (look.strokeWidth = cls.has('collapsed') ? look.strokeWidth : 1.5);
+  // Down: its own colour kept, a broken red outline (over the instance's
+  // border: the badge still says instance); an idle host's taps must not
+  // read as an outage.
+  if (cls.has('down')) (look.stroke = DOWN_RED), (look.dashed = true), (look.strokeWidth = Math.max(look.strokeWidth, 2.5));
   for (const c of ['hl', 'diff-added', 'diff-changed']) if (cls.has(c)) look.overlay = OVERLAYS[c];
   return look;
 }
@@ -161,10 +179,10 @@ export class TopologyView {
   expanded = new Set<string>();
   pos = new Map<string, Pos>();
   placedUnder = new Map<string, string>(); // node → owner it was placed near ('' = root slot)
-  rootSlots = new Slots();
   otherRootSlots = new Slots();
-  groupSlots = new Map<string, Slots>(); // owner → slots for group children
-  leafSlots = new Map<string, Slots>(); // owner → slots for leaf children
+  layouts = new Map<string, ChildLayout>(); // owner → its children's places
+  rootRows: { y: number; x: number; h: number; n: number }[] = [];
+  rootAt = new Map<string, Pos>(); // hosts' places, kept
   highlighted = new Set<string>();
   marks = new Map<string, string>(); // node → extra class (diff-added ...)
   classes = new Map<string, Set<string>>(); // shown element → its classes
@@ -247,6 +265,12 @@ export class TopologyView {
   private drawEdge(e: GEdge) {
     const rt = String(e.Metadata.RelationType || '');
     const kind = isOwnership(e) ? 'ownership' : RELATION_KINDS.has(rt) ? rt : 'other';
+    // An expanded group's hull says what it owns: its ownership links would
+    // only cross the drawing.
+    if (kind === 'ownership' && !this.highlighted.has(e.ID) && this.hullOwner(e.Parent)) {
+      this.undraw(e.ID);
+      return;
+    }
     const cls = new Set([kind]);
     if (this.highlighted.has(e.ID)) cls.add('hl');
     this.classes.set(e.ID, cls);
@@ -272,24 +296,14 @@ export class TopologyView {
     let under = ownerId ?? '';
     if (ownerId === undefined && this.store.nodes.get(id)?.Metadata.Type !== 'host') {
       const i = this.otherRootSlots.take(id);
-      p = { x: (i % OTHER_ROOT_COLS) * OTHER_ROOT_CELL, y: -700 - Math.floor(i / OTHER_ROOT_COLS) * OTHER_ROOT_CELL };
+      p = { x: (i % OTHER_ROOT_COLS) * OTHER_ROOT_CELL, y: -220 - Math.floor(i / OTHER_ROOT_COLS) * OTHER_ROOT_CELL };
       under = OTHER_ROOTS;
     } else if (ownerId === undefined) {
-      const i = this.rootSlots.take(id);
-      p = { x: (i % ROOT_COLS) * ROOT_CELL, y: Math.floor(i / ROOT_COLS) * ROOT_CELL };
+      p = this.rootPlace(id);
     } else {
       const op = this.pos.get(ownerId) || { x: 0, y: 0 };
-      const n = this.store.nodes.get(id)!;
-      const type = String(n.Metadata.Type || '');
-      const ownerIsHost = this.store.nodes.get(ownerId)?.Metadata.Type === 'host';
-      const group = GROUP_TYPES.has(type);
-      const table = group ? this.groupSlots : this.leafSlots;
-      let slots = table.get(ownerId);
-      if (!slots) table.set(ownerId, (slots = new Slots()));
-      const i = slots.take(id);
-      p = group
-        ? ringPos(op, i, ownerIsHost ? 300 : 150, 150)
-        : ringPos(op, i, ownerIsHost ? 85 : 50, ownerIsHost ? 40 : 32);
+      const off = this.childPlace(ownerId, id);
+      p = { x: op.x + off.x, y: op.y + off.y };
     }
     this.pos.set(id, p);
     this.placedUnder.set(id, under);
@@ -299,13 +313,121 @@ export class TopologyView {
   private unplace(id: string) {
     const placed = this.placedUnder.get(id);
     if (placed === undefined) return;
-    if (placed === '') this.rootSlots.free(id);
-    else if (placed === OTHER_ROOTS) this.otherRootSlots.free(id);
-    else {
-      this.groupSlots.get(placed)?.free(id);
-      this.leafSlots.get(placed)?.free(id);
-    }
+    if (placed === OTHER_ROOTS) this.otherRootSlots.free(id);
+    // A host's and a child's places are kept for when they come back.
     this.placedUnder.delete(id);
+  }
+
+  /** The box of id's subtree, from the store (its children shown or not). */
+  private boxOf(id: string, aspect = 1.4, depth = 0): Box {
+    const kids = this.store.children.get(id);
+    if (!kids || kids.size === 0 || depth > 12) return { w: LEAF_W, h: LEAF_H };
+    const { box } = this.pack(id, aspect, depth);
+    return box;
+  }
+
+  /**
+   * Packs id's children in shelves: group children (biggest first), then
+   * leaves, in rows about sqrt(area × aspect) wide, under the owner's node.
+   * Offsets are relative to the owner's node; the box includes the header.
+   */
+  private pack(id: string, aspect: number, depth = 0): { at: Map<string, Pos>; box: Box } {
+    const kids = [...(this.store.children.get(id) || [])].filter((k) => this.store.nodes.has(k));
+    const boxes = kids.map((k) => ({ id: k, group: (this.store.children.get(k)?.size || 0) > 0, ...this.boxOf(k, 1.4, depth + 1) }));
+    // Groups first, tallest first; then leaves by name, so that a list reads in order.
+    const name = (k: string) => String(this.store.nodes.get(k)?.Metadata.Name ?? k);
+    boxes.sort((a, b) => (a.group === b.group ? (a.group ? b.h - a.h : name(a.id).localeCompare(name(b.id), undefined, { numeric: true })) : a.group ? -1 : 1));
+    const area = boxes.reduce((s, b) => s + b.w * b.h, 0);
+    const widest = Math.max(LEAF_W * 2, ...boxes.map((b) => b.w));
+    // Shelves waste room: try a few widths and keep the one whose box is
+    // closest to the aspect asked (the one a fit can show largest).
+    const shelves = (width: number) => {
+      const at = new Map<string, Pos>();
+      let x = 0;
+      let y = 0;
+      let rowH = 0;
+      let maxX = 0;
+      for (const b of boxes) {
+        if (x > 0 && x + b.w > width) {
+          x = 0;
+          y += rowH;
+          rowH = 0;
+        }
+        // A group's node at the top middle of its box; a leaf's in its cell's upper part.
+        at.set(b.id, { x: x + b.w / 2, y: y + (b.group ? HEADER_H / 2 : 16) });
+        x += b.w;
+        maxX = Math.max(maxX, x);
+        rowH = Math.max(rowH, b.h);
+      }
+      return { at, maxX, w: maxX + 2 * BOX_PAD, h: HEADER_H + y + rowH + BOX_PAD };
+    };
+    const ideal = Math.sqrt(area * aspect);
+    let best = shelves(Math.max(widest, ideal));
+    // How big the box may be drawn in a frame of that aspect (bigger is better).
+    const scale = (r: { w: number; h: number }) => Math.min(aspect / r.w, 1 / r.h);
+    for (const f of [0.7, 0.85, 1.15, 1.3, 1.5, 1.8, 2.2]) {
+      const r = shelves(Math.max(widest, ideal * f));
+      if (scale(r) > scale(best)) best = r;
+    }
+    const { at, maxX, w, h } = best;
+    // Centre the children under the owner's node (at 0, 0).
+    for (const p of at.values()) {
+      p.x += -maxX / 2;
+      p.y += HEADER_H / 2 + 8;
+    }
+    return { at, box: { w, h } };
+  }
+
+  /** The place of owner's child id, relative to the owner's node. */
+  private childPlace(owner: string, id: string): Pos {
+    let l = this.layouts.get(owner);
+    if (!l) {
+      const ownerIsHost = this.store.nodes.get(owner)?.Metadata.Type === 'host';
+      const { at, box } = this.pack(owner, ownerIsHost ? this.hostAspect() : 1.4);
+      l = { at, box, nextX: -box.w / 2 + LEAF_W / 2, nextY: box.h - HEADER_H / 2 + 8 };
+      this.layouts.set(owner, l);
+    }
+    let p = l.at.get(id);
+    if (!p) {
+      // Came after the layout: the next cell of a row below the box.
+      p = { x: l.nextX, y: l.nextY };
+      l.at.set(id, p);
+      l.nextX += LEAF_W;
+      if (l.nextX > l.box.w / 2) (l.nextX = -l.box.w / 2 + LEAF_W / 2), (l.nextY += LEAF_H);
+    }
+    return { ...p };
+  }
+
+  /**
+   * The shape a host's box aims at: the host's share of the view (hosts
+   * stand in rows), so that expanded and fitted, the drawing fills it.
+   */
+  private hostAspect(): number {
+    let hosts = 0;
+    for (const [id, n] of this.store.nodes) if (n.Metadata.Type === 'host' && !this.store.owner.has(id)) hosts++;
+    const { width, height } = this.canvas.size();
+    const w = Math.max(200, width - 80) / Math.max(1, Math.min(hosts, ROOT_COLS));
+    const h = Math.max(200, height - 120);
+    return Math.min(3, Math.max(0.3, w / h));
+  }
+
+  /** A host's place: rows of hosts, each as wide as its box. */
+  private rootPlace(id: string): Pos {
+    const kept = this.rootAt.get(id);
+    if (kept) return { ...kept };
+    const box = this.boxOf(id, this.hostAspect());
+    let row = this.rootRows[this.rootRows.length - 1];
+    if (!row || row.n >= ROOT_COLS) {
+      const y = row ? row.y + row.h + ROOT_GAP : 0;
+      row = { y, x: 0, h: 0, n: 0 };
+      this.rootRows.push(row);
+    }
+    const p = { x: row.x + box.w / 2, y: row.y + HEADER_H / 2 };
+    row.x += box.w + ROOT_GAP;
+    row.h = Math.max(row.h, box.h);
+    row.n++;
+    this.rootAt.set(id, p);
+    return { ...p };
   }
 
   schedule() {
@@ -361,8 +483,7 @@ export class TopologyView {
         this.pos.delete(id);
         this.expanded.delete(id);
         this.highlighted.delete(id);
-        this.groupSlots.delete(id);
-        this.leafSlots.delete(id);
+        this.layouts.delete(id);
         continue;
       }
       if (!this.visible(id)) {
@@ -384,10 +505,12 @@ export class TopologyView {
     }
     // Edges whose ends left the drawing go too.
     for (const id of sorted) if (!this.canvas.hasNode(id)) for (const e of this.store.adj.get(id) || []) this.undraw(e);
+    this.updateHulls();
     this.onStats({ visibleNodes: this.canvas.nodeCount, visibleEdges: this.canvas.edgeCount });
   }
 
   private refreshNodes(ids: Iterable<string>) {
+    this.expandedVersion++;
     const nodeIds = new Set<string>();
     const edgeIds = new Set<string>();
     const queue = [...ids];
@@ -508,19 +631,80 @@ export class TopologyView {
     return this.canvas.selected;
   }
 
+  /** The bands of the view something covers (the legend); main sets it. */
+  insets: () => Partial<Insets> = () => ({});
+
   fit(ids?: string[]) {
-    if (ids && ids.length && this.canvas.fit(ids, 80, 1.5)) return;
-    this.canvas.fit(null, 30, 1.3);
+    if (ids && ids.length && this.canvas.fit(ids, 80, 1.5, this.insets())) return;
+    this.canvas.fit(this.whatMatters(), 30, 1.5, this.insets());
+  }
+
+  /**
+   * The shown nodes a fit frames: all but strays, nodes that are neither a
+   * host nor linked to anything (a node rule's lone object), which would
+   * push the rest into a corner. All when that leaves nothing.
+   */
+  whatMatters(): string[] | null {
+    const ids = this.canvas.nodeIds();
+    const kept = ids.filter((id) => {
+      if (this.types.get(id) === 'host' || this.store.owner.has(id) || this.hasChildren(id)) return true;
+      for (const e of this.store.adj.get(id) || []) if (this.canvas.hasEdge(e)) return true;
+      return false;
+    });
+    return kept.length ? kept : null;
+  }
+
+  /** Is id an expanded group drawn with a hull? */
+  private hullOwner(id: string): boolean {
+    if (!this.expanded.has(id)) return false;
+    const n = this.store.nodes.get(id);
+    return !!(n && styleOfNode(n).hull);
+  }
+
+  private hullKey = '';
+  private expandedVersion = 0;
+
+  /**
+   * The tinted areas of the expanded groups: a host's, a namespace's, a
+   * bridge's members (what they own and, for a bridge, its layer2 ports).
+   */
+  private updateHulls() {
+    const key = `${this.canvas.membership}|${this.expandedVersion}`;
+    if (key === this.hullKey) return;
+    this.hullKey = key;
+    const hulls: HullSpec[] = [];
+    for (const id of this.expanded) {
+      if (!this.canvas.hasNode(id)) continue;
+      const n = this.store.nodes.get(id);
+      const st = n && styleOfNode(n);
+      if (!n || !st?.hull) continue;
+      const members = [id];
+      const queue = [...(this.store.children.get(id) || [])];
+      while (queue.length) {
+        const c = queue.pop()!;
+        if (!this.canvas.hasNode(c)) continue;
+        members.push(c);
+        if (this.expanded.has(c)) for (const g of this.store.children.get(c) || []) queue.push(g);
+      }
+      if (n.Metadata.Type === 'bridge' || n.Metadata.Type === 'ovsbridge') {
+        for (const eid of this.store.adj.get(id) || []) {
+          const e = this.store.edges.get(eid);
+          if (e && e.Metadata.RelationType === 'layer2' && e.Parent === id && this.canvas.hasNode(e.Child)) members.push(e.Child);
+        }
+      }
+      if (members.length > 1) hulls.push({ id, color: st.hull, members, depth: this.store.depth(id) });
+    }
+    this.canvas.setHulls(hulls);
   }
 
   /** Forgets all positions and lays the shown nodes out again, tidily. */
   relayout() {
     this.pos.clear();
     this.placedUnder.clear();
-    this.rootSlots = new Slots();
     this.otherRootSlots = new Slots();
-    this.groupSlots.clear();
-    this.leafSlots.clear();
+    this.layouts.clear();
+    this.rootRows = [];
+    this.rootAt.clear();
     const ids = this.canvas.nodeIds().sort((a, b) => this.store.depth(a) - this.store.depth(b));
     for (const id of ids) this.canvas.setPosition(id, this.place(id));
     this.fit();
