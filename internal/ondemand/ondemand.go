@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"sort"
 	"sync"
@@ -333,7 +334,7 @@ func (m *Manager) startLocked(a v1.CaptureAssignment) *running {
 	}
 	if a.Capture.Type == capture.TypeOVSNetFlow {
 		octx, ocancel := context.WithTimeout(ctx, 10*time.Second)
-		disable, err := m.opts.EnableOVSNetFlow(octx, n.Metadata.String(graph.KeyName), c.Addr(), a.Capture)
+		disable, err := m.opts.EnableOVSNetFlow(octx, n.Metadata.String(graph.KeyName), sendable(c.Addr()), a.Capture)
 		ocancel()
 		if err != nil {
 			_ = c.Stop()
@@ -448,6 +449,22 @@ func (m *Manager) EnableOVSSFlow(o SFlowEnabler) {
 		return o.EnableSFlow(ctx, bridge, ovsprobe.SFlowSettings{Target: target, Sampling: int(c.SamplingRate),
 			Polling: int(c.PollingInterval), Header: header, CaptureID: c.UUID})
 	}
+}
+
+// sendable is the address local senders reach a collector listening on
+// addr at: the loopback address for a wildcard one (0.0.0.0, ::).
+func sendable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		if ip.To4() == nil {
+			return net.JoinHostPort("::1", port)
+		}
+		return net.JoinHostPort("127.0.0.1", port)
+	}
+	return addr
 }
 
 // NetFlowEnabler is the OVS probe's side of ovsnetflow captures.
