@@ -33,7 +33,7 @@ await page.screenshot({ path: path.join(out, 'lab-1-default.png') });
 // A compute expanded: its bridges, namespaces and instance taps.
 const compute = await page.evaluate(() => {
   const { store, view } = window.__skydive;
-  const h = [...store.nodes.values()].find((n) => n.Metadata.Type === 'host' && /c1/.test(n.Metadata.Name));
+  const h = [...store.nodes.values()].find((n) => n.Metadata.Type === 'host' && /compute-1/.test(n.Metadata.Name));
   view.expand(h.ID);
   const ids = [...store.nodes.keys()].filter((id) => id === h.ID || store.owner.get(id) === h.ID);
   view.fit(ids);

@@ -99,12 +99,15 @@ const LEAF_H = 48;
 const HEADER_H = 64; // a group's own node and label, above its children
 const BOX_PAD = 16;
 const ROOT_GAP = 90;
+// A collapsed host's cell: its node and label.
+const COLLAPSED_W = 260;
+const COLLAPSED_H = 140;
 const ROOT_COLS = 10;
 // Roots that are not hosts (fabric objects, LLDP switches, OVN's logical
 // switches and routers) go in rows of their own above the hosts, packed
 // tighter: spread among the hosts they made the drawing a thin line.
-const OTHER_ROOT_CELL = 320;
-const OTHER_ROOT_COLS = 24;
+const OTHER_ROOT_CELL = 150;
+const OTHER_ROOT_COLS = 12;
 const OTHER_ROOTS = '^'; // placedUnder's mark for them
 
 interface Box {
@@ -181,8 +184,8 @@ export class TopologyView {
   placedUnder = new Map<string, string>(); // node → owner it was placed near ('' = root slot)
   otherRootSlots = new Slots();
   layouts = new Map<string, ChildLayout>(); // owner → its children's places
-  rootRows: { y: number; x: number; h: number; n: number }[] = [];
-  rootAt = new Map<string, Pos>(); // hosts' places, kept
+  rootOrder: string[] = []; // hosts, in the order they came
+  rootAt = new Map<string, Pos>(); // hosts' places
   highlighted = new Set<string>();
   marks = new Map<string, string>(); // node → extra class (diff-added ...)
   classes = new Map<string, Set<string>>(); // shown element → its classes
@@ -399,35 +402,68 @@ export class TopologyView {
   }
 
   /**
-   * The shape a host's box aims at: the host's share of the view (hosts
-   * stand in rows), so that expanded and fitted, the drawing fills it.
+   * The shape a host's box aims at: its share of the view among the
+   * expanded hosts (hosts stand in rows), so that expanded and fitted, the
+   * drawing fills it.
    */
   private hostAspect(): number {
+    // The hosts expanded share the width (a collapsed one takes little).
     let hosts = 0;
-    for (const [id, n] of this.store.nodes) if (n.Metadata.Type === 'host' && !this.store.owner.has(id)) hosts++;
+    for (const [id, n] of this.store.nodes) if (n.Metadata.Type === 'host' && !this.store.owner.has(id) && this.expanded.has(id)) hosts++;
     const { width, height } = this.canvas.size();
     const w = Math.max(200, width - 80) / Math.max(1, Math.min(hosts, ROOT_COLS));
     const h = Math.max(200, height - 120);
     return Math.min(3, Math.max(0.3, w / h));
   }
 
-  /** A host's place: rows of hosts, each as wide as its box. */
+  /**
+   * A host's place: hosts stand in rows, a collapsed one in a small cell,
+   * an expanded one as wide as its box (reflowRoots moves its neighbours
+   * when it opens or closes; a new host comes at the end: nothing moves).
+   */
   private rootPlace(id: string): Pos {
-    const kept = this.rootAt.get(id);
-    if (kept) return { ...kept };
-    const box = this.boxOf(id, this.hostAspect());
-    let row = this.rootRows[this.rootRows.length - 1];
-    if (!row || row.n >= ROOT_COLS) {
-      const y = row ? row.y + row.h + ROOT_GAP : 0;
-      row = { y, x: 0, h: 0, n: 0 };
-      this.rootRows.push(row);
+    if (!this.rootAt.has(id)) {
+      this.rootOrder.push(id);
+      this.reflowRoots(id);
     }
-    const p = { x: row.x + box.w / 2, y: row.y + HEADER_H / 2 };
-    row.x += box.w + ROOT_GAP;
-    row.h = Math.max(row.h, box.h);
-    row.n++;
-    this.rootAt.set(id, p);
-    return { ...p };
+    return { ...this.rootAt.get(id)! };
+  }
+
+  /** Where every host goes now; moves the placed ones (and what they hold) there. */
+  private reflowRoots(adding?: string) {
+    this.rootOrder = this.rootOrder.filter((id) => this.store.nodes.has(id));
+    let y = 0;
+    for (let r = 0; r < this.rootOrder.length; r += ROOT_COLS) {
+      const row = this.rootOrder.slice(r, r + ROOT_COLS);
+      let x = 0;
+      let h = 0;
+      for (const id of row) {
+        const open = this.expanded.has(id);
+        const box = open ? (this.layouts.get(id)?.box ?? this.boxOf(id, this.hostAspect())) : { w: COLLAPSED_W, h: COLLAPSED_H };
+        const p = { x: x + box.w / 2, y: y + HEADER_H / 2 };
+        const old = this.rootAt.get(id);
+        this.rootAt.set(id, p);
+        if (old && id !== adding && (old.x !== p.x || old.y !== p.y)) this.shift(id, p.x - old.x, p.y - old.y);
+        x += box.w + ROOT_GAP;
+        h = Math.max(h, box.h);
+      }
+      y += h + ROOT_GAP;
+    }
+  }
+
+  /** Moves a placed node and everything placed under it. */
+  private shift(id: string, dx: number, dy: number) {
+    const queue = [id];
+    while (queue.length) {
+      const n = queue.pop()!;
+      const p = this.pos.get(n);
+      if (p) {
+        p.x += dx;
+        p.y += dy;
+        if (this.canvas.hasNode(n)) this.canvas.setPosition(n, p);
+      }
+      for (const c of this.store.children.get(n) || []) queue.push(c);
+    }
   }
 
   schedule() {
@@ -511,6 +547,8 @@ export class TopologyView {
 
   private refreshNodes(ids: Iterable<string>) {
     this.expandedVersion++;
+    // Hosts opened or closed make room or give it back.
+    if (this.rootOrder.length > 1) this.reflowRoots();
     const nodeIds = new Set<string>();
     const edgeIds = new Set<string>();
     const queue = [...ids];
@@ -703,7 +741,7 @@ export class TopologyView {
     this.placedUnder.clear();
     this.otherRootSlots = new Slots();
     this.layouts.clear();
-    this.rootRows = [];
+    this.rootOrder = [];
     this.rootAt.clear();
     const ids = this.canvas.nodeIds().sort((a, b) => this.store.depth(a) - this.store.depth(b));
     for (const id of ids) this.canvas.setPosition(id, this.place(id));
