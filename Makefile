@@ -70,10 +70,13 @@ ui-test: build
 	SKIP_UI_BUILD=1 SKYDIVE_BIN=$(CURDIR)/$(BIN) tests/ui/run.sh
 
 ## bench: the benchmarks the issues ask for
+# BENCH=full: three runs of each benchmark and a longer capture saturation run.
+BENCH_COUNT := $(if $(filter full,$(BENCH)),3,1)
+BENCH_CAPTURE := $(if $(filter full,$(BENCH)),3x,1x)
 bench:
 	@mkdir -p bench
-	@set -o pipefail; $(GO) test -run '^$$' -bench . -benchmem -timeout 15m ./internal/... | tee bench/raw.txt
-	@if [ "$$(id -u)" = 0 ]; then set -o pipefail; $(GO) test -tags privileged -run '^$$' -bench AFPacketSustained -benchtime 1x ./internal/capture/ | tee -a bench/raw.txt; \
+	@set -o pipefail; $(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) -timeout 40m ./internal/... | tee bench/raw.txt
+	@if [ "$$(id -u)" = 0 ]; then set -o pipefail; $(GO) test -tags privileged -run '^$$' -bench AFPacketSustained -benchtime $(BENCH_CAPTURE) ./internal/capture/ | tee -a bench/raw.txt; \
 	else echo "not root: afpacket capture benchmark skipped"; fi
 	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory build >/dev/null && \
 	  SKIP_UI_BUILD=1 SKYDIVE_BIN=$(CURDIR)/$(BIN) tests/ui/run.sh ./perf.test.mjs >/dev/null && \
