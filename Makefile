@@ -9,7 +9,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # What the tests need on a fresh Debian machine.
 APT_PACKAGES := iproute2 iputils-ping tcpdump libpcap-dev openvswitch-switch clickhouse-server clickhouse-client \
 	curl socat neutron-server python3-keystone ovn-central libvirt-daemon libvirt-clients runc busybox-static lldpd \
-	prometheus libnss3-tools openssl nfdump
+	prometheus libnss3-tools openssl nfdump etcd-server
 
 .PHONY: all build ui run test deps unit privileged e2e ui-test lint bench fuzz clean lab lab-down lab-status
 

@@ -1,7 +1,10 @@
 // Package alerts is the analyzer's alerting: alert resources (kept in a
-// file), their evaluation when the graph changes or periodically, and the
+// cluster.Store: a file, or etcd shared by the analyzers of a cluster),
+// their evaluation when the graph changes or periodically, and the
 // notifications of their firings (subscribers' websocket, webhooks,
-// scripts).
+// scripts). In a cluster only the elected analyzer evaluates (Options.Leader),
+// and the last firing of each alert is kept in the store, so that the next
+// leader notifies neither twice nor never.
 //
 // An alert is a Gremlin expression; it is true when its result has at least
 // one value. An expression that is not Gremlin is JavaScript, run in a new
@@ -31,9 +34,9 @@ import (
 	"github.com/google/uuid"
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
+	"github.com/skydive-ng/skydive/internal/cluster"
 	"github.com/skydive-ng/skydive/internal/graph"
 	"github.com/skydive-ng/skydive/internal/gremlin/eval"
-	"github.com/skydive-ng/skydive/internal/jsonfile"
 	"github.com/skydive-ng/skydive/internal/resource"
 	"github.com/skydive-ng/skydive/internal/workflows"
 )
@@ -56,8 +59,20 @@ type Options struct {
 	Check func(gremlin string) error
 	// Notify receives every firing as a websocket message (nil: none).
 	Notify func(v1.Message)
-	// File keeps the alerts across restarts ("" keeps them in memory).
+	// Store keeps the alerts (kind alert) and their last firings (kind
+	// alert-state); nil: a file store of File.
+	Store cluster.Store
+	// File keeps the alerts across restarts when Store is nil ("" keeps
+	// them in memory).
 	File string
+	// Leader tells whether this analyzer evaluates the alerts now (nil:
+	// always); call LeadershipChanged when it changes.
+	Leader func() bool
+	// ResetGrace is how long after becoming the leader an alert whose
+	// result is empty keeps its last firing: the subgraphs of a dead
+	// analyzer's agents come back within it, and an alert that held before
+	// is not notified again (default 0).
+	ResetGrace time.Duration
 	// Debounce is the least time between two evaluations caused by graph
 	// changes (default 150ms).
 	Debounce time.Duration
@@ -92,12 +107,20 @@ type Manager struct {
 
 	mu     sync.Mutex
 	alerts map[string]*state
-	wake   chan struct{} // graph changed or an alert was added
-	resync chan struct{} // the set of alerts changed
-	acts   sync.WaitGroup
+	// graceUntil: resets wait until then (after a takeover).
+	graceUntil time.Time
+	wake       chan struct{} // graph changed or an alert was added
+	resync     chan struct{} // the set of alerts or the leadership changed
+	acts       sync.WaitGroup
 }
 
-// New loads the alerts kept in opts.File.
+// alertState is what the store keeps of an alert's last firing.
+type alertState struct {
+	Data json.RawMessage `json:"Data"`
+	Time time.Time       `json:"Time"`
+}
+
+// New loads the alerts kept in the store.
 func New(opts Options) (*Manager, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -123,23 +146,91 @@ func New(opts Options) (*Manager, error) {
 	if opts.Query == nil {
 		return nil, errors.New("alerts: no query function")
 	}
-	m := &Manager{opts: opts, log: opts.Logger.With("component", "alerts"), alerts: map[string]*state{},
-		wake: make(chan struct{}, 1), resync: make(chan struct{}, 1)}
-	if opts.File != "" {
-		stored := map[string]*v1.Alert{}
-		if err := jsonfile.Load(opts.File, &stored); err != nil {
+	if opts.Store == nil {
+		st, err := cluster.NewFileStore(map[cluster.Kind]cluster.FileRef{cluster.KindAlert: {Path: opts.File}})
+		if err != nil {
 			return nil, fmt.Errorf("alerts: %w", err)
 		}
-		for id, a := range stored {
-			if err := m.Validate(a); err != nil {
-				m.log.Warn("stored alert ignored", "alert", id, "err", err)
-				continue
-			}
-			a.UUID = id
-			m.alerts[id] = m.newState(*a)
-		}
+		opts.Store = st
 	}
+	m := &Manager{opts: opts, log: opts.Logger.With("component", "alerts"), alerts: map[string]*state{},
+		wake: make(chan struct{}, 1), resync: make(chan struct{}, 1)}
+	items, _, err := opts.Store.List(context.Background(), cluster.KindAlert)
+	if err != nil {
+		return nil, fmt.Errorf("alerts: %w", err)
+	}
+	m.reset(items)
 	return m, nil
+}
+
+// stored decodes and checks an alert of the store.
+func (m *Manager) stored(id string, raw json.RawMessage) (*v1.Alert, error) {
+	var a v1.Alert
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return nil, err
+	}
+	if err := m.Validate(&a); err != nil {
+		return nil, err
+	}
+	a.UUID = id
+	return &a, nil
+}
+
+// reset replaces the alerts by the store's; those that did not change keep
+// their evaluation state.
+func (m *Manager) reset(items map[string]json.RawMessage) {
+	m.mu.Lock()
+	old := m.alerts
+	m.alerts = make(map[string]*state, len(items))
+	for id, raw := range items {
+		a, err := m.stored(id, raw)
+		if err != nil {
+			m.log.Warn("stored alert ignored", "alert", id, "err", err)
+			continue
+		}
+		if st, ok := old[id]; ok && sameAlert(st.alert, *a) {
+			m.alerts[id] = st
+			continue
+		}
+		m.alerts[id] = m.newState(*a)
+	}
+	m.mu.Unlock()
+	m.changed()
+}
+
+// storeChanged applies a change of the store, made here or by another
+// analyzer.
+func (m *Manager) storeChanged(ev cluster.Event) {
+	m.mu.Lock()
+	switch ev.Type {
+	case cluster.EventPut:
+		a, err := m.stored(ev.ID, ev.Value)
+		if err != nil {
+			m.mu.Unlock()
+			m.log.Warn("stored alert ignored", "alert", ev.ID, "err", err)
+			return
+		}
+		if st, ok := m.alerts[ev.ID]; ok && sameAlert(st.alert, *a) {
+			m.mu.Unlock()
+			return
+		}
+		m.alerts[ev.ID] = m.newState(*a)
+	case cluster.EventDelete:
+		if _, ok := m.alerts[ev.ID]; !ok {
+			m.mu.Unlock()
+			return
+		}
+		delete(m.alerts, ev.ID)
+	}
+	m.mu.Unlock()
+	m.changed()
+}
+
+func sameAlert(a, b v1.Alert) bool {
+	a.Error, b.Error = "", ""
+	ra, err1 := json.Marshal(a)
+	rb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && bytes.Equal(ra, rb)
 }
 
 // Validate fills the defaults of a and checks it; errors are
@@ -231,13 +322,12 @@ func (m *Manager) Create(a *v1.Alert) (*v1.Alert, error) {
 	cp := *a
 	cp.UUID = uuid.NewString()
 	cp.CreateTime = time.Now().UTC()
+	if err := m.opts.Store.Put(context.Background(), cluster.KindAlert, cp.UUID, &cp); err != nil {
+		return nil, fmt.Errorf("alerts: %w", err)
+	}
 	m.mu.Lock()
 	m.alerts[cp.UUID] = m.newState(cp)
-	err := m.saveLocked()
 	m.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
 	m.changed()
 	return &cp, nil
 }
@@ -250,18 +340,19 @@ func (m *Manager) Update(id string, a *v1.Alert) (*v1.Alert, error) {
 	}
 	m.mu.Lock()
 	old, ok := m.alerts[id]
+	m.mu.Unlock()
 	if !ok {
-		m.mu.Unlock()
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
 	cp := *a
 	cp.UUID, cp.CreateTime = id, old.alert.CreateTime
-	m.alerts[id] = m.newState(cp)
-	err := m.saveLocked()
-	m.mu.Unlock()
-	if err != nil {
-		return nil, err
+	if err := m.opts.Store.Put(context.Background(), cluster.KindAlert, id, &cp); err != nil {
+		return nil, fmt.Errorf("alerts: %w", err)
 	}
+	m.forgetFiring(id)
+	m.mu.Lock()
+	m.alerts[id] = m.newState(cp)
+	m.mu.Unlock()
 	m.changed()
 	return &cp, nil
 }
@@ -269,12 +360,28 @@ func (m *Manager) Update(id string, a *v1.Alert) (*v1.Alert, error) {
 // Delete removes an alert.
 func (m *Manager) Delete(id string) error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.alerts[id]; !ok {
+	_, ok := m.alerts[id]
+	m.mu.Unlock()
+	if !ok {
 		return fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
+	err := m.opts.Store.Delete(context.Background(), cluster.KindAlert, id)
+	if err != nil && !errors.Is(err, cluster.ErrNotFound) {
+		return fmt.Errorf("alerts: %w", err)
+	}
+	m.forgetFiring(id)
+	m.mu.Lock()
 	delete(m.alerts, id)
-	return m.saveLocked()
+	m.mu.Unlock()
+	return nil
+}
+
+// forgetFiring removes the stored last firing of an alert.
+func (m *Manager) forgetFiring(id string) {
+	err := m.opts.Store.Delete(context.Background(), cluster.KindAlertState, id)
+	if err != nil && !errors.Is(err, cluster.ErrNotFound) {
+		m.log.Warn("alert state not removed", "alert", id, "err", err)
+	}
 }
 
 // Get returns an alert.
@@ -303,25 +410,37 @@ func (m *Manager) List() map[string]*v1.Alert {
 	return out
 }
 
-func (m *Manager) saveLocked() error {
-	if m.opts.File == "" {
-		return nil
-	}
-	out := make(map[string]*v1.Alert, len(m.alerts))
-	for id, st := range m.alerts {
-		cp := st.alert
-		out[id] = &cp
-	}
-	if err := jsonfile.Save(m.opts.File, out); err != nil {
-		return fmt.Errorf("alerts: %w", err)
-	}
-	return nil
-}
-
 // changed makes Run evaluate the graph alerts soon and recompute its timer.
 func (m *Manager) changed() {
 	m.poke(m.wake)
 	m.poke(m.resync)
+}
+
+// LeadershipChanged makes Run look at Options.Leader again.
+func (m *Manager) LeadershipChanged() { m.changed() }
+
+func (m *Manager) isLeader() bool { return m.opts.Leader == nil || m.opts.Leader() }
+
+// takeOver loads the last firings from the store: the previous leader's
+// notifications are not repeated. Periodic alerts keep their schedule (one
+// missed while no one led is due at once).
+func (m *Manager) takeOver(ctx context.Context) error {
+	items, _, err := m.opts.Store.List(ctx, cluster.KindAlertState)
+	if err != nil {
+		return err
+	}
+	states := cluster.Decode[alertState](items, nil)
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, st := range m.alerts {
+		st.last = nil
+		if s, ok := states[id]; ok && len(s.Data) > 0 {
+			st.last = []byte(s.Data)
+		}
+	}
+	m.graceUntil = now.Add(m.opts.ResetGrace)
+	return nil
 }
 
 func (m *Manager) poke(c chan struct{}) {
@@ -336,6 +455,12 @@ func (m *Manager) poke(c chan struct{}) {
 // waits for the actions it started.
 func (m *Manager) Run(ctx context.Context) error {
 	defer m.acts.Wait()
+	followed := make(chan struct{})
+	defer func() { <-followed }()
+	go func() {
+		defer close(followed)
+		cluster.Follow(ctx, m.opts.Store, cluster.KindAlert, m.log, m.reset, m.storeChanged)
+	}()
 	if m.opts.Graph != nil {
 		// The listener runs under the graph's lock: it only pokes.
 		remove := m.opts.Graph.AddListener(func(graph.Event) { m.poke(m.wake) })
@@ -347,20 +472,27 @@ func (m *Manager) Run(ctx context.Context) error {
 	var (
 		pending   bool
 		lastGraph time.Time
+		leading   bool
+		graceEnd  time.Time // a pass is due when the grace ends
 	)
 	for {
 		wait := time.Hour
 		now := time.Now()
-		if pending {
-			wait = min(wait, lastGraph.Add(m.opts.Debounce).Sub(now))
-		}
-		m.mu.Lock()
-		for _, st := range m.alerts {
-			if st.period > 0 {
-				wait = min(wait, st.next.Sub(now))
+		if leading {
+			if pending {
+				wait = min(wait, lastGraph.Add(m.opts.Debounce).Sub(now))
 			}
+			if !graceEnd.IsZero() {
+				wait = min(wait, graceEnd.Sub(now))
+			}
+			m.mu.Lock()
+			for _, st := range m.alerts {
+				if st.period > 0 {
+					wait = min(wait, st.next.Sub(now))
+				}
+			}
+			m.mu.Unlock()
 		}
-		m.mu.Unlock()
 		timer.Reset(max(wait, 0))
 		select {
 		case <-ctx.Done():
@@ -371,6 +503,27 @@ func (m *Manager) Run(ctx context.Context) error {
 		case <-timer.C:
 		}
 		now = time.Now()
+		switch leader := m.isLeader(); {
+		case leader && !leading:
+			if err := m.takeOver(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				m.log.Warn("alerts: last firings not loaded, retrying", "err", err)
+				time.AfterFunc(time.Second, m.changed)
+				continue
+			}
+			leading, pending, lastGraph = true, true, time.Time{}
+			if m.opts.ResetGrace > 0 {
+				graceEnd = now.Add(m.opts.ResetGrace)
+			}
+		case !leader:
+			leading, pending, graceEnd = false, false, time.Time{}
+			continue
+		}
+		if !graceEnd.IsZero() && !now.Before(graceEnd) {
+			graceEnd, pending, lastGraph = time.Time{}, true, time.Time{}
+		}
 		var due []string
 		evalGraph := pending && !now.Before(lastGraph.Add(m.opts.Debounce))
 		if evalGraph {
@@ -445,13 +598,39 @@ func (m *Manager) evaluate(ctx context.Context, id string) {
 		return
 	}
 	st.err = ""
-	if data == nil || bytes.Equal(data, st.last) {
-		st.last = data
+	if data == nil {
+		if st.last == nil || time.Now().Before(m.graceUntil) {
+			// A reset waits for the grace after a takeover.
+			m.mu.Unlock()
+			return
+		}
+		st.last = nil
+		m.mu.Unlock()
+		m.forgetFiring(id)
+		return
+	}
+	if bytes.Equal(data, st.last) {
 		m.mu.Unlock()
 		return
 	}
+	prev := st.last
 	st.last = data
 	m.mu.Unlock()
+	// The firing is recorded before it is notified: a leader that dies
+	// between the two loses a notification rather than having the next
+	// one repeat it.
+	if err := m.opts.Store.Put(ctx, cluster.KindAlertState, id, alertState{Data: data, Time: time.Now().UTC()}); err != nil {
+		m.mu.Lock()
+		if cur, ok := m.alerts[id]; ok && cur == st && bytes.Equal(st.last, data) {
+			st.last = prev
+		}
+		m.mu.Unlock()
+		if ctx.Err() == nil {
+			m.log.Warn("alert firing not recorded, not notified yet", "alert", id, "err", err)
+			time.AfterFunc(time.Second, func() { m.poke(m.wake) })
+		}
+		return
+	}
 	m.fire(ctx, a, data)
 }
 

@@ -3,7 +3,6 @@ package analyzer
 import (
 	"context"
 	"log/slog"
-	"path/filepath"
 	"time"
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
@@ -16,18 +15,22 @@ import (
 	"github.com/skydive-ng/skydive/internal/replicate"
 )
 
-// alertHandlers makes the alert manager (its alerts kept in
-// data_dir/alerts.json, evaluated by the API's query runner, notified to the
-// /ws/subscriber clients), serves /api/alert and returns the manager's Run.
-func alertHandlers(mux httpapi.Mux, api *httpapi.Server, cfg *config.Config, g *graph.Graph, subs *replicate.Subscribers, log *slog.Logger) (func(context.Context) error, error) {
+// alertHandlers makes the alert manager (its alerts kept in the cluster's
+// store: data_dir/alerts.json, or etcd; evaluated by the API's query runner
+// on the alerting leader, notified to the /ws/subscriber clients), serves
+// /api/alert and returns the manager's Run.
+func alertHandlers(mux httpapi.Mux, api *httpapi.Server, cfg *config.Config, cs *clusterState, g *graph.Graph, subs *replicate.Subscribers, log *slog.Logger) (func(context.Context) error, error) {
 	engine := eval.NewEngine(flowsteps.Options())
+	leader, grace := cs.alertsLeader()
 	m, err := alerts.New(alerts.Options{
-		Graph:  g,
-		Query:  api.Queries.Query,
-		Check:  func(s string) error { _, err := engine.Compile(s); return err },
-		Notify: subs.Broadcast,
-		File:   filepath.Join(cfg.Analyzer.DataDir, "alerts.json"),
-		Logger: log,
+		Graph:      g,
+		Query:      api.Queries.Query,
+		Check:      func(s string) error { _, err := engine.Compile(s); return err },
+		Notify:     subs.Broadcast,
+		Store:      cs.store,
+		Leader:     leader,
+		ResetGrace: grace,
+		Logger:     log,
 		// JavaScript alerts: their time limit, and request() on the API.
 		JSTimeout: time.Duration(cfg.Analyzer.Alert.JSTimeout) * time.Second,
 		Handler:   mux,
@@ -35,6 +38,7 @@ func alertHandlers(mux httpapi.Mux, api *httpapi.Server, cfg *config.Config, g *
 	if err != nil {
 		return nil, err
 	}
+	cs.onAlertsLeadership(m.LeadershipChanged)
 	httpapi.RegisterResource(mux, api, httpapi.Resource[v1.Alert]{
 		Name: "alert", Title: "Alert",
 		List:   func() any { return m.List() },

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"path/filepath"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -24,7 +23,6 @@ import (
 	"github.com/skydive-ng/skydive/internal/gremlin/flowsteps"
 	historypkg "github.com/skydive-ng/skydive/internal/history"
 	"github.com/skydive-ng/skydive/internal/httpapi"
-	"github.com/skydive-ng/skydive/internal/injections"
 	"github.com/skydive-ng/skydive/internal/metrics"
 	"github.com/skydive-ng/skydive/internal/openapi"
 	"github.com/skydive-ng/skydive/internal/probe/fabric"
@@ -63,6 +61,12 @@ func Run(ctx context.Context, opts Options) error {
 		log = slog.Default()
 	}
 	g := graph.New()
+	// The resources' store: files, or etcd shared with the other analyzers.
+	cl, err := openCluster(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
 	// The durable store keeps the topology history and the flows; with
 	// storage.backend memory, both stay in memory (lost at restart).
 	var (
@@ -122,7 +126,7 @@ func Run(ctx context.Context, opts Options) error {
 		probeRuns = append(probeRuns, p.Run)
 		probeNames = append(probeNames, "ovn")
 	}
-	wf, err := newWorkflows(cfg, log)
+	wf, err := newWorkflows(cl, log)
 	if err != nil {
 		return err
 	}
@@ -150,22 +154,32 @@ func Run(ctx context.Context, opts Options) error {
 		Status: func() any {
 			return v1.AnalyzerStatus{
 				Agents:      agents.Agents(),
-				Peers:       v1.Peers{Incomers: map[string]v1.ConnStatus{}, Outgoers: map[string]v1.ConnStatus{}},
+				Peers:       cl.peersStatus(),
 				Publishers:  publishers.Status(),
 				Subscribers: subscribers.Status(),
-				Alerts:      v1.ElectionStatus{IsMaster: true},
-				Captures:    v1.ElectionStatus{IsMaster: true},
+				Alerts:      cl.alertsStatus(),
+				Captures:    cl.capturesStatus(),
 				Probes:      probeNames,
 				Storage:     storageStatus(durable),
 				Security:    security,
 			}
 		},
 	}
-	capMgr, err := captures.New(captures.Options{Graph: g, File: filepath.Join(cfg.Analyzer.DataDir, "captures.json"), Agents: agents, Logger: log})
+	capMgr, err := captures.New(captures.Options{Graph: g, Store: cl.store, Agents: agents, Logger: log})
 	if err != nil {
 		return err
 	}
-	agents.OnConnect = capMgr.AgentConnected
+	peerTLS, err := tlsconfig.Client(cfg.TLS)
+	if err != nil {
+		return err
+	}
+	// Cluster mode: replication with the peers, leases of the agents here.
+	agents.OnConnect = cl.attach(g, agents, PeerOptions{TLS: peerTLS, Username: cfg.Analyzer.Auth.Cluster.Username,
+		Password: cfg.Analyzer.Auth.Cluster.Password}, capMgr.AgentConnected)
+	inj, err := newInjections(cl, g, agents, log)
+	if err != nil {
+		return err
+	}
 	mux := httpapi.NewRouter()
 	connectedAgents = func() int {
 		n := 0
@@ -181,13 +195,13 @@ func Run(ctx context.Context, opts Options) error {
 	mux.Handle("GET /metrics", metrics.Handler(promRegistry))
 	mux.Handle("GET "+openapi.Path, openapi.Handler(version.Version))
 	captureHandlers(mux, api, capMgr, store)
-	injectionHandlers(mux, api, injections.New(g, agents))
+	injectionHandlers(mux, api, inj)
 	workflowHandlers(mux, api, wf)
-	runAlerts, err := alertHandlers(mux, api, cfg, g, subscribers, log)
+	runAlerts, err := alertHandlers(mux, api, cfg, cl, g, subscribers, log)
 	if err != nil {
 		return err
 	}
-	runRules, err := ruleHandlers(mux, api, cfg, g, log)
+	runRules, err := ruleHandlers(mux, api, cfg, cl, g, log)
 	if err != nil {
 		return err
 	}
@@ -199,6 +213,7 @@ func Run(ctx context.Context, opts Options) error {
 	mux.Handle("GET "+replicate.AgentTopologyPath, agents)
 	mux.Handle("GET "+replicate.SubscriberPath, subscribers)
 	mux.Handle("GET "+replicate.PublisherPath, publishers)
+	cl.register(mux)
 	registerFallbacks(mux.ServeMux)
 	if opts.Routes != nil {
 		opts.Routes(mux.Patterns())
@@ -220,6 +235,7 @@ func Run(ctx context.Context, opts Options) error {
 		grp.Go(func() error { return durable.Run(ctx) })
 	}
 	grp.Go(func() error { return capMgr.Run(ctx) })
+	grp.Go(func() error { return cl.Run(ctx) })
 	for _, run := range probeRuns {
 		grp.Go(func() error { return run(ctx) })
 	}

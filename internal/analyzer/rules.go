@@ -3,7 +3,6 @@ package analyzer
 import (
 	"context"
 	"log/slog"
-	"path/filepath"
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
 	"github.com/skydive-ng/skydive/internal/config"
@@ -12,15 +11,16 @@ import (
 	"github.com/skydive-ng/skydive/internal/rules"
 )
 
-// ruleHandlers makes the topology rules manager (rules kept in
-// data_dir/rules.json, their nodes and edges the analyzer's own), serves
-// /api/noderule and /api/edgerule and returns the manager's Run.
-func ruleHandlers(mux httpapi.Mux, api *httpapi.Server, cfg *config.Config, g *graph.Graph, log *slog.Logger) (func(context.Context) error, error) {
+// ruleHandlers makes the topology rules manager (rules kept in the
+// cluster's store: data_dir/rules.json, or etcd, every analyzer applying
+// them; their nodes and edges the analyzer's own), serves /api/noderule and
+// /api/edgerule and returns the manager's Run.
+func ruleHandlers(mux httpapi.Mux, api *httpapi.Server, cfg *config.Config, cs *clusterState, g *graph.Graph, log *slog.Logger) (func(context.Context) error, error) {
 	m, err := rules.New(rules.Options{
 		Graph:  g,
 		Host:   cfg.HostID,
 		Origin: "analyzer." + cfg.HostID,
-		File:   filepath.Join(cfg.Analyzer.DataDir, "rules.json"),
+		Store:  cs.store,
 		Logger: log,
 	})
 	if err != nil {

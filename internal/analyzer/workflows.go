@@ -2,18 +2,22 @@ package analyzer
 
 import (
 	"log/slog"
-	"path/filepath"
 
-	"github.com/skydive-ng/skydive/internal/config"
 	"github.com/skydive-ng/skydive/internal/gremlin/eval"
 	"github.com/skydive-ng/skydive/internal/httpapi"
 	"github.com/skydive-ng/skydive/internal/workflows"
 )
 
-// newWorkflows loads the workflows; users' ones are kept in
-// <data_dir>/workflows.json.
-func newWorkflows(cfg *config.Config, log *slog.Logger) (*workflows.Service, error) {
-	return workflows.New(workflows.Options{File: filepath.Join(cfg.Analyzer.DataDir, "workflows.json"), Logger: log})
+// newWorkflows loads the workflows; users' ones are kept in the cluster's
+// store (<data_dir>/workflows.json, or etcd), which the service follows
+// with the cluster.
+func newWorkflows(cs *clusterState, log *slog.Logger) (*workflows.Service, error) {
+	wf, err := workflows.New(workflows.Options{Store: cs.store, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	cs.addRun(wf.Run)
+	return wf, nil
 }
 
 // withWorkflowStep adds the Gremlin Workflow() step to the query engine's

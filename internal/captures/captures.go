@@ -1,12 +1,15 @@
 // Package captures is the analyzer's side of captures: the capture
-// resources (kept in a file, so they survive a restart), their validation,
-// and the continuous resolution of each capture's Gremlin query into the
-// nodes every agent must capture on.
+// resources (kept in a cluster.Store: a file, so they survive a restart, or
+// etcd, shared by the analyzers of a cluster), their validation, and the
+// continuous resolution of each capture's Gremlin query into the nodes every
+// agent must capture on. Every analyzer sends the assignments to the agents
+// connected to it.
 package captures
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -18,9 +21,9 @@ import (
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
 	"github.com/skydive-ng/skydive/internal/capture"
+	"github.com/skydive-ng/skydive/internal/cluster"
 	"github.com/skydive-ng/skydive/internal/graph"
 	"github.com/skydive-ng/skydive/internal/gremlin/eval"
-	"github.com/skydive-ng/skydive/internal/jsonfile"
 	"github.com/skydive-ng/skydive/internal/resource"
 )
 
@@ -43,10 +46,12 @@ type Sender interface {
 type Manager struct {
 	graph  *graph.Graph
 	engine *eval.Engine
-	file   string
+	store  cluster.Store
 	agents Sender
 	log    *slog.Logger
 
+	// creating serializes creations: the duplicate check and the store.
+	creating sync.Mutex
 	mu       sync.Mutex
 	captures map[string]*v1.Capture
 	sent     map[string]string // host -> last assignment JSON sent
@@ -56,26 +61,70 @@ type Manager struct {
 // Options configure a Manager.
 type Options struct {
 	Graph *graph.Graph
-	// File keeps the captures across restarts ("" keeps them in memory).
+	// Store keeps the captures (kind capture); nil: a file store of File.
+	Store cluster.Store
+	// File keeps the captures across restarts when Store is nil ("" keeps
+	// them in memory).
 	File   string
 	Agents Sender
 	Logger *slog.Logger
 }
 
-// New loads the captures kept in opts.File.
+// New loads the captures kept in the store.
 func New(opts Options) (*Manager, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	m := &Manager{graph: opts.Graph, engine: eval.NewEngine(eval.Options{}), file: opts.File, agents: opts.Agents,
-		log: opts.Logger.With("component", "captures"), captures: map[string]*v1.Capture{}, sent: map[string]string{},
-		wake: make(chan struct{}, 1)}
-	if opts.File != "" {
-		if err := jsonfile.Load(opts.File, &m.captures); err != nil {
+	if opts.Store == nil {
+		st, err := cluster.NewFileStore(map[cluster.Kind]cluster.FileRef{cluster.KindCapture: {Path: opts.File}})
+		if err != nil {
 			return nil, fmt.Errorf("captures: %w", err)
 		}
+		opts.Store = st
 	}
+	m := &Manager{graph: opts.Graph, engine: eval.NewEngine(eval.Options{}), store: opts.Store, agents: opts.Agents,
+		log: opts.Logger.With("component", "captures"), captures: map[string]*v1.Capture{}, sent: map[string]string{},
+		wake: make(chan struct{}, 1)}
+	items, _, err := opts.Store.List(context.Background(), cluster.KindCapture)
+	if err != nil {
+		return nil, fmt.Errorf("captures: %w", err)
+	}
+	m.reset(items)
 	return m, nil
+}
+
+// reset replaces the captures by the store's.
+func (m *Manager) reset(items map[string]json.RawMessage) {
+	caps := cluster.Decode[v1.Capture](items, func(id string, err error) {
+		m.log.Warn("stored capture ignored", "capture", id, "err", err)
+	})
+	for id, c := range caps {
+		c.UUID = id
+	}
+	m.mu.Lock()
+	m.captures = caps
+	m.mu.Unlock()
+	m.Wake()
+}
+
+// changed applies a change of the store (made here or by another analyzer).
+func (m *Manager) changed(ev cluster.Event) {
+	m.mu.Lock()
+	switch ev.Type {
+	case cluster.EventPut:
+		var c v1.Capture
+		if err := json.Unmarshal(ev.Value, &c); err != nil {
+			m.mu.Unlock()
+			m.log.Warn("stored capture ignored", "capture", ev.ID, "err", err)
+			return
+		}
+		c.UUID = ev.ID
+		m.captures[ev.ID] = &c
+	case cluster.EventDelete:
+		delete(m.captures, ev.ID)
+	}
+	m.mu.Unlock()
+	m.Wake()
 }
 
 // Validate fills the defaults of c and checks it; errors are
@@ -115,6 +164,8 @@ func (m *Manager) Create(c *v1.Capture) (*v1.Capture, error) {
 	if err := m.Validate(c); err != nil {
 		return nil, err
 	}
+	m.creating.Lock()
+	defer m.creating.Unlock()
 	m.mu.Lock()
 	for _, o := range m.captures {
 		if o.Type == c.Type && o.GremlinQuery == c.GremlinQuery && o.BPFFilter == c.BPFFilter {
@@ -122,15 +173,16 @@ func (m *Manager) Create(c *v1.Capture) (*v1.Capture, error) {
 			return nil, fmt.Errorf("%w: capture %s has the same type, query and filter", ErrDuplicate, o.UUID)
 		}
 	}
+	m.mu.Unlock()
 	cp := *c
 	cp.UUID = uuid.NewString()
 	cp.Count = 0
-	m.captures[cp.UUID] = &cp
-	err := m.saveLocked()
-	m.mu.Unlock()
-	if err != nil {
-		return nil, err
+	if err := m.store.Put(context.Background(), cluster.KindCapture, cp.UUID, &cp); err != nil {
+		return nil, fmt.Errorf("captures: %w", err)
 	}
+	m.mu.Lock()
+	m.captures[cp.UUID] = &cp
+	m.mu.Unlock()
 	m.Wake()
 	return m.Get(cp.UUID)
 }
@@ -138,15 +190,20 @@ func (m *Manager) Create(c *v1.Capture) (*v1.Capture, error) {
 // Delete removes a capture; agents stop it.
 func (m *Manager) Delete(id string) error {
 	m.mu.Lock()
-	if _, ok := m.captures[id]; !ok {
-		m.mu.Unlock()
+	_, ok := m.captures[id]
+	m.mu.Unlock()
+	if !ok {
 		return fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
+	err := m.store.Delete(context.Background(), cluster.KindCapture, id)
+	if err != nil && !errors.Is(err, cluster.ErrNotFound) {
+		return fmt.Errorf("captures: %w", err)
+	}
+	m.mu.Lock()
 	delete(m.captures, id)
-	err := m.saveLocked()
 	m.mu.Unlock()
 	m.Wake()
-	return err
+	return nil
 }
 
 // Get returns a capture with its Count: how many nodes capture it now.
@@ -196,16 +253,6 @@ func (m *Manager) activeCount(id string) int {
 	return n
 }
 
-func (m *Manager) saveLocked() error {
-	if m.file == "" {
-		return nil
-	}
-	if err := jsonfile.Save(m.file, m.captures); err != nil {
-		return fmt.Errorf("captures: %w", err)
-	}
-	return nil
-}
-
 // Wake asks for a new resolution soon.
 func (m *Manager) Wake() {
 	select {
@@ -222,9 +269,16 @@ func (m *Manager) AgentConnected(host string) {
 	m.Wake()
 }
 
-// Run resolves the captures' queries when the graph or the captures change
-// (at most every 200 ms) and sends each agent its assignments.
+// Run follows the store, resolves the captures' queries when the graph or
+// the captures change (at most every 200 ms) and sends each agent connected
+// here its assignments.
 func (m *Manager) Run(ctx context.Context) error {
+	followed := make(chan struct{})
+	defer func() { <-followed }()
+	go func() {
+		defer close(followed)
+		cluster.Follow(ctx, m.store, cluster.KindCapture, m.log, m.reset, m.changed)
+	}()
 	remove := m.graph.AddListener(func(ev graph.Event) {
 		// Capture state updates of nodes do not change where to capture.
 		if ev.Type == graph.NodeUpdated && ev.OldNode != nil && sameExceptCaptures(ev.OldNode.Metadata, ev.Node.Metadata) {

@@ -43,6 +43,7 @@ type Config struct {
 	Auth map[string]AuthBackend `yaml:"auth"`
 	RBAC RBAC                   `yaml:"rbac"`
 	TLS  TLS                    `yaml:"tls"`
+	Etcd Etcd                   `yaml:"etcd"`
 }
 
 // Flow configures the agents' flow tables.
@@ -353,6 +354,9 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTP.WS.PingDelay <= 0 || c.HTTP.WS.PongTimeout <= 0 {
 		return errors.New("http.ws.ping_delay and http.ws.pong_timeout: must be > 0 seconds")
+	}
+	if err := c.validateEtcd(); err != nil {
+		return err
 	}
 	return c.validateSecurity()
 }

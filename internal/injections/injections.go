@@ -1,12 +1,16 @@
 // Package injections is the analyzer's side of the packet generator: it
 // resolves an injection's source and destination nodes into addresses and
-// asks the source nodes' agents to send the packets.
+// asks the source nodes' agents to send the packets. An injection is kept in
+// a cluster.Store (kind injectpacket) while it runs: with etcd, every
+// analyzer sees it and tells the agents connected to it.
 package injections
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -17,6 +21,7 @@ import (
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
 	"github.com/skydive-ng/skydive/internal/captures"
+	"github.com/skydive-ng/skydive/internal/cluster"
 	"github.com/skydive-ng/skydive/internal/graph"
 	"github.com/skydive-ng/skydive/internal/gremlin/eval"
 	"github.com/skydive-ng/skydive/internal/inject"
@@ -31,14 +36,107 @@ type Manager struct {
 	graph  *graph.Graph
 	engine *eval.Engine
 	agents captures.Sender
+	store  cluster.Store
+	log    *slog.Logger
 
 	mu    sync.Mutex
 	items map[string]*v1.PacketInjection
+	// sent: the injections whose orders went to the agents connected here.
+	sent map[string]bool
 }
 
-// New returns a manager.
+// Options configure a Manager.
+type Options struct {
+	Graph  *graph.Graph
+	Agents captures.Sender
+	// Store keeps the running injections; nil: in memory.
+	Store  cluster.Store
+	Logger *slog.Logger
+}
+
+// stored is an injection in the store, with the orders of its agents.
+type stored struct {
+	v1.PacketInjection
+	Orders []v1.InjectionOrder `json:"Orders"`
+}
+
+// New returns a manager keeping its injections in memory.
 func New(g *graph.Graph, agents captures.Sender) *Manager {
-	return &Manager{graph: g, engine: eval.NewEngine(eval.Options{}), agents: agents, items: map[string]*v1.PacketInjection{}}
+	m, _ := NewManager(Options{Graph: g, Agents: agents})
+	return m
+}
+
+// NewManager returns a manager; Run follows its store.
+func NewManager(opts Options) (*Manager, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Store == nil {
+		st, err := cluster.NewFileStore(nil)
+		if err != nil {
+			return nil, err
+		}
+		opts.Store = st
+	}
+	m := &Manager{graph: opts.Graph, engine: eval.NewEngine(eval.Options{}), agents: opts.Agents, store: opts.Store,
+		log: opts.Logger.With("component", "injections"), items: map[string]*v1.PacketInjection{}, sent: map[string]bool{}}
+	items, _, err := opts.Store.List(context.Background(), cluster.KindInjection)
+	if err != nil {
+		return nil, fmt.Errorf("injections: %w", err)
+	}
+	m.reset(items)
+	return m, nil
+}
+
+// reset takes the store's injections; those already there are not sent
+// again (they were when they were made).
+func (m *Manager) reset(items map[string]json.RawMessage) {
+	all := cluster.Decode[stored](items, nil)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.items = make(map[string]*v1.PacketInjection, len(all))
+	for id, st := range all {
+		p := st.PacketInjection
+		p.UUID = id
+		m.items[id] = &p
+		m.sent[id] = true
+	}
+}
+
+// changed applies a change of the store: a new injection's orders go to
+// the agents connected here.
+func (m *Manager) changed(ev cluster.Event) {
+	if ev.Type == cluster.EventDelete {
+		m.mu.Lock()
+		delete(m.items, ev.ID)
+		delete(m.sent, ev.ID)
+		m.mu.Unlock()
+		return
+	}
+	var st stored
+	if err := json.Unmarshal(ev.Value, &st); err != nil {
+		m.log.Warn("stored injection ignored", "injection", ev.ID, "err", err)
+		return
+	}
+	p := st.PacketInjection
+	p.UUID = ev.ID
+	m.mu.Lock()
+	m.items[ev.ID] = &p
+	sent := m.sent[ev.ID]
+	m.sent[ev.ID] = true
+	m.mu.Unlock()
+	if sent {
+		return
+	}
+	if err := m.sendOrders(st.Orders, true); err != nil {
+		m.log.Warn("injection not sent", "injection", ev.ID, "err", err)
+	}
+}
+
+// Run follows the store until ctx ends.
+func (m *Manager) Run(ctx context.Context) error {
+	cluster.Follow(ctx, m.store, cluster.KindInjection, m.log, m.reset, m.changed)
+	return nil
 }
 
 func (m *Manager) nodes(ctx context.Context, field, q string) ([]*graph.Node, error) {
@@ -192,26 +290,69 @@ func (m *Manager) send(p *v1.PacketInjection, orders []v1.InjectionOrder) (*v1.P
 		p.Count = orders[0].Injection.Count // a pcap's number of packets
 	}
 	p.UUID = uuid.NewString()
-	for _, o := range orders {
-		o.Injection.UUID = p.UUID
-		raw, err := json.Marshal(o)
-		if err != nil {
-			return nil, err
-		}
-		host := m.graph.Node(graph.Identifier(o.NodeID)).Host
-		if err := m.agents.Send(host, v1.Message{Namespace: v1.NamespaceOnDemandPacketInjection, Type: v1.InjectMsgType,
-			Status: http.StatusOK, Obj: raw}); err != nil {
-			return nil, fmt.Errorf("agent of %s: %w", host, err)
-		}
+	for i := range orders {
+		orders[i].Injection.UUID = p.UUID
 	}
-	stored := *p
 	m.mu.Lock()
-	m.items[p.UUID] = &stored
+	m.sent[p.UUID] = true
 	m.mu.Unlock()
+	// With a shared store, the agents connected to other analyzers are
+	// told by those, when the injection reaches them.
+	if err := m.sendOrders(orders, m.store.Shared()); err != nil {
+		m.mu.Lock()
+		delete(m.sent, p.UUID)
+		m.mu.Unlock()
+		return nil, err
+	}
+	out := *p
 	// As the original: the resource lives while it runs, plus 5 s.
 	ttl := time.Duration(p.Count*p.Interval)*time.Millisecond + 5*time.Second
-	time.AfterFunc(ttl, func() { _ = m.Delete(p.UUID) })
-	return &stored, nil
+	if err := m.store.Put(context.Background(), cluster.KindInjection, p.UUID, stored{PacketInjection: out, Orders: orders},
+		cluster.WithTTL(ttl)); err != nil {
+		return nil, fmt.Errorf("injections: %w", err)
+	}
+	m.mu.Lock()
+	m.items[p.UUID] = &out
+	m.mu.Unlock()
+	// The store forgets it by itself; so does this manager, even when Run
+	// does not follow the store.
+	time.AfterFunc(ttl, func() {
+		m.mu.Lock()
+		delete(m.items, out.UUID)
+		delete(m.sent, out.UUID)
+		m.mu.Unlock()
+	})
+	return &out, nil
+}
+
+// sendOrders sends each order to its node's agent; localOnly skips the
+// agents not connected here.
+func (m *Manager) sendOrders(orders []v1.InjectionOrder, localOnly bool) error {
+	local := map[string]bool{}
+	for _, h := range m.agents.Hosts() {
+		local[h] = true
+	}
+	for _, o := range orders {
+		n := m.graph.Node(graph.Identifier(o.NodeID))
+		if n == nil {
+			if localOnly {
+				continue
+			}
+			return fmt.Errorf("node %s is gone", o.NodeID)
+		}
+		if localOnly && !local[n.Host] {
+			continue
+		}
+		raw, err := json.Marshal(o)
+		if err != nil {
+			return err
+		}
+		if err := m.agents.Send(n.Host, v1.Message{Namespace: v1.NamespaceOnDemandPacketInjection, Type: v1.InjectMsgType,
+			Status: http.StatusOK, Obj: raw}); err != nil {
+			return fmt.Errorf("agent of %s: %w", n.Host, err)
+		}
+	}
+	return nil
 }
 
 // Get returns an injection.
@@ -241,10 +382,16 @@ func (m *Manager) List() map[string]*v1.PacketInjection {
 // Delete forgets an injection (the packets already sent stay sent).
 func (m *Manager) Delete(id string) error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.items[id]; !ok {
+	_, ok := m.items[id]
+	m.mu.Unlock()
+	if !ok {
 		return fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
+	if err := m.store.Delete(context.Background(), cluster.KindInjection, id); err != nil && !errors.Is(err, cluster.ErrNotFound) {
+		return fmt.Errorf("injections: %w", err)
+	}
+	m.mu.Lock()
 	delete(m.items, id)
+	m.mu.Unlock()
 	return nil
 }

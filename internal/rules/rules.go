@@ -1,8 +1,10 @@
 // Package rules is the analyzer's user topology: node rules that create
 // nodes or add metadata to the nodes a Gremlin query selects, and edge rules
 // that link the first node of one query to the first node of another. The
-// rules are kept in a file and re-applied whenever the graph changes, so
-// that the nodes appearing later get their metadata and edges.
+// rules are kept in a cluster.Store (a file, or etcd shared by the analyzers
+// of a cluster, each applying them to its graph) and re-applied whenever the
+// graph changes, so that the nodes appearing later get their metadata and
+// edges.
 //
 // The nodes and edges made by rules are the analyzer's own (its Host and an
 // "analyzer." Origin): the agents' resyncs never remove them.
@@ -10,6 +12,7 @@ package rules
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,9 +24,9 @@ import (
 	"github.com/google/uuid"
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
+	"github.com/skydive-ng/skydive/internal/cluster"
 	"github.com/skydive-ng/skydive/internal/graph"
 	"github.com/skydive-ng/skydive/internal/gremlin/eval"
-	"github.com/skydive-ng/skydive/internal/jsonfile"
 	"github.com/skydive-ng/skydive/internal/resource"
 	"github.com/skydive-ng/skydive/internal/topology"
 )
@@ -39,7 +42,11 @@ type Options struct {
 	Graph *graph.Graph
 	// Host and Origin stamp the nodes and edges the rules make.
 	Host, Origin string
-	// File keeps the rules across restarts ("" keeps them in memory).
+	// Store keeps the rules (kinds noderule and edgerule); nil: a file
+	// store of File.
+	Store cluster.Store
+	// File keeps the rules across restarts when Store is nil ("" keeps
+	// them in memory), in two sections NodeRules and EdgeRules.
 	File string
 	// Debounce is the least time between two applications caused by graph
 	// changes (default 100ms).
@@ -47,10 +54,13 @@ type Options struct {
 	Logger   *slog.Logger
 }
 
-// stored is the content of the file.
-type stored struct {
-	NodeRules map[string]*v1.NodeRule `json:"NodeRules"`
-	EdgeRules map[string]*v1.EdgeRule `json:"EdgeRules"`
+// FileRefs are where a file store keeps the rules in file: the two
+// sections of one file, as the analyzer always wrote it.
+func FileRefs(file string) map[cluster.Kind]cluster.FileRef {
+	return map[cluster.Kind]cluster.FileRef{
+		cluster.KindNodeRule: {Path: file, Section: "NodeRules"},
+		cluster.KindEdgeRule: {Path: file, Section: "EdgeRules"},
+	}
 }
 
 // Manager keeps the rules and applies them.
@@ -64,9 +74,11 @@ type Manager struct {
 	// apply serializes the graph writes of the rules (Run's passes and the
 	// resource calls).
 	apply sync.Mutex
-	mu    sync.Mutex
-	nodes map[string]*v1.NodeRule
-	edges map[string]*v1.EdgeRule
+	// creating serializes creations: the duplicate check and the store.
+	creating sync.Mutex
+	mu       sync.Mutex
+	nodes    map[string]*v1.NodeRule
+	edges    map[string]*v1.EdgeRule
 	// updated: the nodes an update rule has set metadata on.
 	updated map[string]map[graph.Identifier]bool
 	// linked: the edge an edge rule made.
@@ -81,33 +93,101 @@ func New(opts Options) (*Manager, error) {
 	if opts.Debounce <= 0 {
 		opts.Debounce = 100 * time.Millisecond
 	}
+	if opts.Store == nil {
+		st, err := cluster.NewFileStore(FileRefs(opts.File))
+		if err != nil {
+			return nil, fmt.Errorf("rules: %w", err)
+		}
+		opts.Store = st
+	}
 	m := &Manager{opts: opts, w: &topology.Writer{G: opts.Graph, Host: opts.Host, Origin: opts.Origin},
 		engine: eval.NewEngine(eval.Options{}), log: opts.Logger.With("component", "rules"), wake: make(chan struct{}, 1),
 		nodes: map[string]*v1.NodeRule{}, edges: map[string]*v1.EdgeRule{},
 		updated: map[string]map[graph.Identifier]bool{}, linked: map[string]graph.Identifier{}}
-	if opts.File != "" {
-		var st stored
-		if err := jsonfile.Load(opts.File, &st); err != nil {
+	for _, kind := range []cluster.Kind{cluster.KindNodeRule, cluster.KindEdgeRule} {
+		items, _, err := opts.Store.List(context.Background(), kind)
+		if err != nil {
 			return nil, fmt.Errorf("rules: %w", err)
 		}
-		for id, r := range st.NodeRules {
-			if err := m.ValidateNodeRule(r); err != nil {
-				m.log.Warn("stored node rule ignored", "rule", id, "err", err)
-				continue
-			}
-			r.UUID = id
-			m.nodes[id] = r
-		}
-		for id, r := range st.EdgeRules {
-			if err := m.ValidateEdgeRule(r); err != nil {
-				m.log.Warn("stored edge rule ignored", "rule", id, "err", err)
-				continue
-			}
-			r.UUID = id
-			m.edges[id] = r
-		}
+		m.reset(context.Background(), kind, items)
 	}
 	return m, nil
+}
+
+// decode decodes and checks a rule of the store.
+func (m *Manager) decode(kind cluster.Kind, id string, raw json.RawMessage) (nr *v1.NodeRule, er *v1.EdgeRule, err error) {
+	if kind == cluster.KindNodeRule {
+		nr = &v1.NodeRule{}
+		if err = json.Unmarshal(raw, nr); err == nil {
+			err = m.ValidateNodeRule(nr)
+		}
+		nr.UUID = id
+		return nr, nil, err
+	}
+	er = &v1.EdgeRule{}
+	if err = json.Unmarshal(raw, er); err == nil {
+		err = m.ValidateEdgeRule(er)
+	}
+	er.UUID = id
+	return nil, er, err
+}
+
+// reset makes the rules of kind those of items: the others are undone.
+func (m *Manager) reset(ctx context.Context, kind cluster.Kind, items map[string]json.RawMessage) {
+	m.mu.Lock()
+	var gone []string
+	if kind == cluster.KindNodeRule {
+		for id := range m.nodes {
+			if _, ok := items[id]; !ok {
+				gone = append(gone, id)
+			}
+		}
+	} else {
+		for id := range m.edges {
+			if _, ok := items[id]; !ok {
+				gone = append(gone, id)
+			}
+		}
+	}
+	m.mu.Unlock()
+	for _, id := range gone {
+		m.storeChanged(ctx, cluster.Event{Type: cluster.EventDelete, Kind: kind, ID: id})
+	}
+	for id, raw := range items {
+		m.storeChanged(ctx, cluster.Event{Type: cluster.EventPut, Kind: kind, ID: id, Value: raw})
+	}
+}
+
+// storeChanged applies a change of the store, made here or by another
+// analyzer: a new rule is applied soon, a removed one undone.
+func (m *Manager) storeChanged(ctx context.Context, ev cluster.Event) {
+	if ev.Type == cluster.EventDelete {
+		var err error
+		if ev.Kind == cluster.KindNodeRule {
+			err = m.forgetNodeRule(ctx, ev.ID)
+		} else {
+			err = m.forgetEdgeRule(ev.ID)
+		}
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			m.log.Warn("rule removal", "rule", ev.ID, "err", err)
+		}
+		return
+	}
+	nr, er, err := m.decode(ev.Kind, ev.ID, ev.Value)
+	if err != nil {
+		m.log.Warn("stored rule ignored", "kind", ev.Kind, "rule", ev.ID, "err", err)
+		return
+	}
+	m.mu.Lock()
+	if nr != nil {
+		if _, ok := m.nodes[ev.ID]; !ok {
+			m.nodes[ev.ID] = nr
+		}
+	} else if _, ok := m.edges[ev.ID]; !ok {
+		m.edges[ev.ID] = er
+	}
+	m.mu.Unlock()
+	m.Wake()
 }
 
 // checkQuery compiles a query that must select nodes.
@@ -187,6 +267,8 @@ func (m *Manager) CreateNodeRule(ctx context.Context, r *v1.NodeRule) (*v1.NodeR
 	cp := *r
 	cp.Metadata = graph.Metadata(r.Metadata).Clone()
 	cp.UUID = uuid.NewString()
+	m.creating.Lock()
+	defer m.creating.Unlock()
 	m.mu.Lock()
 	if cp.Action == v1.NodeRuleCreate {
 		for _, o := range m.nodes {
@@ -196,15 +278,16 @@ func (m *Manager) CreateNodeRule(ctx context.Context, r *v1.NodeRule) (*v1.NodeR
 			}
 		}
 	}
-	m.nodes[cp.UUID] = &cp
-	err := m.saveLocked()
 	m.mu.Unlock()
-	if err != nil {
-		return nil, err
+	if err := m.opts.Store.Put(ctx, cluster.KindNodeRule, cp.UUID, &cp); err != nil {
+		return nil, fmt.Errorf("rules: %w", err)
 	}
+	m.mu.Lock()
+	m.nodes[cp.UUID] = &cp
+	m.mu.Unlock()
 	if cp.Action == v1.NodeRuleCreate {
 		m.apply.Lock()
-		err = m.createNode(&cp)
+		err := m.createNode(&cp)
 		m.apply.Unlock()
 		if err != nil {
 			return nil, fmt.Errorf("rules: create node: %w", err)
@@ -223,13 +306,12 @@ func (m *Manager) CreateEdgeRule(r *v1.EdgeRule) (*v1.EdgeRule, error) {
 	cp := *r
 	cp.Metadata = graph.Metadata(r.Metadata).Clone()
 	cp.UUID = uuid.NewString()
+	if err := m.opts.Store.Put(context.Background(), cluster.KindEdgeRule, cp.UUID, &cp); err != nil {
+		return nil, fmt.Errorf("rules: %w", err)
+	}
 	m.mu.Lock()
 	m.edges[cp.UUID] = &cp
-	err := m.saveLocked()
 	m.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
 	m.Wake()
 	out := cp
 	return &out, nil
@@ -238,6 +320,20 @@ func (m *Manager) CreateEdgeRule(r *v1.EdgeRule) (*v1.EdgeRule, error) {
 // DeleteNodeRule removes a rule and undoes it: the node of a create rule is
 // deleted, the keys of an update rule are removed from the nodes it set.
 func (m *Manager) DeleteNodeRule(ctx context.Context, id string) error {
+	m.mu.Lock()
+	_, ok := m.nodes[id]
+	m.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%w: node rule %s", ErrNotFound, id)
+	}
+	if err := m.opts.Store.Delete(ctx, cluster.KindNodeRule, id); err != nil && !errors.Is(err, cluster.ErrNotFound) {
+		return fmt.Errorf("rules: %w", err)
+	}
+	return m.forgetNodeRule(ctx, id)
+}
+
+// forgetNodeRule undoes a node rule that left the store.
+func (m *Manager) forgetNodeRule(ctx context.Context, id string) error {
 	m.apply.Lock()
 	defer m.apply.Unlock()
 	m.mu.Lock()
@@ -249,12 +345,11 @@ func (m *Manager) DeleteNodeRule(ctx context.Context, id string) error {
 	delete(m.nodes, id)
 	touched := m.updated[id]
 	delete(m.updated, id)
-	err := m.saveLocked()
 	m.mu.Unlock()
 	switch r.Action {
 	case v1.NodeRuleCreate:
 		if derr := m.opts.Graph.DeleteNode(nodeID(r)); derr != nil && !errors.Is(derr, graph.ErrNodeNotFound) {
-			return errors.Join(err, derr)
+			return derr
 		}
 	case v1.NodeRuleUpdate:
 		ids := map[graph.Identifier]bool{}
@@ -277,11 +372,25 @@ func (m *Manager) DeleteNodeRule(ctx context.Context, id string) error {
 			})
 		}
 	}
-	return err
+	return nil
 }
 
 // DeleteEdgeRule removes a rule and the edge it made.
 func (m *Manager) DeleteEdgeRule(id string) error {
+	m.mu.Lock()
+	_, ok := m.edges[id]
+	m.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%w: edge rule %s", ErrNotFound, id)
+	}
+	if err := m.opts.Store.Delete(context.Background(), cluster.KindEdgeRule, id); err != nil && !errors.Is(err, cluster.ErrNotFound) {
+		return fmt.Errorf("rules: %w", err)
+	}
+	return m.forgetEdgeRule(id)
+}
+
+// forgetEdgeRule undoes an edge rule that left the store.
+func (m *Manager) forgetEdgeRule(id string) error {
 	m.apply.Lock()
 	defer m.apply.Unlock()
 	m.mu.Lock()
@@ -292,12 +401,11 @@ func (m *Manager) DeleteEdgeRule(id string) error {
 	delete(m.edges, id)
 	eid, made := m.linked[id]
 	delete(m.linked, id)
-	err := m.saveLocked()
 	m.mu.Unlock()
 	if made {
 		_ = m.opts.Graph.DeleteEdge(eid)
 	}
-	return err
+	return nil
 }
 
 // NodeRule returns a node rule.
@@ -348,16 +456,6 @@ func (m *Manager) EdgeRules() map[string]*v1.EdgeRule {
 	return out
 }
 
-func (m *Manager) saveLocked() error {
-	if m.opts.File == "" {
-		return nil
-	}
-	if err := jsonfile.Save(m.opts.File, stored{NodeRules: m.nodes, EdgeRules: m.edges}); err != nil {
-		return fmt.Errorf("rules: %w", err)
-	}
-	return nil
-}
-
 // Wake asks for an application of the rules soon.
 func (m *Manager) Wake() {
 	select {
@@ -369,6 +467,17 @@ func (m *Manager) Wake() {
 // Run applies the rules when the graph or the rules change, at most every
 // Debounce, until ctx ends.
 func (m *Manager) Run(ctx context.Context) error {
+	var follow sync.WaitGroup
+	defer follow.Wait()
+	for _, kind := range []cluster.Kind{cluster.KindNodeRule, cluster.KindEdgeRule} {
+		follow.Add(1)
+		go func() {
+			defer follow.Done()
+			cluster.Follow(ctx, m.opts.Store, kind, m.log,
+				func(items map[string]json.RawMessage) { m.reset(ctx, kind, items) },
+				func(ev cluster.Event) { m.storeChanged(ctx, ev) })
+		}()
+	}
 	// The listener runs under the graph's lock: it only pokes.
 	remove := m.opts.Graph.AddListener(func(graph.Event) { m.Wake() })
 	defer remove()
@@ -409,7 +518,10 @@ func (m *Manager) Apply(ctx context.Context) {
 	sort.Slice(edges, func(i, j int) bool { return edges[i].UUID < edges[j].UUID })
 	// Creations first: update and edge rules may select the created nodes.
 	for _, r := range nodes {
-		if r.Action == v1.NodeRuleCreate && m.opts.Graph.Node(nodeID(r)) == nil {
+		if r.Action != v1.NodeRuleCreate {
+			continue
+		}
+		if n := m.opts.Graph.Node(nodeID(r)); n == nil || n.Origin != m.opts.Origin {
 			if err := m.createNode(r); err != nil {
 				m.log.Warn("node rule: create node", "rule", r.UUID, "err", err)
 			}
@@ -426,7 +538,15 @@ func (m *Manager) Apply(ctx context.Context) {
 }
 
 func (m *Manager) createNode(r *v1.NodeRule) error {
-	return m.w.AddNode(nodeID(r), graph.Metadata(r.Metadata).Clone())
+	id := nodeID(r)
+	if n := m.opts.Graph.Node(id); n != nil && n.Origin != m.opts.Origin {
+		// Another analyzer's copy of the node (cluster): this analyzer
+		// applies the rule too and makes the node its own, so that it
+		// outlives that analyzer.
+		return m.opts.Graph.ReplaceNode(&graph.Node{Element: graph.Element{ID: id, Metadata: graph.Metadata(r.Metadata).Clone(),
+			Host: m.opts.Host, Origin: m.opts.Origin}})
+	}
+	return m.w.AddNode(id, graph.Metadata(r.Metadata).Clone())
 }
 
 func (m *Manager) updateNodes(ctx context.Context, r *v1.NodeRule) {

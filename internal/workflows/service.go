@@ -10,6 +10,7 @@ import (
 	"time"
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
+	"github.com/skydive-ng/skydive/internal/cluster"
 	"github.com/skydive-ng/skydive/internal/resource"
 )
 
@@ -26,7 +27,10 @@ type Service struct {
 
 // Options configure a Service.
 type Options struct {
-	// File keeps the users' workflows ("" keeps them in memory).
+	// Store keeps the users' workflows; nil: a file store of File.
+	Store cluster.Store
+	// File keeps the users' workflows when Store is nil ("" keeps them in
+	// memory).
 	File   string
 	Logger *slog.Logger
 	// Timeout bounds each call (0: DefaultTimeout).
@@ -42,7 +46,7 @@ func New(opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	st, err := NewStore(StoreOptions{File: opts.File, Logger: opts.Logger})
+	st, err := NewStore(StoreOptions{Store: opts.Store, File: opts.File, Logger: opts.Logger})
 	if err != nil {
 		return nil, err
 	}
@@ -52,6 +56,9 @@ func New(opts Options) (*Service, error) {
 
 // Store returns the workflow resources.
 func (s *Service) Store() *Store { return s.store }
+
+// Run follows the workflows of the store (other analyzers') until ctx ends.
+func (s *Service) Run(ctx context.Context) error { return s.store.Run(ctx) }
 
 // Bind gives the service its query engine and the API handler that
 // request() calls: the analyzer builds both after the service, since the

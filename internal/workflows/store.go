@@ -1,12 +1,14 @@
 // Package workflows is the analyzer's workflow service: the workflow
 // resources (the built-in ones embedded from static/, the users' kept in a
-// file), their validation, and the JavaScript runtime (goja) that calls
+// cluster.Store: a file, or etcd shared by the analyzers of a cluster),
+// their validation, and the JavaScript runtime (goja) that calls
 // them with access to the topology (Gremlin) and to the analyzer's own REST
 // API (request).
 package workflows
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -22,7 +24,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
-	"github.com/skydive-ng/skydive/internal/jsonfile"
+	"github.com/skydive-ng/skydive/internal/cluster"
 	"github.com/skydive-ng/skydive/internal/resource"
 )
 
@@ -43,29 +45,43 @@ var paramTypes = []string{v1.WorkflowParamNode, v1.WorkflowParamString, v1.Workf
 	v1.WorkflowParamBoolean, v1.WorkflowParamChoice, v1.WorkflowParamDate}
 
 // Store keeps the workflows: the built-in ones, always there and never
-// deleted, and the users', kept in a file so that they survive a restart.
+// deleted, and the users', kept in a cluster.Store so that they survive a
+// restart (and, with etcd, are every analyzer's).
 type Store struct {
-	file   string
+	store  cluster.Store
 	log    *slog.Logger
 	static map[string]*v1.Workflow
 
-	mu   sync.Mutex
-	user map[string]*v1.Workflow
+	// creating serializes creations: the duplicate checks and the store.
+	creating sync.Mutex
+	mu       sync.Mutex
+	user     map[string]*v1.Workflow
 }
 
 // StoreOptions configure a Store.
 type StoreOptions struct {
-	// File keeps the users' workflows ("" keeps them in memory).
+	// Store keeps the users' workflows (kind workflow); nil: a file store
+	// of File.
+	Store cluster.Store
+	// File keeps the users' workflows when Store is nil ("" keeps them in
+	// memory).
 	File   string
 	Logger *slog.Logger
 }
 
-// NewStore loads the built-in workflows and the users' kept in opts.File.
+// NewStore loads the built-in workflows and the users' kept in the store.
 func NewStore(opts StoreOptions) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Store{file: opts.File, log: opts.Logger.With("component", "workflows"), static: map[string]*v1.Workflow{},
+	if opts.Store == nil {
+		st, err := cluster.NewFileStore(map[cluster.Kind]cluster.FileRef{cluster.KindWorkflow: {Path: opts.File}})
+		if err != nil {
+			return nil, fmt.Errorf("workflows: %w", err)
+		}
+		opts.Store = st
+	}
+	s := &Store{store: opts.Store, log: opts.Logger.With("component", "workflows"), static: map[string]*v1.Workflow{},
 		user: map[string]*v1.Workflow{}}
 	static, err := Static()
 	if err != nil {
@@ -74,12 +90,48 @@ func NewStore(opts StoreOptions) (*Store, error) {
 	for _, w := range static {
 		s.static[w.UUID] = w
 	}
-	if opts.File != "" {
-		if err := jsonfile.Load(opts.File, &s.user); err != nil {
-			return nil, fmt.Errorf("workflows: %w", err)
-		}
+	items, _, err := opts.Store.List(context.Background(), cluster.KindWorkflow)
+	if err != nil {
+		return nil, fmt.Errorf("workflows: %w", err)
 	}
+	s.reset(items)
 	return s, nil
+}
+
+// reset replaces the users' workflows by the store's.
+func (s *Store) reset(items map[string]json.RawMessage) {
+	user := cluster.Decode[v1.Workflow](items, func(id string, err error) {
+		s.log.Warn("stored workflow ignored", "workflow", id, "err", err)
+	})
+	for id, w := range user {
+		w.UUID = id
+	}
+	s.mu.Lock()
+	s.user = user
+	s.mu.Unlock()
+}
+
+// changed applies a change of the store, made here or by another analyzer.
+func (s *Store) changed(ev cluster.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ev.Type == cluster.EventDelete {
+		delete(s.user, ev.ID)
+		return
+	}
+	var w v1.Workflow
+	if err := json.Unmarshal(ev.Value, &w); err != nil {
+		s.log.Warn("stored workflow ignored", "workflow", ev.ID, "err", err)
+		return
+	}
+	w.UUID = ev.ID
+	s.user[ev.ID] = &w
+}
+
+// Run follows the store (other analyzers' workflows) until ctx ends.
+func (s *Store) Run(ctx context.Context) error {
+	cluster.Follow(ctx, s.store, cluster.KindWorkflow, s.log, s.reset, s.changed)
+	return nil
 }
 
 // Static returns the built-in workflows embedded from static/*.yaml.
@@ -188,6 +240,8 @@ func (s *Store) Create(w *v1.Workflow) (*v1.Workflow, error) {
 	if err := Validate(w); err != nil {
 		return nil, err
 	}
+	s.creating.Lock()
+	defer s.creating.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, o := range s.allLocked() {
@@ -207,11 +261,14 @@ func (s *Store) Create(w *v1.Workflow) (*v1.Workflow, error) {
 	if cp.Parameters == nil {
 		cp.Parameters = []v1.WorkflowParameter{}
 	}
-	s.user[cp.UUID] = &cp
-	if err := s.saveLocked(); err != nil {
-		delete(s.user, cp.UUID)
-		return nil, err
+	// The store is written without s.mu: its watcher takes it.
+	s.mu.Unlock()
+	err := s.store.Put(context.Background(), cluster.KindWorkflow, cp.UUID, &cp)
+	s.mu.Lock()
+	if err != nil {
+		return nil, fmt.Errorf("workflows: %w", err)
 	}
+	s.user[cp.UUID] = &cp
 	out := cp
 	return &out, nil
 }
@@ -222,16 +279,17 @@ func (s *Store) Delete(id string) error {
 		return fmt.Errorf("%w: %s", ErrStatic, id)
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	w, ok := s.user[id]
+	_, ok := s.user[id]
+	s.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
-	delete(s.user, id)
-	if err := s.saveLocked(); err != nil {
-		s.user[id] = w
-		return err
+	if err := s.store.Delete(context.Background(), cluster.KindWorkflow, id); err != nil && !errors.Is(err, cluster.ErrNotFound) {
+		return fmt.Errorf("workflows: %w", err)
 	}
+	s.mu.Lock()
+	delete(s.user, id)
+	s.mu.Unlock()
 	return nil
 }
 
@@ -293,14 +351,4 @@ func (s *Store) allLocked() []*v1.Workflow {
 		}
 	}
 	return out
-}
-
-func (s *Store) saveLocked() error {
-	if s.file == "" {
-		return nil
-	}
-	if err := jsonfile.Save(s.file, s.user); err != nil {
-		return fmt.Errorf("workflows: %w", err)
-	}
-	return nil
 }
