@@ -59,7 +59,7 @@ var targets = []Target{
 	{Issue: 14, What: "bytes per flow in the embedded store", Package: "store/embedded", Benchmark: "FlowQueryNetworkA/pushed-down", Unit: "B/flow", AtMost: true, Limit: 200},
 	{Issue: 14, What: "a flow's first packet: allocations", Benchmark: "MillionUDPFlows/create", Unit: "allocs/op", AtMost: true, Limit: 15,
 		Comment: "the issue measured 15; fewer is better"},
-	{Issue: 14, What: "UI's first full render of 10,000 nodes", Benchmark: "ui/firstRenderMs", Unit: "ms", AtMost: true, Limit: 2000},
+	{Issue: 14, What: "UI's first sync of 10,000 nodes, page load to first render", Benchmark: "ui/collapsed_first_visit.wall_ms", Unit: "ms", AtMost: true, Limit: 2000},
 	{Issue: 14, What: "Has('Name', X) at 500,000 nodes over REST", Unit: "ms", AtMost: true, Limit: 1, Comment: "BENCH=full (not measured yet)"},
 	{Issue: 14, What: "500,000 nodes and 800,000 edges: RSS of the analyzer", Unit: "MB", AtMost: true, Limit: 1024, Comment: "BENCH=full (not measured yet)"},
 	{Issue: 14, What: "graph events ingested per second, one connection", Unit: "events/s", Limit: 100000, Comment: "not measured yet"},
@@ -162,7 +162,8 @@ func trimProcs(name string) string {
 	return name
 }
 
-// uiFigures reads the UI's perf.json (numbers at its top level, in ms).
+// uiFigures reads the UI's perf.json: its numbers, nested objects flattened
+// to dotted names; keys ending in Ms or _ms are milliseconds.
 func uiFigures(file string) ([]Figure, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
@@ -173,15 +174,22 @@ func uiFigures(file string) ([]Figure, error) {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	var out []Figure
-	for k, v := range m {
-		if n, ok := v.(float64); ok {
-			unit := ""
-			if strings.HasSuffix(k, "Ms") {
-				unit = "ms"
+	var walk func(prefix string, m map[string]any)
+	walk = func(prefix string, m map[string]any) {
+		for k, v := range m {
+			switch x := v.(type) {
+			case float64:
+				unit := ""
+				if strings.HasSuffix(k, "Ms") || strings.HasSuffix(k, "_ms") {
+					unit = "ms"
+				}
+				out = append(out, Figure{Package: "tests/ui", Benchmark: "ui/" + prefix + k, Value: x, Unit: unit, Runs: 1})
+			case map[string]any:
+				walk(prefix+k+".", x)
 			}
-			out = append(out, Figure{Package: "tests/ui", Benchmark: "ui/" + k, Value: n, Unit: unit, Runs: 1})
 		}
 	}
+	walk("", m)
 	sort.Slice(out, func(i, j int) bool { return out[i].Benchmark < out[j].Benchmark })
 	return out, nil
 }
