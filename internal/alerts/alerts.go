@@ -609,7 +609,7 @@ func (m *Manager) evaluate(ctx context.Context, id string) {
 		m.forgetFiring(id)
 		return
 	}
-	if bytes.Equal(data, st.last) {
+	if sameFiring(data, st.last) {
 		m.mu.Unlock()
 		return
 	}
@@ -632,6 +632,40 @@ func (m *Manager) evaluate(ctx context.Context, id string) {
 		return
 	}
 	m.fire(ctx, a, data)
+}
+
+// sameFiring tells whether two results are one firing: the same graph
+// elements (by ID) and flows (by UUID), the same other values. A matching
+// interface whose routes or counters change does not fire again (the
+// original did, at each metadata change); one more interface does.
+func sameFiring(a, b []byte) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return bytes.Equal(identity(a), identity(b))
+}
+
+func identity(data []byte) []byte {
+	var values []any
+	if json.Unmarshal(data, &values) != nil {
+		return data
+	}
+	for i, v := range values {
+		o, ok := v.(map[string]any)
+		if !ok {
+			continue
+		}
+		if id, ok := o["ID"].(string); ok && o["Metadata"] != nil {
+			values[i] = map[string]any{"ID": id}
+		} else if id, ok := o["UUID"].(string); ok && o["LayersPath"] != nil {
+			values[i] = map[string]any{"UUID": id}
+		}
+	}
+	out, err := json.Marshal(values)
+	if err != nil {
+		return data
+	}
+	return out
 }
 
 // result is the expression's values as canonical JSON (an array, object keys

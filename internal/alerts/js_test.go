@@ -30,7 +30,7 @@ func newPasser(t *testing.T, f *fixture) *passer {
 
 func (p *passer) start(t *testing.T) {
 	t.Helper()
-	p.witness = p.f.create(t, v1.Alert{Expression: "G.V().Has('Name','witness')"}).UUID
+	p.witness = p.f.create(t, v1.Alert{Expression: "G.V().Has('Name','witness').Values('Seq')"}).UUID
 }
 
 func (p *passer) pass(t *testing.T) []v1.AlertMessage {
@@ -43,7 +43,7 @@ func (p *passer) pass(t *testing.T) []v1.AlertMessage {
 	for {
 		am := p.f.next(t)
 		if am.UUID == p.witness {
-			if strings.Contains(string(am.ReasonData), `"Seq":`+itoa(p.seq)) {
+			if string(am.ReasonData) == "["+itoa(p.seq)+"]" {
 				return got
 			}
 			continue
