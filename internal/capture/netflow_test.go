@@ -23,13 +23,12 @@ var nfT0 = time.Unix(1_700_000_000, 0)
 
 // v5Record is a NetFlow v5 record.
 type v5Record struct {
-	src, dst         string
-	sport, dport     uint16
-	proto, flags     uint8
-	pkts, octets     uint32
-	first, last      uint32 // uptime, ms
-	input, output    uint16
-	srcMask, dstMask uint8
+	src, dst      string
+	sport, dport  uint16
+	proto, flags  uint8
+	pkts, octets  uint32
+	first, last   uint32 // uptime, ms
+	input, output uint16
 }
 
 // nfV5 builds a NetFlow v5 datagram exported at nfT0 by an exporter up

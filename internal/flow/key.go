@@ -24,11 +24,9 @@ type key struct {
 	app     uint32
 }
 
+// The key's transport is the decoder's l4 number (0 none, 1 TCP, 2 UDP,
+// 3 SCTP), or:
 const (
-	transportNone = 0
-	transportTCP  = 1
-	transportUDP  = 2
-	transportSCTP = 3
 	// transportTunnel is the outer UDP of VXLAN and Geneve: the VNI and the
 	// destination port, in that order whatever the packet's direction, so
 	// that both directions of a tunnel (whatever their source ports) are
@@ -107,7 +105,7 @@ func (sp *subPacket) keyOf(mode LayerKeyMode, parent uint64) key {
 		k.l4 = transportTunnel
 		k.tA, k.tB = sp.vni, uint32(sp.dstPort)
 	case sp.l4 != l4None:
-		k.l4 = uint8(sp.l4) // l4TCP..l4SCTP match transportTCP..transportSCTP
+		k.l4 = uint8(sp.l4)
 		k.tA, k.tB = uint32(sp.srcPort), uint32(sp.dstPort)
 		if swap {
 			k.tA, k.tB = k.tB, k.tA

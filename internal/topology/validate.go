@@ -11,13 +11,19 @@ import (
 // /api/node, /api/edge, /ws/publisher and `client topology import`. Errors
 // name the field so that a refusal can be acted on.
 
+// fieldError names the field first, as clients act on it (hence not the
+// lower-case start of Go's error strings).
+func fieldError(field, format string, args ...any) error {
+	return fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...))
+}
+
 // ValidateNode checks n as the original's node schema.
 func ValidateNode(n *graph.Node) error {
 	if n.ID == "" {
-		return fmt.Errorf("ID: required, a non-empty string")
+		return fieldError("ID", "required, a non-empty string")
 	}
 	if n.Metadata == nil {
-		return fmt.Errorf("Metadata: required")
+		return fieldError("Metadata", "required")
 	}
 	return ValidateNodeMetadata(n.Metadata)
 }
@@ -43,13 +49,13 @@ func ValidateNodeMetadata(m graph.Metadata) error {
 func ValidateEdge(e *graph.Edge) error {
 	switch {
 	case e.ID == "":
-		return fmt.Errorf("ID: required, a non-empty string")
+		return fieldError("ID", "required, a non-empty string")
 	case e.Parent == "":
-		return fmt.Errorf("Parent: required, a non-empty node ID")
+		return fieldError("Parent", "required, a non-empty node ID")
 	case e.Child == "":
-		return fmt.Errorf("Child: required, a non-empty node ID")
+		return fieldError("Child", "required, a non-empty node ID")
 	case e.Metadata == nil:
-		return fmt.Errorf("Metadata: required")
+		return fieldError("Metadata", "required")
 	}
 	return ValidateEdgeMetadata(e.Metadata)
 }
@@ -61,14 +67,14 @@ func ValidateEdgeMetadata(m graph.Metadata) error {
 
 func nonEmptyString(m graph.Metadata, k string) error {
 	if s, ok := m[k].(string); !ok || s == "" {
-		return fmt.Errorf("Metadata.%s: required, a non-empty string", k)
+		return fieldError("Metadata."+k, "required, a non-empty string")
 	}
 	return nil
 }
 
 func isString(m graph.Metadata, k string) error {
 	if _, ok := m[k].(string); !ok {
-		return fmt.Errorf("Metadata.%s: required on a %s node, a string", k, m[graph.KeyType])
+		return fieldError("Metadata."+k, "required on a %s node, a string", m[graph.KeyType])
 	}
 	return nil
 }
