@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strconv"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -48,30 +46,11 @@ func openNetFlow(spec Spec, table *flow.Table, log *slog.Logger) (*netflowSource
 	if lo == 0 {
 		lo, hi = DefaultNetFlowMinPort, DefaultNetFlowMaxPort
 	}
-	if hi < lo {
-		hi = lo
+	c, err := listenUDPRange("netflow", addr, lo, hi, spec.Port)
+	if err != nil {
+		return nil, err
 	}
-	if spec.Port != 0 {
-		lo, hi = spec.Port, spec.Port
-	}
-	var err error
-	for p := lo; p <= hi; p++ {
-		var ua *net.UDPAddr
-		ua, err = net.ResolveUDPAddr("udp", net.JoinHostPort(addr, strconv.Itoa(p)))
-		if err != nil {
-			return nil, err
-		}
-		var c *net.UDPConn
-		c, err = net.ListenUDP("udp", ua)
-		if err == nil {
-			_ = c.SetReadBuffer(4 << 20)
-			return &netflowSource{conn: c, table: table, dec: newNFDecoder(), log: log}, nil
-		}
-		if !errors.Is(err, syscall.EADDRINUSE) {
-			break
-		}
-	}
-	return nil, fmt.Errorf("netflow listen on %s ports %d..%d: %w", addr, lo, hi, err)
+	return &netflowSource{conn: c, table: table, dec: newNFDecoder(), log: log}, nil
 }
 
 func (s *netflowSource) addr() string { return s.conn.LocalAddr().String() }

@@ -42,8 +42,21 @@ func openSFlow(spec Spec, log *slog.Logger) (*sflowSource, error) {
 	if lo == 0 {
 		lo, hi = DefaultSFlowMinPort, DefaultSFlowMaxPort
 	}
-	if spec.Port != 0 {
-		lo, hi = spec.Port, spec.Port
+	c, err := listenUDPRange("sflow", addr, lo, hi, spec.Port)
+	if err != nil {
+		return nil, err
+	}
+	return &sflowSource{conn: c, log: log}, nil
+}
+
+// listenUDPRange listens on the first free UDP port of [lo, hi] (port
+// alone when not 0), with a large receive buffer for collectors.
+func listenUDPRange(what, addr string, lo, hi, port int) (*net.UDPConn, error) {
+	if hi < lo {
+		hi = lo
+	}
+	if port != 0 {
+		lo, hi = port, port
 	}
 	var err error
 	for p := lo; p <= hi; p++ {
@@ -56,13 +69,13 @@ func openSFlow(spec Spec, log *slog.Logger) (*sflowSource, error) {
 		c, err = net.ListenUDP("udp", ua)
 		if err == nil {
 			_ = c.SetReadBuffer(4 << 20)
-			return &sflowSource{conn: c, log: log}, nil
+			return c, nil
 		}
 		if !errors.Is(err, syscall.EADDRINUSE) {
 			break
 		}
 	}
-	return nil, fmt.Errorf("sflow listen on %s ports %d..%d: %w", addr, lo, hi, err)
+	return nil, fmt.Errorf("%s listen on %s ports %d..%d: %w", what, addr, lo, hi, err)
 }
 
 func (s *sflowSource) addr() string { return s.conn.LocalAddr().String() }

@@ -512,6 +512,20 @@ type SFlowSettings struct {
 // EnableSFlow points the sFlow of bridge at a collector, through OVSDB; the
 // returned function removes it. It fails while OVSDB is unreachable.
 func (p *Probe) EnableSFlow(ctx context.Context, bridgeName string, s SFlowSettings) (disable func(context.Context) error, err error) {
+	agent := s.Agent
+	if agent == "" {
+		agent = "lo"
+	}
+	row := &sflow{UUID: "skydivesflow", Agent: &agent, Header: &s.Header, Polling: &s.Polling, Sampling: &s.Sampling,
+		Targets: []string{s.Target}, ExternalIDs: map[string]string{"skydive-capture-id": s.CaptureID}}
+	return p.attach(ctx, bridgeName, "sFlow", row, row.UUID, func(b *bridge) **string { return &b.Sflow })
+}
+
+// attach creates row (named rowUUID) and points the bridge's column at it,
+// in one transaction; the returned function clears the column (OVSDB
+// garbage-collects the row). A bridge whose column is set already is
+// refused: one configuration of that kind per bridge.
+func (p *Probe) attach(ctx context.Context, bridgeName, kind string, row model.Model, rowUUID string, column func(*bridge) **string) (func(context.Context) error, error) {
 	p.mu.Lock()
 	c := p.client
 	p.mu.Unlock()
@@ -531,22 +545,17 @@ func (p *Probe) EnableSFlow(ctx context.Context, bridgeName string, s SFlowSetti
 	if br == nil {
 		return nil, fmt.Errorf("no OVS bridge named %q", bridgeName)
 	}
-	if br.Sflow != nil {
-		return nil, fmt.Errorf("bridge %s already sends sFlow (row %s): one sFlow configuration per bridge", bridgeName, *br.Sflow)
+	if cur := *column(br); cur != nil {
+		return nil, fmt.Errorf("bridge %s already sends %s (row %s): one %s configuration per bridge", bridgeName, kind, *cur, kind)
 	}
-	agent := s.Agent
-	if agent == "" {
-		agent = "lo"
-	}
-	row := &sflow{UUID: "skydivesflow", Agent: &agent, Header: &s.Header, Polling: &s.Polling, Sampling: &s.Sampling,
-		Targets: []string{s.Target}, ExternalIDs: map[string]string{"skydive-capture-id": s.CaptureID}}
 	create, err := c.Create(row)
 	if err != nil {
-		return nil, fmt.Errorf("sFlow row: %w", err)
+		return nil, fmt.Errorf("%s row: %w", kind, err)
 	}
-	named := row.UUID
-	target := &bridge{UUID: br.UUID, Sflow: &named}
-	update, err := c.Where(target).Update(target, &target.Sflow)
+	named := rowUUID
+	target := &bridge{UUID: br.UUID}
+	*column(target) = &named
+	update, err := c.Where(target).Update(target, column(target))
 	if err != nil {
 		return nil, fmt.Errorf("bridge update: %w", err)
 	}
@@ -558,14 +567,13 @@ func (p *Probe) EnableSFlow(ctx context.Context, bridgeName string, s SFlowSetti
 		c := p.client
 		p.mu.Unlock()
 		if c == nil {
-			return fmt.Errorf("OVSDB %s is not connected: the sFlow of %s stays", p.opts.Address, bridgeName)
+			return fmt.Errorf("OVSDB %s is not connected: the %s of %s stays", p.opts.Address, kind, bridgeName)
 		}
 		clear := &bridge{UUID: br.UUID}
-		ops, err := c.Where(clear).Update(clear, &clear.Sflow)
+		ops, err := c.Where(clear).Update(clear, column(clear))
 		if err != nil {
 			return err
 		}
-		// The sFlow row, no longer referenced, is garbage-collected by OVSDB.
 		return p.transact(ctx, c, ops)
 	}, nil
 }
