@@ -112,6 +112,13 @@ type Manager struct {
 	wake       chan struct{} // graph changed or an alert was added
 	resync     chan struct{} // the set of alerts or the leadership changed
 	acts       sync.WaitGroup
+	// An element of a firing changed: evaluate now, not after the
+	// debounce, so that it going back (a link up) is seen before it flaps
+	// again (down: a new firing of the same element).
+	urgent  chan struct{}
+	watchMu sync.Mutex
+	watched map[graph.Identifier]bool
+	dirty   bool // a firing changed since the last rewatch (under mu)
 }
 
 // alertState is what the store keeps of an alert's last firing.
@@ -154,7 +161,7 @@ func New(opts Options) (*Manager, error) {
 		opts.Store = st
 	}
 	m := &Manager{opts: opts, log: opts.Logger.With("component", "alerts"), alerts: map[string]*state{},
-		wake: make(chan struct{}, 1), resync: make(chan struct{}, 1)}
+		wake: make(chan struct{}, 1), resync: make(chan struct{}, 1), urgent: make(chan struct{}, 1)}
 	items, _, err := opts.Store.List(context.Background(), cluster.KindAlert)
 	if err != nil {
 		return nil, fmt.Errorf("alerts: %w", err)
@@ -435,8 +442,10 @@ func (m *Manager) takeOver(ctx context.Context) error {
 	defer m.mu.Unlock()
 	for id, st := range m.alerts {
 		st.last = nil
+		m.dirty = true
 		if s, ok := states[id]; ok && len(s.Data) > 0 {
 			st.last = []byte(s.Data)
+			m.dirty = true
 		}
 	}
 	m.graceUntil = now.Add(m.opts.ResetGrace)
@@ -463,7 +472,12 @@ func (m *Manager) Run(ctx context.Context) error {
 	}()
 	if m.opts.Graph != nil {
 		// The listener runs under the graph's lock: it only pokes.
-		remove := m.opts.Graph.AddListener(func(graph.Event) { m.poke(m.wake) })
+		remove := m.opts.Graph.AddListener(func(ev graph.Event) {
+			if m.isWatched(ev) {
+				m.poke(m.urgent)
+			}
+			m.poke(m.wake)
+		})
 		defer remove()
 	}
 	m.poke(m.wake) // a first evaluation
@@ -499,6 +513,8 @@ func (m *Manager) Run(ctx context.Context) error {
 			return nil
 		case <-m.wake:
 			pending = true
+		case <-m.urgent:
+			pending, lastGraph = true, time.Time{}
 		case <-m.resync:
 		case <-timer.C:
 		}
@@ -551,7 +567,53 @@ func (m *Manager) Run(ctx context.Context) error {
 		for _, id := range due {
 			m.evaluate(ctx, id)
 		}
+		m.mu.Lock()
+		dirty := m.dirty
+		m.dirty = false
+		m.mu.Unlock()
+		if dirty {
+			m.rewatch()
+		}
 	}
+}
+
+// isWatched tells whether ev is about an element of a current firing.
+func (m *Manager) isWatched(ev graph.Event) bool {
+	var id graph.Identifier
+	switch {
+	case ev.Node != nil:
+		id = ev.Node.ID
+	case ev.Edge != nil:
+		id = ev.Edge.ID
+	default:
+		return false
+	}
+	m.watchMu.Lock()
+	defer m.watchMu.Unlock()
+	return m.watched[id]
+}
+
+// rewatch collects the elements of the current firings.
+func (m *Manager) rewatch() {
+	ids := map[graph.Identifier]bool{}
+	m.mu.Lock()
+	for _, st := range m.alerts {
+		var values []any
+		if st.last == nil || json.Unmarshal(identity(st.last), &values) != nil {
+			continue
+		}
+		for _, v := range values {
+			if o, ok := v.(map[string]any); ok {
+				if id, ok := o["ID"].(string); ok {
+					ids[graph.Identifier(id)] = true
+				}
+			}
+		}
+	}
+	m.mu.Unlock()
+	m.watchMu.Lock()
+	m.watched = ids
+	m.watchMu.Unlock()
 }
 
 // evaluate runs one alert and fires it on a transition.
@@ -605,6 +667,7 @@ func (m *Manager) evaluate(ctx context.Context, id string) {
 			return
 		}
 		st.last = nil
+		m.dirty = true
 		m.mu.Unlock()
 		m.forgetFiring(id)
 		return
@@ -615,6 +678,7 @@ func (m *Manager) evaluate(ctx context.Context, id string) {
 	}
 	prev := st.last
 	st.last = data
+	m.dirty = true
 	m.mu.Unlock()
 	// The firing is recorded before it is notified: a leader that dies
 	// between the two loses a notification rather than having the next
@@ -623,6 +687,7 @@ func (m *Manager) evaluate(ctx context.Context, id string) {
 		m.mu.Lock()
 		if cur, ok := m.alerts[id]; ok && cur == st && bytes.Equal(st.last, data) {
 			st.last = prev
+			m.dirty = true
 		}
 		m.mu.Unlock()
 		if ctx.Err() == nil {
