@@ -246,3 +246,31 @@ func TestCheckMTU(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckMTUPath(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		mtuA, mtuB, mtuC int
+		from, to         string
+		code             int
+		want             []string
+	}{
+		{"equal", 1500, 1500, 1500, "a", "c", 200, []string{`"Path":[{"ID":"a","Name":"if-a","Type":"veth","MTU":1500},{"ID":"b"`, `"MaxPacket":1500`, `"Bottleneck":"if-a"`, `"Verdict":"ok: 1500 passes"`}},
+		{"smaller in the middle, by TID", 1500, 1400, 9000, "tid-a", "tid-c", 200, []string{`"Tunnels":[]`, `"MaxPacket":1400`, `"Bottleneck":"if-b"`, `"Verdict":"instance MTU 1500 but MTU 1400 on if-b: 1400 needed"`}},
+		{"no path", 1500, 1500, 1500, "a", "d", 400, []string{"no path from a to d"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, _ := server(t, testGraph(t, tc.mtuA, tc.mtuB, tc.mtuC), 0)
+			body := mustJSON(t, v1.WorkflowCall{Params: []any{tc.from, tc.to}})
+			code, out := do(t, srv, "POST", "/api/workflow/"+checkMTUPathID+"/call", "application/json", body)
+			if code != tc.code {
+				t.Fatalf("%d %s, want %d", code, out, tc.code)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("%s lacks %s", out, w)
+				}
+			}
+		})
+	}
+}

@@ -13,6 +13,7 @@ import (
 const (
 	checkMTUID          = "85757b38-6e21-11e8-b42d-28d2442e1325"
 	checkConnectivityID = "85757b38-6e21-11e8-b42d-28d2442e1329"
+	checkMTUPathID      = "83568bd0-67d7-4c03-b832-a17e7108fdf5"
 )
 
 func TestValidateNamesTheField(t *testing.T) {
@@ -160,7 +161,7 @@ func TestStaticWorkflows(t *testing.T) {
 	for _, w := range ws {
 		byName[w.Name] = w
 	}
-	for name, id := range map[string]string{"CheckMTU": checkMTUID, "CheckConnectivity": checkConnectivityID} {
+	for name, id := range map[string]string{"CheckMTU": checkMTUID, "CheckConnectivity": checkConnectivityID, "CheckMTUPath": checkMTUPathID} {
 		w := byName[name]
 		if w == nil || w.UUID != id || len(w.Parameters) != 2 || w.Parameters[0].Type != "node" || w.Parameters[1].Type != "node" {
 			t.Errorf("%s: %+v", name, w)

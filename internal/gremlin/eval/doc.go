@@ -35,6 +35,7 @@
 //	Paths   ShortestPathTo()             [[node, ...], ...]
 //	Object  Diff()                       [{...}] (map-shaped, wrapped in an array)
 //	NextHops NextHop('ip')               [{"<node ID>":{Priority,IP,MAC,IfIndex}}], [] if none
+//	MTUAudits MTUAudit() after paths     [{Path,Tunnels,MaxPacket,Bottleneck,Verdict}, ...] one per path
 //
 // Nodes and edges are in a deterministic order: creation time, then ID
 // (then revision in history windows); traversal steps return each element
@@ -52,7 +53,8 @@
 // ShortestPathTo(Metadata(...)[, Metadata(edge filter)]), SubGraph([k, v
 // ...]), Descendants/Ascendants([k, v ...][, depth]) (default
 // RelationType=ownership, depth 1, 0 = unlimited), Neighbors([k, v ...][,
-// depth]), Context/At(time[, duration]), Diff([time]), NextHop('ip').
+// depth]), Context/At(time[, duration]), Diff([time]), NextHop('ip'),
+// MTUAudit() (after ShortestPathTo).
 //
 // NextHop('ip') on nodes answers how each node (an interface, from the
 // RoutingTables and Neighbors the netlink probe gives it) reaches ip: the
@@ -61,6 +63,24 @@
 // lowest Priority (metric). IP is the gateway, or ip itself for a connected
 // route; MAC is that IP's in the node's Neighbors when known. Nodes without
 // a route to ip are left out (see LookupNextHop).
+//
+// MTUAudit() after ShortestPathTo audits each path's MTU (see AuditMTU):
+//
+//	{"Path": [{"ID", "Name", "Type", "MTU"}, ...],          the nodes with an MTU
+//	 "Tunnels": [{"Name", "Overhead", "Underlay", "UnderlayMTU"}, ...],
+//	 "MaxPacket": 1350,                                     largest IP packet end to end
+//	 "Bottleneck": "eth1",                                  the interface that limits it
+//	 "Verdict": "instance MTU 1500 over VXLAN on a 1400 underlay (eth1): 1350 needed, or an underlay MTU of 1550"}
+//
+// A tunnel's overhead: VXLAN and Geneve 50 over IPv4, 70 over IPv6 (Geneve
+// options come on top), GRE 24/44, gretap 38/58, ipip and sit 20/40; its
+// underlay is the interface that carries the outer packets: of index
+// VtepDevIndex, ParentIndex or Link in the tunnel's namespace, else the
+// one owning its LocalIP, else the one routing its RemoteIP (Underlay ""
+// when none is found, and the verdict says so). MaxPacket is the smallest
+// of the interfaces' MTUs (an underlay on the path counts only through its
+// tunnels) and of each UnderlayMTU - Overhead; the verdict compares it with
+// the first interface's MTU ("ok: 1500 passes" when that passes).
 //
 // Keys are dotted metadata paths ('Neutron.IPV4', 'ExtID.vm-id'), with an
 // optional "Metadata." prefix, or element fields: @ID, @Host, @Origin,

@@ -65,6 +65,7 @@ func coreSteps() []StepDef {
 		def("Neighbors", onNodes, compileWalk(dirBoth, false)),
 		def("Diff", onElements, compileDiff),
 		def("NextHop", onNodes, compileNextHop),
+		def("MTUAudit", []Kind{KindPaths}, compileMTUAudit),
 	}
 	for _, name := range []string{"Flows", "Hops", "CaptureNode", "Nodes", "Metrics", "Aggregates", "RawPackets", "BPF", "Group", "MoreThan", "Sockets"} {
 		defs = append(defs, def(name, nil, placeholder("no flow source")))

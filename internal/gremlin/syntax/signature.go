@@ -260,6 +260,7 @@ func coreSteps() []*Signature {
 		{Name: "MoreThan", Args: []Kind{KNumber}, Check: NonNegativeInts},
 		{Name: "Sockets"},
 		{Name: "NextHop", Args: []Kind{KString}, Min: 1},
+		{Name: "MTUAudit"},
 		{Name: "Workflow", Args: []Kind{KString}, Rest: KValue, Min: 1},
 	}
 }
