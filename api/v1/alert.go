@@ -35,7 +35,14 @@ type Alert struct {
 	// file:// path run with the notification on its standard input.
 	Action string `json:"Action,omitempty"`
 	// Trigger is "graph" (the default) or "duration:<Go duration>".
-	Trigger    string    `json:"Trigger"`
+	Trigger string `json:"Trigger"`
+	// For is how many seconds the expression must stay true before the
+	// alert fires (0: at once). An alert with For also recovers only once
+	// its expression has stayed false for a second: the transient states
+	// the analyzer's graph goes through (an agent's update replaces a node
+	// before the node rules and the utilisation are written on it again)
+	// neither restart the wait nor recover it.
+	For        int       `json:"For,omitempty"`
 	CreateTime time.Time `json:"CreateTime,omitzero"`
 	// Error is read only: why the last evaluation failed (a JavaScript
 	// exception, a JavaScript evaluation interrupted at its time limit, a
@@ -43,10 +50,23 @@ type Alert struct {
 	Error string `json:"Error,omitempty"`
 }
 
-// AlertMessage is the notification of an alert's firing.
+// Alert notification states.
+const (
+	// AlertStateFired: the expression became true (or its result changed
+	// while true).
+	AlertStateFired = "fired"
+	// AlertStateRecovered: the expression of a fired alert became false;
+	// notified once, its ReasonData the last firing's.
+	AlertStateRecovered = "recovered"
+)
+
+// AlertMessage is the notification of an alert's firing or recovery.
 type AlertMessage struct {
 	UUID string `json:"UUID"`
 	// Timestamp is in milliseconds since the epoch.
 	Timestamp  int64           `json:"Timestamp"`
 	ReasonData json.RawMessage `json:"ReasonData"`
+	// State is "fired" or "recovered" (the original's notifications had
+	// no State: a message without one is a firing).
+	State string `json:"State,omitempty"`
 }

@@ -13,7 +13,16 @@
 // filesystem, no network) for at most Options.JSTimeout; it is true when its
 // value is truthy, an empty array or object being false, and that value is
 // the notification's data. It fires when it becomes true, and again whenever its result
-// changes while true; it resets when the result becomes empty.
+// changes while true; it resets when the result becomes empty, and a reset of
+// a fired alert is notified once as a recovery (State "recovered", the last
+// firing's data; firings carry State "fired").
+//
+// An alert with For fires only once its expression has stayed true For
+// seconds; and it recovers, or its wait restarts, only once its expression
+// has stayed false Options.Settle: the analyzer's graph goes through
+// transient states (an agent's update replaces a node before the node rules
+// and the utilisation are written on it again). The wait is not kept in the
+// store: a new leader waits again.
 package alerts
 
 import (
@@ -76,6 +85,9 @@ type Options struct {
 	// Debounce is the least time between two evaluations caused by graph
 	// changes (default 150ms).
 	Debounce time.Duration
+	// Settle is how long the expression of an alert with For must stay
+	// false before the alert recovers or its wait restarts (default 1s).
+	Settle time.Duration
 	// ActionTimeout bounds a webhook or a script (default 10s).
 	ActionTimeout time.Duration
 	// EvalTimeout bounds one evaluation (default 10s).
@@ -98,6 +110,16 @@ type state struct {
 	last   []byte        // data of the last firing; nil: reset
 	js     bool          // the expression is JavaScript
 	err    string        // why the last evaluation failed; "": it did not
+	// For: the alert fires once its expression has been true this long.
+	hold time.Duration
+	// since: the expression is true since then, the alert not fired yet
+	// (alerts with For; zero: it is not).
+	since time.Time
+	// falseSince: the expression of a fired or waiting alert with For is
+	// false since then (zero: it is not).
+	falseSince time.Time
+	// recheck: evaluate again then (the end of a wait; zero: none).
+	recheck time.Time
 }
 
 // Manager keeps the alerts and evaluates them.
@@ -137,6 +159,9 @@ func New(opts Options) (*Manager, error) {
 	}
 	if opts.Debounce <= 0 {
 		opts.Debounce = 150 * time.Millisecond
+	}
+	if opts.Settle <= 0 {
+		opts.Settle = time.Second
 	}
 	if opts.ActionTimeout <= 0 {
 		opts.ActionTimeout = 10 * time.Second
@@ -256,6 +281,9 @@ func (m *Manager) Validate(a *v1.Alert) error {
 	if _, err := triggerPeriod(a.Trigger); err != nil {
 		return resource.Invalidf("Trigger: %v", err)
 	}
+	if a.For < 0 {
+		return resource.Invalidf("For: %d must be a number of seconds, 0 or more", a.For)
+	}
 	switch {
 	case a.Action == "":
 	case strings.HasPrefix(a.Action, "http://"), strings.HasPrefix(a.Action, "https://"):
@@ -314,7 +342,7 @@ func triggerPeriod(trigger string) (time.Duration, error) {
 func (m *Manager) newState(a v1.Alert) *state {
 	p, _ := triggerPeriod(a.Trigger)
 	js, _ := m.language(a.Expression)
-	st := &state{alert: a, period: p, js: js}
+	st := &state{alert: a, period: p, js: js, hold: time.Duration(a.For) * time.Second}
 	if p > 0 {
 		st.next = time.Now().Add(p)
 	}
@@ -442,6 +470,7 @@ func (m *Manager) takeOver(ctx context.Context) error {
 	defer m.mu.Unlock()
 	for id, st := range m.alerts {
 		st.last = nil
+		st.since, st.falseSince, st.recheck = time.Time{}, time.Time{}, time.Time{}
 		m.dirty = true
 		if s, ok := states[id]; ok && len(s.Data) > 0 {
 			st.last = []byte(s.Data)
@@ -504,6 +533,9 @@ func (m *Manager) Run(ctx context.Context) error {
 				if st.period > 0 {
 					wait = min(wait, st.next.Sub(now))
 				}
+				if !st.recheck.IsZero() {
+					wait = min(wait, st.recheck.Sub(now))
+				}
 			}
 			m.mu.Unlock()
 		}
@@ -553,6 +585,11 @@ func (m *Manager) Run(ctx context.Context) error {
 			case st.period > 0 && !now.Before(st.next):
 				due = append(due, id)
 				st.next = now.Add(st.period)
+			case !st.recheck.IsZero() && !now.Before(st.recheck):
+				due = append(due, id)
+			}
+			if !st.recheck.IsZero() && !now.Before(st.recheck) {
+				st.recheck = time.Time{}
 			}
 		}
 		// Oldest first: a stable order for users (and tests).
@@ -660,17 +697,45 @@ func (m *Manager) evaluate(ctx context.Context, id string) {
 		return
 	}
 	st.err = ""
+	now := time.Now()
 	if data == nil {
-		if st.last == nil || time.Now().Before(m.graceUntil) {
+		if st.hold > 0 && (st.last != nil || !st.since.IsZero()) {
+			// A recovery, or the restart of the wait, once the expression
+			// stayed false Settle.
+			if st.falseSince.IsZero() {
+				st.falseSince = now
+			}
+			if end := st.falseSince.Add(m.opts.Settle); now.Before(end) {
+				st.recheck = end
+				m.mu.Unlock()
+				return
+			}
+		}
+		st.since, st.falseSince = time.Time{}, time.Time{}
+		if st.last == nil || now.Before(m.graceUntil) {
 			// A reset waits for the grace after a takeover.
 			m.mu.Unlock()
 			return
 		}
+		prev := st.last
 		st.last = nil
 		m.dirty = true
 		m.mu.Unlock()
+		// Forgotten before notified, as a firing is recorded before.
 		m.forgetFiring(id)
+		m.fire(ctx, a, prev, v1.AlertStateRecovered)
 		return
+	}
+	st.falseSince = time.Time{}
+	if st.last == nil && st.hold > 0 {
+		if st.since.IsZero() {
+			st.since = now
+		}
+		if end := st.since.Add(st.hold); now.Before(end) {
+			st.recheck = end
+			m.mu.Unlock()
+			return
+		}
 	}
 	if sameFiring(data, st.last) {
 		m.mu.Unlock()
@@ -696,7 +761,7 @@ func (m *Manager) evaluate(ctx context.Context, id string) {
 		}
 		return
 	}
-	m.fire(ctx, a, data)
+	m.fire(ctx, a, data, v1.AlertStateFired)
 }
 
 // sameFiring tells whether two results are one firing: the same graph
@@ -814,14 +879,15 @@ func (m *Manager) jsResult(ctx context.Context, a v1.Alert) ([]byte, error) {
 	return json.Marshal(decoded) // object keys sorted
 }
 
-// fire notifies the subscribers and runs the alert's action.
-func (m *Manager) fire(ctx context.Context, a v1.Alert, data []byte) {
-	body, err := json.Marshal(v1.AlertMessage{UUID: a.UUID, Timestamp: time.Now().UnixMilli(), ReasonData: data})
+// fire notifies a firing or a recovery (state) to the subscribers and runs
+// the alert's action with it.
+func (m *Manager) fire(ctx context.Context, a v1.Alert, data []byte, state string) {
+	body, err := json.Marshal(v1.AlertMessage{UUID: a.UUID, Timestamp: time.Now().UnixMilli(), ReasonData: data, State: state})
 	if err != nil {
 		m.log.Warn("encode alert notification", "alert", a.UUID, "err", err)
 		return
 	}
-	m.log.Info("alert fired", "alert", a.UUID, "name", a.Name)
+	m.log.Info("alert "+state, "alert", a.UUID, "name", a.Name)
 	if m.opts.Notify != nil {
 		m.opts.Notify(v1.Message{Namespace: v1.NamespaceAlert, Type: v1.AlertMsgType, Status: http.StatusOK, Obj: body})
 	}

@@ -22,17 +22,19 @@ import (
 
 // fixture is a manager on a real graph, its notifications in a channel.
 type fixture struct {
-	g      *graph.Graph
-	m      *Manager
-	fired  chan v1.AlertMessage
-	cancel context.CancelFunc
-	done   chan error
+	g     *graph.Graph
+	m     *Manager
+	fired chan v1.AlertMessage
+	// recovered: the recoveries (State "recovered"), apart from the firings.
+	recovered chan v1.AlertMessage
+	cancel    context.CancelFunc
+	done      chan error
 }
 
 func newFixture(t *testing.T, listen bool, mod func(*Options)) *fixture {
 	t.Helper()
 	g := graph.New()
-	f := &fixture{g: g, fired: make(chan v1.AlertMessage, 100), done: make(chan error, 1)}
+	f := &fixture{g: g, fired: make(chan v1.AlertMessage, 100), recovered: make(chan v1.AlertMessage, 100), done: make(chan error, 1)}
 	opts := Options{
 		Graph: g,
 		Query: topoquery.NewLive(g).Query,
@@ -43,6 +45,10 @@ func newFixture(t *testing.T, listen bool, mod func(*Options)) *fixture {
 			var am v1.AlertMessage
 			if err := json.Unmarshal(msg.Obj, &am); err != nil {
 				t.Errorf("notification body: %v", err)
+			}
+			if am.State == v1.AlertStateRecovered {
+				f.recovered <- am
+				return
 			}
 			f.fired <- am
 		},

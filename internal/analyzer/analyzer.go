@@ -28,6 +28,7 @@ import (
 	"github.com/skydive-ng/skydive/internal/probe/fabric"
 	"github.com/skydive-ng/skydive/internal/probe/ovn"
 	"github.com/skydive-ng/skydive/internal/probe/peering"
+	"github.com/skydive-ng/skydive/internal/probe/utilisation"
 	"github.com/skydive-ng/skydive/internal/replicate"
 	storepkg "github.com/skydive-ng/skydive/internal/store"
 	"github.com/skydive-ng/skydive/internal/store/backends"
@@ -116,8 +117,10 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	probeRuns := []func(context.Context) error{fab.Run, peering.New(own, log).Run}
-	probeNames := []string{"fabric", "peering"}
+	// utilisation: the interfaces' Utilisation of their Speed, here where
+	// the node rules' Speed is seen.
+	probeRuns := []func(context.Context) error{fab.Run, peering.New(own, log).Run, utilisation.New(g).Run}
+	probeNames := []string{"fabric", "peering", "utilisation"}
 	if cfg.HasAnalyzerProbe("ovn") {
 		p, err := ovn.New(ovn.Options{Writer: own, Address: cfg.Analyzer.Topology.OVN.Address, Logger: log})
 		if err != nil {
