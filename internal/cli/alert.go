@@ -58,6 +58,7 @@ func newAlertCommand(cf *clientFlags) *cobra.Command {
 		f.StringVar(&a.Expression, "expression", "", "Gremlin expression: the alert fires when it gives values")
 		f.StringVar(&a.Trigger, "trigger", "graph", `"graph" (on graph changes) or "duration:<Go duration>" (periodically)`)
 		f.StringVar(&a.Action, "action", "", "http(s):// URL to POST the notification to, or file:// script run with it on stdin")
+		f.IntVar(&a.For, "for", 0, "seconds the expression must hold before the alert fires (0: at once)")
 	}
 	create := &cobra.Command{
 		Use:   "create",
@@ -85,8 +86,11 @@ func newAlertCommand(cf *clientFlags) *cobra.Command {
 					ops = append(ops, map[string]any{"op": "add", "path": "/" + f.field, "value": f.value})
 				}
 			}
+			if cmd.Flags().Changed("for") {
+				ops = append(ops, map[string]any{"op": "add", "path": "/For", "value": a.For})
+			}
 			if len(ops) == 0 {
-				return fmt.Errorf("nothing to update: give at least one of --name, --description, --expression, --trigger, --action")
+				return fmt.Errorf("nothing to update: give at least one of --name, --description, --expression, --trigger, --action, --for")
 			}
 			b, err := cf.client().Do(cmd.Context(), http.MethodPatch, "/api/alert/"+args[0], ops, nil)
 			if err != nil {
