@@ -13,7 +13,7 @@
 //
 //	Name, Type, IfIndex, MTU, MAC, State, EncapType, LinkFlags, TID, Driver,
 //	Speed, MasterIndex, ParentIndex, PeerIfIndex, IPV4, IPV6,
-//	VNI/RemoteIP/LocalIP (vxlan), MacvlanMode, Metric, LastUpdateMetric,
+//	VNI/RemoteIP/LocalIP/VtepDevIndex (vxlan), MacvlanMode, Metric, LastUpdateMetric,
 //	LinkNetNsID       the kernel's ID of the namespace of the link's peer
 //	LinkNetNsName     that namespace's name, as its netns node is named
 //	                  (absent when the peer is in the agent's own namespace)
@@ -603,6 +603,10 @@ func (p *Probe) linkMetadata(link netlink.Link, st *linkState) graph.Metadata {
 		}
 		if l.SrcAddr != nil {
 			m["LocalIP"] = l.SrcAddr.String()
+		}
+		// The device its outer packets leave by (dev): the MTU audit's underlay.
+		if l.VtepDevIndex > 0 {
+			m["VtepDevIndex"] = int64(l.VtepDevIndex)
 		}
 	case *netlink.Macvlan:
 		m["MacvlanMode"] = macvlanMode(l.Mode)
