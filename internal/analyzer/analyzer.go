@@ -198,6 +198,7 @@ func Run(ctx context.Context, opts Options) error {
 	mux.Handle("GET /metrics", metrics.Handler(promRegistry))
 	mux.Handle("GET "+openapi.Path, openapi.Handler(version.Version))
 	captureHandlers(mux, api, capMgr, store)
+	reportHandlers(mux, g, liveFlows{main: store, imported: imported})
 	injectionHandlers(mux, api, inj)
 	workflowHandlers(mux, api, wf)
 	runAlerts, err := alertHandlers(mux, api, cfg, cl, g, subscribers, log)
