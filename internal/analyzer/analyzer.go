@@ -201,6 +201,7 @@ func Run(ctx context.Context, opts Options) error {
 	reportHandlers(mux, g, liveFlows{main: store, imported: imported})
 	injectionHandlers(mux, api, inj)
 	workflowHandlers(mux, api, wf)
+	latencyHandlers(mux, g, store, liveFlows{main: store, imported: imported})
 	runAlerts, err := alertHandlers(mux, api, cfg, cl, g, subscribers, log)
 	if err != nil {
 		return err

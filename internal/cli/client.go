@@ -98,6 +98,7 @@ func newClientCommand() *cobra.Command {
 		newEdgeRuleCommand(cf),
 		newPcapClientCommand(cf),
 		newWorkflowCommand(cf),
+		newLatencyCommand(cf),
 		newReportCommand(cf),
 	)
 	return cmd
