@@ -14,6 +14,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
+	"github.com/skydive-ng/skydive/internal/nsexec"
 )
 
 // pollTimeout bounds how long a read blocks, so that Stop is prompt.
@@ -45,7 +46,7 @@ func openAFPacket(spec Spec, target Target) (src *afPacket, err error) {
 		frame = 8192
 	}
 	var tp *afpacket.TPacket
-	err = inNamespace(target.NsPath, func() error {
+	err = nsexec.Do(target.NsPath, func() error {
 		var err error
 		tp, err = afpacket.NewTPacket(
 			afpacket.OptInterface(target.IfName),

@@ -9,6 +9,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcap"
+	"github.com/skydive-ng/skydive/internal/nsexec"
 )
 
 type pcapSource struct {
@@ -23,7 +24,7 @@ type pcapSource struct {
 // before).
 func openPcap(spec Spec, target Target) (*pcapSource, error) {
 	var h *pcap.Handle
-	err := inNamespace(target.NsPath, func() error {
+	err := nsexec.Do(target.NsPath, func() error {
 		in, err := pcap.NewInactiveHandle(target.IfName)
 		if err != nil {
 			return fmt.Errorf("pcap: %w", err)

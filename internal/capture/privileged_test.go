@@ -15,6 +15,7 @@ import (
 
 	"github.com/skydive-ng/skydive/internal/flow"
 	"github.com/skydive-ng/skydive/internal/testutil"
+	"github.com/skydive-ng/skydive/internal/nsexec"
 )
 
 // vethPair is two network namespaces joined by a veth pair.
@@ -122,7 +123,7 @@ func TestPrivilegedICMP(t *testing.T) {
 func listenIn(t *testing.T, nsPath, addr string) net.Listener {
 	t.Helper()
 	var ln net.Listener
-	if err := inNamespace(nsPath, func() (err error) {
+	if err := nsexec.Do(nsPath, func() (err error) {
 		ln, err = net.Listen("tcp", addr)
 		return err
 	}); err != nil {
@@ -135,7 +136,7 @@ func listenIn(t *testing.T, nsPath, addr string) net.Listener {
 func dialIn(t *testing.T, nsPath, addr string) net.Conn {
 	t.Helper()
 	var c net.Conn
-	if err := inNamespace(nsPath, func() (err error) {
+	if err := nsexec.Do(nsPath, func() (err error) {
 		c, err = net.DialTimeout("tcp", addr, 5*time.Second)
 		return err
 	}); err != nil {

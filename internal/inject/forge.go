@@ -12,17 +12,16 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"runtime"
 	"strings"
 	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
+	"github.com/skydive-ng/skydive/internal/nsexec"
 )
 
 // Types of packets.
@@ -232,41 +231,26 @@ func PcapPackets(b []byte) ([][]byte, error) {
 
 // rawSocket opens an AF_PACKET socket inside the namespace, bound to ifName.
 func rawSocket(nsPath, ifName string) (fd, ifindex int, err error) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if nsPath != "" {
-		orig, err := netns.Get()
+	err = nsexec.Do(nsPath, func() error {
+		iface, err := net.InterfaceByName(ifName)
 		if err != nil {
-			return -1, 0, err
+			return fmt.Errorf("interface %s: %w", ifName, err)
 		}
-		defer orig.Close()
-		target, err := netns.GetFromPath(nsPath)
+		fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
-			return -1, 0, fmt.Errorf("namespace %s: %w", nsPath, err)
+			return fmt.Errorf("raw socket: %w", err)
 		}
-		defer target.Close()
-		if err := netns.Set(target); err != nil {
-			return -1, 0, err
+		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: iface.Index}); err != nil {
+			unix.Close(fd)
+			return fmt.Errorf("bind to %s: %w", ifName, err)
 		}
-		defer func() {
-			if err := netns.Set(orig); err != nil {
-				runtime.LockOSThread() // the thread stays in the wrong namespace: drop it
-			}
-		}()
-	}
-	iface, err := net.InterfaceByName(ifName)
+		ifindex = iface.Index
+		return nil
+	})
 	if err != nil {
-		return -1, 0, fmt.Errorf("interface %s: %w", ifName, err)
+		return -1, 0, err
 	}
-	fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return -1, 0, fmt.Errorf("raw socket: %w", err)
-	}
-	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: iface.Index}); err != nil {
-		unix.Close(fd)
-		return -1, 0, fmt.Errorf("bind to %s: %w", ifName, err)
-	}
-	return fd, iface.Index, nil
+	return fd, ifindex, nil
 }
 
 // FieldError is an injection refused for one field.

@@ -10,16 +10,15 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/vishvananda/netns"
 
 	"github.com/skydive-ng/skydive/client"
+	"github.com/skydive-ng/skydive/internal/nsexec"
 	"github.com/skydive-ng/skydive/internal/testutil"
 )
 
@@ -91,27 +90,12 @@ func vethPair(t *testing.T, p string, net int) (ns1, ns2, v1, v2, ip1, ip2 strin
 // listenIn opens a TCP listener inside a namespace: the socket stays there.
 func listenIn(t *testing.T, ns, addr string) net.Listener {
 	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
+	var l net.Listener
+	if err := nsexec.Do("/var/run/netns/"+ns, func() (err error) {
+		l, err = net.Listen("tcp", addr)
+		return err
+	}); err != nil {
 		t.Fatal(err)
-	}
-	defer orig.Close()
-	h, err := netns.GetFromName(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	if err := netns.Set(h); err != nil {
-		t.Fatal(err)
-	}
-	l, lerr := net.Listen("tcp", addr)
-	if err := netns.Set(orig); err != nil {
-		t.Fatal(err)
-	}
-	if lerr != nil {
-		t.Fatal(lerr)
 	}
 	t.Cleanup(func() { l.Close() })
 	return l

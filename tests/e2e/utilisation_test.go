@@ -9,16 +9,15 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/vishvananda/netns"
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
 	"github.com/skydive-ng/skydive/client"
+	"github.com/skydive-ng/skydive/internal/nsexec"
 	"github.com/skydive-ng/skydive/internal/testutil"
 )
 
@@ -26,27 +25,12 @@ import (
 // there.
 func dialIn(t *testing.T, ns, addr string) net.Conn {
 	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
+	var conn net.Conn
+	if err := nsexec.Do("/var/run/netns/"+ns, func() (err error) {
+		conn, err = net.DialTimeout("tcp", addr, 5*time.Second)
+		return err
+	}); err != nil {
 		t.Fatal(err)
-	}
-	defer orig.Close()
-	h, err := netns.GetFromName(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	if err := netns.Set(h); err != nil {
-		t.Fatal(err)
-	}
-	conn, derr := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err := netns.Set(orig); err != nil {
-		t.Fatal(err)
-	}
-	if derr != nil {
-		t.Fatal(derr)
 	}
 	t.Cleanup(func() { conn.Close() })
 	return conn

@@ -1,4 +1,6 @@
-package capture
+// Package nsexec runs a function inside a network namespace, for what must
+// open its sockets there (captures, packet injection, tests' listeners).
+package nsexec
 
 import (
 	"fmt"
@@ -7,11 +9,11 @@ import (
 	"github.com/vishvananda/netns"
 )
 
-// inNamespace runs fn on an OS thread switched into the network namespace
+// Do runs fn on an OS thread switched into the network namespace
 // at nsPath ("" runs fn in the current namespace). Sockets fn opens stay
 // in that namespace. If the thread cannot be switched back, it is left
 // locked so that the runtime discards it.
-func inNamespace(nsPath string, fn func() error) error {
+func Do(nsPath string, fn func() error) error {
 	if nsPath == "" {
 		return fn()
 	}
