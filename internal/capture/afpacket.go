@@ -12,9 +12,10 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/afpacket"
 	"github.com/gopacket/gopacket/layers"
-	"github.com/skydive-ng/skydive/internal/nsexec"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/skydive-ng/skydive/internal/nsexec"
 )
 
 // pollTimeout bounds how long a read blocks, so that Stop is prompt.

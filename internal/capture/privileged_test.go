@@ -14,8 +14,9 @@ import (
 	"time"
 
 	"github.com/skydive-ng/skydive/internal/flow"
-	"github.com/skydive-ng/skydive/internal/nsexec"
 	"github.com/skydive-ng/skydive/internal/testutil"
+
+	"github.com/skydive-ng/skydive/internal/nsexec"
 )
 
 // vethPair is two network namespaces joined by a veth pair.
