@@ -66,12 +66,7 @@ func TestMalformedCorpus(t *testing.T) {
 		t.Fatalf("corpus of %d cases, want at least 100", len(corpus))
 	}
 
-	hostID := "e2e-" + uniq()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	conf := writeConf(t, fmt.Sprintf("host_id: %s\nanalyzer:\n  listen: %s\n  data_dir: %s\nagent:\n  listen: 127.0.0.1:%d\n", hostID, addr, t.TempDir(), freePort(t)))
-	p := start(t, conf, "allinone")
-	c := client.New(addr)
-	waitAgent(t, c, hostID)
+	c, addr, hostID, p := allInOneWith(t, "")
 	vars := malformedSetup(t, addr, hostID)
 
 	fdStart := fdCount(t, p.cmd.Process.Pid)

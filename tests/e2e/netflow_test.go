@@ -26,13 +26,7 @@ import (
 // both directions, and the bridge's NetFlow goes when the capture does.
 func TestNetFlowOVS(t *testing.T) {
 	ovs := ovstest.Start(t)
-	hostID := "e2e-" + uniq()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	conf := writeConf(t, fmt.Sprintf("host_id: %s\nanalyzer:\n  listen: %s\n  data_dir: %s\nagent:\n  listen: 127.0.0.1:%d\n  flow:\n    netflow:\n      port_min: 17365\n      port_max: 17375\novs:\n  ovsdb: %s\n",
-		hostID, addr, t.TempDir(), freePort(t), ovs.DB))
-	start(t, conf, "allinone")
-	c := client.New(addr)
-	waitAgent(t, c, hostID)
+	c, addr, _, _ := allInOneWith(t, fmt.Sprintf("agent:\n  flow:\n    netflow:\n      port_min: 17365\n      port_max: 17375\novs:\n  ovsdb: %s\n", ovs.DB))
 
 	p := uniq()
 	br := p + "br"

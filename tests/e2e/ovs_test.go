@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/skydive-ng/skydive/client"
 	"github.com/skydive-ng/skydive/internal/testutil"
 	"github.com/skydive-ng/skydive/internal/testutil/ovstest"
 )
@@ -16,13 +15,7 @@ import (
 // TestOVSTopology runs allinone against a real ovsdb-server/ovs-vswitchd.
 func TestOVSTopology(t *testing.T) {
 	ovs := ovstest.Start(t)
-	hostID := "e2e-" + uniq()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	conf := writeConf(t, fmt.Sprintf("host_id: %s\nanalyzer:\n  listen: %s\n  data_dir: %s\nagent:\n  listen: 127.0.0.1:%d\novs:\n  ovsdb: %s\n",
-		hostID, addr, t.TempDir(), freePort(t), ovs.DB))
-	start(t, conf, "allinone")
-	c := client.New(addr)
-	waitAgent(t, c, hostID)
+	c, addr, _, _ := allInOneWith(t, fmt.Sprintf("ovs:\n  ovsdb: %s\n", ovs.DB))
 
 	p := uniq()
 	br, internal := p+"br", p+"in"

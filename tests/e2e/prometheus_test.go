@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/skydive-ng/skydive/client"
 	"github.com/skydive-ng/skydive/internal/testutil"
 )
 
@@ -32,14 +31,8 @@ func TestPrometheusScrapes(t *testing.T) {
 			t.Fatalf("%s not installed (apt-get install prometheus): %v", bin, err)
 		}
 	}
-	hostID := "e2e-" + uniq()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	agentAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	conf := writeConf(t, fmt.Sprintf("host_id: %s\nanalyzer:\n  listen: %s\n  data_dir: %s\nagent:\n  listen: %s\n  topology:\n    netlink:\n      metrics_update: 1\n",
-		hostID, addr, t.TempDir(), agentAddr))
-	start(t, conf, "allinone")
-	c := client.New(addr)
-	waitAgent(t, c, hostID)
+	c, addr, hostID, _ := allInOneWith(t, fmt.Sprintf("agent:\n  listen: %s\n  topology:\n    netlink:\n      metrics_update: 1\n", agentAddr))
 
 	p := uniq()
 	ns1, _, _, v2, _, ip2 := vethPair(t, p, 248)

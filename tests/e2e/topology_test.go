@@ -22,13 +22,27 @@ import (
 
 func allInOne(t *testing.T) (*client.Client, string, string) {
 	t.Helper()
+	c, addr, hostID, _ := allInOneWith(t, "")
+	return c, addr, hostID
+}
+
+// allInOneWith starts an allinone whose configuration is the usual one
+// (own host ID, free ports, a data folder) with extra YAML layered on it (a
+// second -c file: the loader applies files in order, key by key), and waits
+// for its agent.
+func allInOneWith(t *testing.T, extra string) (*client.Client, string, string, *process) {
+	t.Helper()
 	hostID := "e2e-" + uniq()
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	conf := writeConf(t, fmt.Sprintf("host_id: %s\nanalyzer:\n  listen: %s\n  data_dir: %s\nagent:\n  listen: 127.0.0.1:%d\n", hostID, addr, t.TempDir(), freePort(t)))
-	start(t, conf, "allinone")
+	args := []string{"allinone"}
+	if extra != "" {
+		args = []string{"-c", writeConf(t, extra), "allinone"}
+	}
+	p := start(t, conf, args...)
 	c := client.New(addr)
 	waitAgent(t, c, hostID)
-	return c, addr, hostID
+	return c, addr, hostID, p
 }
 
 func waitAgent(t *testing.T, c *client.Client, hostID string) {

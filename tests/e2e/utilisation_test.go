@@ -16,7 +16,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
-	"github.com/skydive-ng/skydive/client"
 	"github.com/skydive-ng/skydive/internal/nsexec"
 	"github.com/skydive-ng/skydive/internal/testutil"
 )
@@ -62,13 +61,7 @@ func postJSON(t *testing.T, addr, path string, v, out any) {
 // fires exactly once during a ~8 Mb/s transfer of ~9 s to the other end,
 // not before 5 s of it, and its end sends exactly one recovery.
 func TestUtilisationAlert(t *testing.T) {
-	hostID := "e2e-" + uniq()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	conf := writeConf(t, fmt.Sprintf("host_id: %s\nanalyzer:\n  listen: %s\n  data_dir: %s\nagent:\n  listen: 127.0.0.1:%d\n  topology:\n    netlink:\n      metrics_update: 1\n",
-		hostID, addr, t.TempDir(), freePort(t)))
-	start(t, conf, "allinone")
-	c := client.New(addr)
-	waitAgent(t, c, hostID)
+	c, addr, _, _ := allInOneWith(t, "agent:\n  topology:\n    netlink:\n      metrics_update: 1\n")
 
 	nsA, nsB, va, _, _, ipB := vethPair(t, uniq(), 243)
 	var rule v1.NodeRule
