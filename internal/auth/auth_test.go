@@ -32,6 +32,8 @@ func TestAccess(t *testing.T) {
 		{"GET", "/ws/subscriber", "websocket", "/ws/subscriber"},
 		{"GET", "/ws/subscriber/flow/", "websocket", "/ws/subscriber/flow"},
 		{"GET", "/metrics", "metrics", "read"},
+		{"GET", "/api/latency", "latency", "read"},
+		{"GET", "/api/report/tenants", "report", "read"},
 	} {
 		if obj, act := Access(tc.method, tc.path); obj != tc.obj || act != tc.act {
 			t.Errorf("%s %s: %s %s, want %s %s", tc.method, tc.path, obj, act, tc.obj, tc.act)
@@ -45,7 +47,7 @@ func TestAccess(t *testing.T) {
 }
 
 // htpasswdFile writes bcrypt entries, as `htpasswd -B` does.
-func htpasswdFile(t *testing.T, users map[string]string) string {
+func htpasswdFile(t testing.TB, users map[string]string) string {
 	t.Helper()
 	var b strings.Builder
 	for u, p := range users {
@@ -62,7 +64,7 @@ func htpasswdFile(t *testing.T, users map[string]string) string {
 	return f
 }
 
-func guardFor(t *testing.T) (*Guard, http.Handler) {
+func guardFor(t testing.TB) (*Guard, http.Handler) {
 	t.Helper()
 	api, err := New("basic", Options{Type: "basic", File: htpasswdFile(t, map[string]string{"admin": "pw1", "viewer": "pw2"})})
 	if err != nil {
@@ -239,5 +241,24 @@ func TestConfigErrors(t *testing.T) {
 	}
 	if _, err := NewRBAC(ModelSections{}, []string{"x, a, b"}); err == nil || !strings.Contains(err.Error(), "rbac.policy[0]") {
 		t.Errorf("bad policy line: %v", err)
+	}
+}
+
+// BenchmarkBasicRequest: a request with Basic credentials through the
+// guard, as the CLI sends every one (htpasswd bcrypt entry; the first check
+// pays bcrypt, the next ones are remembered a minute).
+func BenchmarkBasicRequest(b *testing.B) {
+	g, _ := guardFor(b)
+	h := g.Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	auth := basicHeader("admin", "pw1")
+	b.ReportAllocs()
+	for b.Loop() {
+		r := httptest.NewRequest("GET", "/api/status", nil)
+		r.Header.Set("Authorization", auth)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != 200 {
+			b.Fatal(w.Code)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"sort"
@@ -24,6 +25,10 @@ type basic struct {
 	entries *htpasswd.File
 	mtime   time.Time
 	checked time.Time
+	// good remembers, for a minute, the user and password hashes that
+	// matched: the CLI sends Basic credentials with every request, and a
+	// bcrypt check costs tens of milliseconds. Emptied when the file changes.
+	good map[[32]byte]time.Time
 }
 
 func newBasic(name, file string, users map[string]string, role string) (*basic, error) {
@@ -86,6 +91,7 @@ func (b *basic) reload() error {
 		return fmt.Errorf("%s: %s", b.file, strings.Join(bad, "; "))
 	}
 	b.entries, b.mtime = f, st.ModTime()
+	b.good = nil
 	return nil
 }
 
@@ -93,17 +99,27 @@ func (b *basic) match(user, password string) bool {
 	if user == "" {
 		return false
 	}
-	if b.inline != nil && b.inline.Match(user, password) {
+	if b.file != "" {
+		_ = b.reload() // on error, the entries read last stay
+	}
+	key := sha256.Sum256([]byte(user + "\x00" + password))
+	now := time.Now()
+	b.mu.Lock()
+	f, until := b.entries, b.good[key]
+	b.mu.Unlock()
+	if now.Before(until) {
 		return true
 	}
-	if b.file == "" {
-		return false
+	ok := (b.inline != nil && b.inline.Match(user, password)) || (f != nil && f.Match(user, password))
+	if ok {
+		b.mu.Lock()
+		if b.good == nil || len(b.good) > 10000 {
+			b.good = map[[32]byte]time.Time{}
+		}
+		b.good[key] = now.Add(time.Minute)
+		b.mu.Unlock()
 	}
-	_ = b.reload() // on error, the entries read last stay
-	b.mu.Lock()
-	f := b.entries
-	b.mu.Unlock()
-	return f != nil && f.Match(user, password)
+	return ok
 }
 
 func (b *basic) Login(_ context.Context, user, password string) (string, error) {

@@ -83,8 +83,6 @@ func Access(method, path string) (obj, act string) {
 		return "topology", "read" // a query reads, whatever its method
 	case obj == "openapi.json":
 		return "status", "read"
-	case obj == "latency":
-		return "topology", "read" // the flows' RTT, readable with the topology
 	}
 	return obj, act
 }

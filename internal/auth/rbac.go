@@ -47,6 +47,7 @@ var DefaultPolicy = []string{
 	"p, guest, node, read, allow",
 	"p, guest, edge, read, allow",
 	"p, guest, report, read, allow",
+	"p, guest, latency, read, allow",
 	"p, guest, websocket, /ws/subscriber, allow",
 	"p, guest, websocket, /ws/subscriber/flow, allow",
 }
