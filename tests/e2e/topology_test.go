@@ -291,7 +291,18 @@ func TestAnalyzerRestart(t *testing.T) {
 		_, err := oneNode(c, fmt.Sprintf("G.V().Has('Type', 'netns', 'Name', '%s')", ns))
 		return err
 	})
-	before := graphIDs(t, c, hostID)
+	// The host's graph as it settles: the previous test's namespaces may
+	// still be going away (the kernel frees them asynchronously).
+	var before []string
+	testutil.Eventually(t, 10*time.Second, "the host's graph settled", func() error {
+		a := graphIDs(t, c, hostID)
+		time.Sleep(500 * time.Millisecond) // two reads apart: no change between them
+		if b := graphIDs(t, c, hostID); !slices.Equal(a, b) {
+			return fmt.Errorf("%d then %d elements", len(a), len(b))
+		}
+		before = a
+		return nil
+	})
 
 	analyzer.kill()
 	// The agent lives on while its analyzer is gone.
