@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 
+	"github.com/skydive-ng/skydive/internal/capture/ebpf"
 	"github.com/skydive-ng/skydive/internal/capture/rawpacket"
 	"github.com/skydive-ng/skydive/internal/flow"
 )
@@ -97,6 +99,11 @@ func Start(ctx context.Context, spec Spec, target Target, table *flow.Table) (*C
 		nf, err = openNetFlow(spec, table, c.log)
 		if err == nil {
 			c.src, c.addr = nf, nf.addr()
+		}
+	case TypeEBPF:
+		var col *ebpf.Collector
+		if col, err = ebpf.Open(target.NsPath, target.IfName, c.log); err == nil {
+			c.src = &ebpfSource{col: col, table: table}
 		}
 	case TypePcapSocket:
 		var ps *pcapSocket
@@ -224,3 +231,43 @@ func (c *Capture) RawPackets(flows []*flow.Flow) map[string][]rawpacket.Packet {
 	}
 	return c.raw.attach(flows)
 }
+
+// ebpfPoll is how often an ebpf capture reads the kernel's counts: the
+// table's tick, so that each flow update (every Options.Update, a multiple
+// of it) carries counts at most one tick old.
+const ebpfPoll = flow.DefaultTick
+
+// ebpfSource runs an ebpf.Collector: no packet reaches userspace, the
+// kernel's counts go to the table as records (like netflow's).
+type ebpfSource struct {
+	col   *ebpf.Collector
+	table *flow.Table
+}
+
+func (s *ebpfSource) run(ctx context.Context, _ func([]byte, gopacket.CaptureInfo, layers.LinkType)) error {
+	tk := time.NewTicker(ebpfPoll)
+	defer tk.Stop()
+	feed := func(r flow.Record) { s.table.FeedRecord(r) }
+	for {
+		select {
+		case <-ctx.Done():
+			// The last counts, so that a stopped capture's flows are whole.
+			_, err := s.col.Poll(feed)
+			return err
+		case <-tk.C:
+			if _, err := s.col.Poll(feed); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (s *ebpfSource) stats() (Stats, bool) {
+	packets, _, failed, err := s.col.Stats()
+	if err != nil {
+		return Stats{}, false
+	}
+	return Stats{PacketsReceived: packets, PacketsDropped: failed}, true
+}
+
+func (s *ebpfSource) close() error { return s.col.Close() }

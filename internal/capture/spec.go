@@ -8,7 +8,10 @@
 //     free one of 8100–8132) accepting pcap/pcapng streams;
 //   - sflow, ovssflow: a UDP sFlow collector fed the sampled headers;
 //   - netflow, ovsnetflow: a UDP NetFlow v5/v9 and IPFIX collector whose
-//     records go to the table with flow.Table.FeedRecord.
+//     records go to the table with flow.Table.FeedRecord;
+//   - ebpf: a BPF program attached with TCX (Linux 6.6+) counting flows in
+//     the kernel, whose map is read every second and fed as records
+//     (package ebpf).
 //
 // A Capture keeps the first RawPacketLimit raw packets of each flow when
 // asked (see Capture.RawPackets).
@@ -42,10 +45,13 @@ const (
 	// TypeOVSNetFlow collects the NetFlow an OVS bridge is told to send
 	// (the agent configures the bridge; the capture is a TypeNetFlow one).
 	TypeOVSNetFlow = "ovsnetflow"
+	// TypeEBPF counts flows in the kernel (a TCX program on the interface)
+	// and feeds them to the table every second: no packet is copied.
+	TypeEBPF = "ebpf"
 )
 
 // Types lists the capture types this package runs.
-var Types = []string{TypeAFPacket, TypePcap, TypePcapSocket, TypeSFlow, TypeOVSSFlow, TypeOVSMirror, TypeNetFlow, TypeOVSNetFlow}
+var Types = []string{TypeAFPacket, TypePcap, TypePcapSocket, TypeSFlow, TypeOVSSFlow, TypeOVSMirror, TypeNetFlow, TypeOVSNetFlow, TypeEBPF}
 
 // Header sizes (snap lengths) accepted by Spec.HeaderSize.
 const (
@@ -149,12 +155,13 @@ func (s Spec) Normalize() Spec {
 // compiled (with libpcap) for Ethernet.
 func (s Spec) Validate() error {
 	switch s.Type {
-	case "", TypeAFPacket, TypePcap, TypePcapSocket, TypeSFlow, TypeOVSSFlow, TypeOVSMirror, TypeNetFlow, TypeOVSNetFlow:
+	case "", TypeAFPacket, TypePcap, TypePcapSocket, TypeSFlow, TypeOVSSFlow, TypeOVSMirror, TypeNetFlow, TypeOVSNetFlow, TypeEBPF:
 	default:
 		return &ValidationError{Field: "Type", Err: fmt.Errorf("%w %q (want one of %s)", ErrUnknownType, s.Type, strings.Join(Types, ", "))}
 	}
-	if s.Type == TypeNetFlow || s.Type == TypeOVSNetFlow {
-		// Records, not packets: nothing to filter or keep.
+	if s.Type == TypeNetFlow || s.Type == TypeOVSNetFlow || s.Type == TypeEBPF {
+		// Records, not packets: nothing to filter or keep (an ebpf
+		// capture's packets stay in the kernel).
 		if s.BPFFilter != "" {
 			return invalid("BPFFilter", "a %s capture receives flow records, not packets: no filter", s.Type)
 		}

@@ -31,6 +31,14 @@ type Record struct {
 	// Start and End are the times of the first and the last packet; a
 	// zero Start is End, a zero End the time the record is fed.
 	Start, End time.Time
+	// Link tells that SrcMAC and DstMAC are the Ethernet addresses of the
+	// packets (a capture that saw the frames, such as ebpf, unlike a
+	// NetFlow exporter): the record is then keyed with its link layer as
+	// its frames would be, and its flow has a Link.
+	Link           bool
+	SrcMAC, DstMAC [6]byte
+	// ICMPID is the ICMP echo identifier when known (NetFlow has none: 0).
+	ICMPID uint16
 }
 
 // Protocol numbers of Record.Proto.
@@ -52,15 +60,30 @@ func (r *Record) ICMPTypeCode() (typ, code uint8) {
 	return uint8(r.DstPort >> 8), uint8(r.DstPort)
 }
 
-// recordHeaderMax is the largest header FeedRecord builds: IPv6 and a TCP
-// header.
-const recordHeaderMax = 40 + 20
+// recordHeaderMax is the largest header FeedRecord builds: Ethernet, IPv6
+// and a TCP header.
+const recordHeaderMax = 14 + 40 + 20
 
 // header writes the minimal IP and transport header of a packet of the
 // record into buf and returns its length and first layer type. The table
 // decodes it as any packet, so that a record is keyed exactly as the
 // packets it counts would be.
 func (r *Record) header(buf []byte, src, dst netip.Addr) (int, gopacket.LayerType) {
+	if r.Link {
+		copy(buf[0:6], r.DstMAC[:])
+		copy(buf[6:12], r.SrcMAC[:])
+		etype := uint16(layers.EthernetTypeIPv4)
+		if src.Is6() {
+			etype = uint16(layers.EthernetTypeIPv6)
+		}
+		binary.BigEndian.PutUint16(buf[12:], etype)
+		n, _ := r.ipHeader(buf[14:], src, dst)
+		return 14 + n, layers.LayerTypeEthernet
+	}
+	return r.ipHeader(buf, src, dst)
+}
+
+func (r *Record) ipHeader(buf []byte, src, dst netip.Addr) (int, gopacket.LayerType) {
 	var l4 []byte
 	var l4Len int
 	off := 20
@@ -84,9 +107,10 @@ func (r *Record) header(buf []byte, src, dst netip.Addr) (int, gopacket.LayerTyp
 		binary.BigEndian.PutUint16(l4[0:], r.SrcPort)
 		binary.BigEndian.PutUint16(l4[2:], r.DstPort)
 	case ProtoNumICMP, ProtoNumICMPv6:
-		// An echo's identifier is not in the record: 0.
+		// The identifier is where ICMPv4 and ICMPv6 echoes have it.
 		l4Len = 8
 		l4[0], l4[1] = r.ICMPTypeCode()
+		binary.BigEndian.PutUint16(l4[4:], r.ICMPID)
 	}
 	n := off + l4Len
 	if src.Is4() {
@@ -125,9 +149,10 @@ func clampInt64(v uint64) int64 {
 // record made or updated a flow (not for a record without packets, with
 // invalid or mixed IPv4/IPv6 addresses, or when the table is full).
 //
-// Records carry no link layer: flows of records have no Link (in L2 key
-// mode too) and, ICMP echo identifiers being unknown, the ICMP flows of
-// records have ID 0.
+// Exporters' records carry no link layer: their flows have no Link (in L2
+// key mode too) and, ICMP echo identifiers being unknown, their ICMP flows
+// have ID 0. A record with Link and ICMPID (an ebpf capture's) makes the
+// flow its frames would.
 func (t *Table) FeedRecord(r Record) bool {
 	src, dst := r.Src.Unmap(), r.Dst.Unmap()
 	if r.Packets == 0 || !src.IsValid() || !dst.IsValid() || src.Is4() != dst.Is4() {

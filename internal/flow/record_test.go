@@ -107,3 +107,35 @@ func TestFeedRecordKnownFlowAllocs(t *testing.T) {
 		t.Fatalf("%v allocations per record of a known flow", n)
 	}
 }
+
+// A record with its link layer and ICMP identifier (an ebpf capture's)
+// makes the flow its frames would in L2 mode: same Link, LayersPath,
+// TrackingIDs, UUID and metrics.
+func TestFeedRecordWithLink(t *testing.T) {
+	t0 := time.UnixMilli(1_700_000_000_000)
+	macA, macB := [6]byte{2, 0, 0, 0, 0, 1}, [6]byte{2, 0, 0, 0, 0, 2}
+	a, b := netip.MustParseAddr("192.168.1.2"), netip.MustParseAddr("192.168.1.1")
+	fr := udpFrame(t, a.AsSlice(), b.AsSlice(), 33000, 53, 10)
+	pk := NewTable(Options{NodeTID: "tid"})
+	pk.FeedPacket(fr, ci(t0, fr), layers.LinkTypeEthernet)
+	rec := NewTable(Options{NodeTID: "tid"})
+	rec.FeedRecord(Record{Link: true, SrcMAC: macA, DstMAC: macB, Src: a, Dst: b, Proto: ProtoNumUDP,
+		SrcPort: 33000, DstPort: 53, Packets: 1, Bytes: uint64(len(fr)), Start: t0, End: t0})
+	p, r := pk.Flows()[0], rec.Flows()[0]
+	if r.Link == nil || *r.Link != *p.Link || r.LayersPath != "Ethernet/IPv4/UDP" || p.TrackingID != r.TrackingID ||
+		p.L3TrackingID != r.L3TrackingID || p.UUID != r.UUID || p.Metric.ABBytes != r.Metric.ABBytes {
+		t.Fatalf("packet flow %+v %+v, record flow %+v %+v", p, p.Link, r, r.Link)
+	}
+
+	// ICMP echo request and reply, the identifier kept.
+	tb := NewTable(Options{})
+	tb.FeedRecord(Record{Link: true, SrcMAC: macA, DstMAC: macB, Src: a, Dst: b, Proto: ProtoNumICMP, ICMPType: 8, ICMPID: 77,
+		Packets: 2, Bytes: 196, Start: t0, End: t0})
+	tb.FeedRecord(Record{Link: true, SrcMAC: macB, DstMAC: macA, Src: b, Dst: a, Proto: ProtoNumICMP, ICMPType: 0, ICMPID: 77,
+		Packets: 2, Bytes: 196, Start: t0, End: t0})
+	fs := tb.Flows()
+	if len(fs) != 1 || fs[0].ICMP == nil || fs[0].ICMP.ID != 77 || fs[0].Metric.ABPackets != 2 || fs[0].Metric.BAPackets != 2 ||
+		fs[0].Link.A != "02:00:00:00:00:01" {
+		t.Fatalf("icmp flows %+v", fs)
+	}
+}

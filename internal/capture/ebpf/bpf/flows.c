@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+//
+// flows.c: the kernel half of Skydive's ebpf capture. Attached with TCX on
+// the ingress and the egress of one interface, it counts every Ethernet
+// frame carrying IPv4 or IPv6 in the "flows" LRU hash, one entry per
+// direction of a conversation: MACs, addresses, protocol, TCP/UDP ports or
+// ICMP type/code/identifier as the frame carries them. The agent reads the
+// map every second and hands each entry's new packets to its flow table as
+// a flow.Record: the table merges the two directions into one flow, A being
+// the side whose first packet came first, exactly as for the packets an
+// afpacket capture reads.
+//
+// Tunnels (VXLAN, Geneve, GRE, IP in IP ...) are keyed on their OUTER
+// headers only: parsing every encapsulation in the kernel is what the
+// packet captures do in userspace. IPv6 extension headers are not walked
+// (the next header after the fixed header is the protocol), IPv4 fragments
+// other than the first are counted without ports, non-IP frames (ARP ...)
+// are counted in stats[STAT_SKIPPED] only.
+//
+// Build: make bpf (clang -O2 -g -target bpf -mcpu=v3); the object is
+// committed and embedded, so that go build needs no clang.
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/types.h>
+
+// What libbpf's bpf_helpers.h would give, kept here so that make bpf needs
+// clang and the kernel UAPI headers only.
+#define SEC(name) __attribute__((section(name), used))
+#define __uint(name, val) int(*name)[val]
+#define __type(name, val) typeof(val) *name
+#define INLINE static inline __attribute__((always_inline))
+
+static void *(*bpf_map_lookup_elem)(void *map, const void *key) = (void *)BPF_FUNC_map_lookup_elem;
+static long (*bpf_map_update_elem)(void *map, const void *key, const void *value, __u64 flags) =
+	(void *)BPF_FUNC_map_update_elem;
+static __u64 (*bpf_ktime_get_ns)(void) = (void *)BPF_FUNC_ktime_get_ns;
+static long (*bpf_skb_load_bytes)(const void *skb, __u32 offset, void *to, __u32 len) =
+	(void *)BPF_FUNC_skb_load_bytes;
+
+// TCX_NEXT: let the next program (or the stack) decide; the capture only
+// watches.
+#define TCX_NEXT -1
+
+#define ETH_HLEN_ 14
+#define PROTO_ICMPV6 58
+#define KEY_NO_PORTS 1 // a non-first IPv4 fragment: no transport header
+
+// flow_key and flow_value are mirrored by flowKey and flowValue in
+// internal/capture/ebpf/ebpf.go: change both together.
+struct flow_key {
+	__u8 src_mac[6];
+	__u8 dst_mac[6];
+	__u8 src_ip[16]; // IPv4 in the first 4 bytes
+	__u8 dst_ip[16];
+	__u16 src_port; // host order
+	__u16 dst_port;
+	__u16 icmp_id; // echo identifier (ICMPv6: echo only)
+	__u8 ip_version; // 4 or 6
+	__u8 proto;      // IP protocol number
+	__u8 icmp_type;
+	__u8 icmp_code;
+	__u8 flags; // KEY_*
+	__u8 pad;
+};
+
+struct flow_value {
+	__u64 packets;
+	__u64 bytes; // skb->len: the frame with its Ethernet header, as afpacket counts
+	__u64 first_ns; // bpf_ktime_get_ns (CLOCK_MONOTONIC)
+	__u64 last_ns;
+	__u32 tcp_flags; // OR of the TCP flags seen
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct flow_key);
+	__type(value, struct flow_value);
+} flows SEC(".maps");
+
+enum {
+	STAT_PACKETS = 0, // frames seen
+	STAT_SKIPPED = 1, // not IP, or too short to parse
+	STAT_FAILED = 2,  // a new entry could not be stored
+	STAT_MAX = 3,
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+INLINE void count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+	if (v)
+		*v += 1; // per CPU: no atomic needed
+}
+
+struct ipv4_hdr {
+	__u8 ihl_version;
+	__u8 tos;
+	__u16 tot_len;
+	__u16 id;
+	__u16 frag_off;
+	__u8 ttl;
+	__u8 protocol;
+	__u16 check;
+	__u8 saddr[4];
+	__u8 daddr[4];
+};
+
+struct ipv6_hdr {
+	__u32 vtc_flow;
+	__u16 payload_len;
+	__u8 nexthdr;
+	__u8 hop_limit;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+// bpf_skb_load_bytes rather than direct packet access: headers may lie
+// beyond the linear part of the skb.
+INLINE int account(struct __sk_buff *skb)
+{
+	struct flow_key k = {};
+	__u8 eth[ETH_HLEN_];
+	__u32 l4off;
+	__u32 tcp_flags = 0;
+
+	count(STAT_PACKETS);
+	if (bpf_skb_load_bytes(skb, 0, eth, sizeof(eth)) < 0)
+		goto skip;
+	__builtin_memcpy(k.dst_mac, eth, 6);
+	__builtin_memcpy(k.src_mac, eth + 6, 6);
+	__u16 etype = (__u16)eth[12] << 8 | eth[13];
+
+	if (etype == ETH_P_IP) {
+		struct ipv4_hdr ip;
+		if (bpf_skb_load_bytes(skb, ETH_HLEN_, &ip, sizeof(ip)) < 0)
+			goto skip;
+		if ((ip.ihl_version >> 4) != 4 || (ip.ihl_version & 0xf) < 5)
+			goto skip;
+		k.ip_version = 4;
+		k.proto = ip.protocol;
+		__builtin_memcpy(k.src_ip, ip.saddr, 4);
+		__builtin_memcpy(k.dst_ip, ip.daddr, 4);
+		if (ip.frag_off & __builtin_bswap16(0x1fff)) {
+			k.flags = KEY_NO_PORTS;
+			goto store;
+		}
+		l4off = ETH_HLEN_ + (ip.ihl_version & 0xf) * 4;
+	} else if (etype == ETH_P_IPV6) {
+		struct ipv6_hdr ip6;
+		if (bpf_skb_load_bytes(skb, ETH_HLEN_, &ip6, sizeof(ip6)) < 0)
+			goto skip;
+		k.ip_version = 6;
+		k.proto = ip6.nexthdr;
+		__builtin_memcpy(k.src_ip, ip6.saddr, 16);
+		__builtin_memcpy(k.dst_ip, ip6.daddr, 16);
+		l4off = ETH_HLEN_ + sizeof(ip6);
+	} else {
+		goto skip;
+	}
+
+	switch (k.proto) {
+	case IPPROTO_TCP: {
+		__u8 th[14];
+		if (bpf_skb_load_bytes(skb, l4off, th, sizeof(th)) == 0) {
+			k.src_port = (__u16)th[0] << 8 | th[1];
+			k.dst_port = (__u16)th[2] << 8 | th[3];
+			tcp_flags = th[13];
+		}
+		break;
+	}
+	case IPPROTO_UDP: {
+		__u8 uh[4];
+		if (bpf_skb_load_bytes(skb, l4off, uh, sizeof(uh)) == 0) {
+			k.src_port = (__u16)uh[0] << 8 | uh[1];
+			k.dst_port = (__u16)uh[2] << 8 | uh[3];
+		}
+		break;
+	}
+	case IPPROTO_ICMP:
+	case PROTO_ICMPV6: {
+		__u8 ih[6];
+		if (bpf_skb_load_bytes(skb, l4off, ih, sizeof(ih)) == 0) {
+			k.icmp_type = ih[0];
+			k.icmp_code = ih[1];
+			// ICMPv4 keys every message on bytes 4-5 (gopacket's Id);
+			// ICMPv6 only its echoes (128, 129).
+			if (k.proto == IPPROTO_ICMP || ih[0] == 128 || ih[0] == 129)
+				k.icmp_id = (__u16)ih[4] << 8 | ih[5];
+		}
+		break;
+	}
+	}
+
+store:;
+	__u64 now = bpf_ktime_get_ns();
+	struct flow_value *v = bpf_map_lookup_elem(&flows, &k);
+	if (!v) {
+		struct flow_value nv = {
+			.packets = 1, .bytes = skb->len, .first_ns = now, .last_ns = now, .tcp_flags = tcp_flags};
+		if (bpf_map_update_elem(&flows, &k, &nv, BPF_NOEXIST) == 0)
+			return TCX_NEXT;
+		// Another CPU made the entry meanwhile: add to it.
+		v = bpf_map_lookup_elem(&flows, &k);
+		if (!v) {
+			count(STAT_FAILED);
+			return TCX_NEXT;
+		}
+	}
+	__sync_fetch_and_add(&v->packets, 1);
+	__sync_fetch_and_add(&v->bytes, skb->len);
+	v->last_ns = now; // a racing CPU may write an older time: off by its delay at most
+	if (tcp_flags)
+		__sync_fetch_and_or(&v->tcp_flags, tcp_flags);
+	return TCX_NEXT;
+
+skip:
+	count(STAT_SKIPPED);
+	return TCX_NEXT;
+}
+
+SEC("tcx/ingress")
+int skydive_ingress(struct __sk_buff *skb)
+{
+	return account(skb);
+}
+
+SEC("tcx/egress")
+int skydive_egress(struct __sk_buff *skb)
+{
+	return account(skb);
+}
+
+char __license[] SEC("license") = "Dual BSD/GPL";
