@@ -5,8 +5,10 @@
 package graph
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -159,8 +161,8 @@ type Graph struct {
 	mu        sync.RWMutex
 	nodes     *orderedSet[*Node]
 	edges     *orderedSet[*Edge]
-	out       map[Identifier]map[Identifier]struct{} // node -> edges where it is parent
-	in        map[Identifier]map[Identifier]struct{} // node -> edges where it is child
+	out       map[Identifier]map[Identifier]*Edge // node -> edges where it is parent
+	in        map[Identifier]map[Identifier]*Edge // node -> edges where it is child
 	byType    map[string]*orderedSet[*Node]
 	byName    map[string]*orderedSet[*Node]
 	listeners map[int]Listener
@@ -179,8 +181,8 @@ func New(opts ...Option) *Graph {
 	g := &Graph{
 		nodes:     newColumnSet(),
 		edges:     newOrderedSet(edgeKey),
-		out:       map[Identifier]map[Identifier]struct{}{},
-		in:        map[Identifier]map[Identifier]struct{}{},
+		out:       map[Identifier]map[Identifier]*Edge{},
+		in:        map[Identifier]map[Identifier]*Edge{},
 		byType:    map[string]*orderedSet[*Node]{},
 		byName:    map[string]*orderedSet[*Node]{},
 		listeners: map[int]Listener{},
@@ -429,19 +431,26 @@ func (g *Graph) addEdgeLocked(e *Edge) error {
 	e = e.Clone()
 	g.stamp(&e.Element)
 	g.edges.add(e.ID, e)
-	link(g.out, e.Parent, e.ID)
-	link(g.in, e.Child, e.ID)
+	g.link(e)
 	g.emit(Event{Type: EdgeAdded, Edge: e})
 	return nil
 }
 
-func link(m map[Identifier]map[Identifier]struct{}, n, e Identifier) {
-	s := m[n]
-	if s == nil {
-		s = map[Identifier]struct{}{}
-		m[n] = s
+// link records e in the adjacency of both its ends; a stored revision of
+// the same edge is replaced, so that walks read edges without looking them
+// up again.
+func (g *Graph) link(e *Edge) {
+	for _, a := range []struct {
+		m map[Identifier]map[Identifier]*Edge
+		n Identifier
+	}{{g.out, e.Parent}, {g.in, e.Child}} {
+		s := a.m[a.n]
+		if s == nil {
+			s = map[Identifier]*Edge{}
+			a.m[a.n] = s
+		}
+		s[e.ID] = e
 	}
-	s[e] = struct{}{}
 }
 
 // ReplaceEdge stores e in place of the edge with the same ID (adds it if absent).
@@ -459,6 +468,7 @@ func (g *Graph) ReplaceEdge(e *Edge) error {
 	e = e.Clone()
 	g.stamp(&e.Element)
 	g.edges.update(e.ID, e, old.CreatedAt != e.CreatedAt)
+	g.link(e)
 	g.emit(Event{Type: EdgeUpdated, Edge: e, OldEdge: old})
 	return nil
 }
@@ -482,6 +492,7 @@ func (g *Graph) UpdateEdgeMetadata(id Identifier, change func(Metadata) bool) er
 	e.Revision++
 	e.UpdatedAt = g.now()
 	g.edges.update(id, e, false)
+	g.link(e)
 	g.emit(Event{Type: EdgeUpdated, Edge: e, OldEdge: old})
 	return nil
 }
@@ -603,31 +614,24 @@ func (g *Graph) NodesByIndex(key, value string) (nodes []*Node, ok bool) {
 	return nil, true
 }
 
-// NodeColumn returns every node and the value of its top-level metadata key
-// (nil when absent), in creation order: a scan of one key reads a dense
-// slice rather than every node's map. ok is false when no column can be
-// kept for key.
-func (g *Graph) NodeColumn(key string) (nodes []*Node, values []any, ok bool) {
-	g.mu.RLock()
-	defer g.mu.RUnlock()
-	return g.nodes.column(key)
-}
-
 // OutEdges returns the edges whose parent is id.
 func (g *Graph) OutEdges(id Identifier) []*Edge { return g.adjacent(g.out, id) }
 
 // InEdges returns the edges whose child is id.
 func (g *Graph) InEdges(id Identifier) []*Edge { return g.adjacent(g.in, id) }
 
-func (g *Graph) adjacent(m map[Identifier]map[Identifier]struct{}, id Identifier) []*Edge {
+func (g *Graph) adjacent(m map[Identifier]map[Identifier]*Edge, id Identifier) []*Edge {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	s := m[id]
 	out := make([]*Edge, 0, len(s))
-	for eid := range s {
-		out = append(out, g.edges.m[eid])
+	for _, e := range s {
+		out = append(out, e)
 	}
-	SortEdges(out)
+	// slices.SortFunc rather than SortEdges: sort.Slice allocates.
+	slices.SortFunc(out, func(a, b *Edge) int {
+		return cmp.Or(cmp.Compare(a.CreatedAt, b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
 	return out
 }
 

@@ -38,8 +38,29 @@ func newOrderedSet[T any](key func(T) (Time, Identifier)) *orderedSet[T] {
 func (s *orderedSet[T]) add(id Identifier, el T) {
 	s.m[id] = el
 	s.mu.Lock()
-	s.dirty = true
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	if s.dirty || !s.lastBeforeLocked(el) {
+		s.dirty = true
+		return
+	}
+	// Elements mostly arrive in creation order: append them rather than
+	// sort the whole set again at the next read.
+	s.pos[id] = len(s.sorted)
+	s.sorted = append(s.sorted, el)
+	for k, col := range s.cols {
+		s.cols[k] = append(col, s.colOf(el, k))
+	}
+}
+
+// lastBeforeLocked reports whether el sorts after every element of the
+// (clean) order.
+func (s *orderedSet[T]) lastBeforeLocked(el T) bool {
+	if len(s.sorted) == 0 {
+		return true
+	}
+	lt, lid := s.key(s.sorted[len(s.sorted)-1])
+	t, id := s.key(el)
+	return lt < t || (lt == t && lid < id)
 }
 
 // update swaps an element; moved tells that its creation time changed.
@@ -73,30 +94,47 @@ func (s *orderedSet[T]) list() []T {
 	return slices.Clone(s.sorted)
 }
 
-// column returns the elements and their values of key, in creation order
-// (copies); ok is false when the set keeps no columns.
-func (s *orderedSet[T]) column(key string) (els []T, values []any, ok bool) {
-	if s.colOf == nil {
-		return nil, nil, false
+// columnLocked returns the column of key, made if need be; ok is false
+// when the set keeps no more columns.
+func (s *orderedSet[T]) columnLocked(key string) ([]any, bool) {
+	if col, ok := s.cols[key]; ok {
+		return col, true
 	}
+	if s.colOf == nil || len(s.cols) >= maxColumns {
+		return nil, false
+	}
+	col := make([]any, len(s.sorted))
+	for i, el := range s.sorted {
+		col[i] = s.colOf(el, key)
+	}
+	if s.cols == nil {
+		s.cols = map[string][]any{}
+	}
+	s.cols[key] = col
+	return col, true
+}
+
+// orderedColumns is ordered with the columns of keys (nil for a key the
+// set keeps no column of), not copied either.
+func (s *orderedSet[T]) orderedColumns(keys []string) ([]T, map[Identifier]int, [][]any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.refreshLocked()
-	col, ok := s.cols[key]
-	if !ok {
-		if len(s.cols) >= maxColumns {
-			return nil, nil, false
-		}
-		col = make([]any, len(s.sorted))
-		for i, el := range s.sorted {
-			col[i] = s.colOf(el, key)
-		}
-		if s.cols == nil {
-			s.cols = map[string][]any{}
-		}
-		s.cols[key] = col
+	cols := make([][]any, len(keys))
+	for i, k := range keys {
+		cols[i], _ = s.columnLocked(k)
 	}
-	return slices.Clone(s.sorted), slices.Clone(col), true
+	return s.sorted, s.pos, cols
+}
+
+// ordered returns the elements in creation order and their positions, not
+// copied: the caller holds the graph's read lock (no writer can change them
+// meanwhile) and only reads them.
+func (s *orderedSet[T]) ordered() ([]T, map[Identifier]int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refreshLocked()
+	return s.sorted, s.pos
 }
 
 func (s *orderedSet[T]) refreshLocked() {
@@ -143,7 +181,16 @@ func (s *orderedSet[T]) refreshLocked() {
 func nodeKey(n *Node) (Time, Identifier) { return n.CreatedAt, n.ID }
 func edgeKey(e *Edge) (Time, Identifier) { return e.CreatedAt, e.ID }
 
-func nodeColumn(n *Node, key string) any { return n.Metadata[key] }
+// absentKey stands in a column for a key the node lacks, so that a column
+// tells an absent key from a null value without reading the node's map.
+type absentKey struct{}
+
+func nodeColumn(n *Node, key string) any {
+	if v, ok := n.Metadata[key]; ok {
+		return v
+	}
+	return absentKey{}
+}
 
 func newColumnSet() *orderedSet[*Node] {
 	s := newOrderedSet(nodeKey)

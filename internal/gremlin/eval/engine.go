@@ -114,6 +114,7 @@ type Compiler struct {
 	steps  []compiledStep
 	marks  map[string]Kind
 	lastV  *selector // set by V()/E() so that a following Has() merges into it
+	lastNb *Filter   // set by Out()/In()/Both(), for the same
 	prev   *syntax.Step
 	notes  map[string]any
 }
@@ -185,6 +186,9 @@ func (c *Compiler) compileSteps(steps []*syntax.Step, kind Kind, prevName string
 		if cs.step.Name != "V" && cs.step.Name != "E" && cs.step.Name != "Has" {
 			c.lastV = nil
 		}
+		if cs.step.Name != "Out" && cs.step.Name != "In" && cs.step.Name != "Both" && cs.step.Name != "Has" {
+			c.lastNb = nil
+		}
 		c.steps = append(c.steps, cs)
 		c.prev = s
 		kind = cs.out
@@ -213,7 +217,7 @@ func (c *Compiler) lateSteps(steps []*syntax.Step, prevName string) compiledStep
 		cc.steps = slices.Clone(base.steps)
 		cc.marks = maps.Clone(base.marks)
 		cc.notes = maps.Clone(base.notes)
-		cc.lastV = nil
+		cc.lastV, cc.lastNb = nil, nil
 		cs, _, err := cc.compileSteps(steps, kind, prevName)
 		byKey[kind], errs[kind] = cs, err
 		return cs, err

@@ -107,19 +107,35 @@ func (f *Filter) Map(m map[string]any) bool {
 
 func (f *Filter) empty() bool { return f == nil || len(f.Conds) == 0 }
 
-// columnar returns the first condition on a plain top-level metadata key,
-// which a graph column can answer without reading every node's map.
-func (f *Filter) columnar() (int, bool) {
-	if f == nil || f.Any {
-		return 0, false
+// where is f for the graph's column scans: the conditions on plain
+// top-level keys are read from columns, the others on each node.
+func (f *Filter) where() graph.Where {
+	if f.empty() {
+		return graph.Where{}
 	}
-	for i, c := range f.Conds {
-		if _, field := elementFields[c.Key]; field || strings.ContainsAny(c.Key, ".@") {
-			continue
+	if f.Any {
+		return graph.Where{Node: func(n *graph.Node) bool { return f.Element(&n.Element) }}
+	}
+	var w graph.Where
+	rest := &Filter{}
+	for _, c := range f.Conds {
+		if plainKey(c.Key) {
+			w.Columns = append(w.Columns, graph.ColumnTest{Key: c.Key, Match: c.P.Match})
+		} else {
+			rest.Conds = append(rest.Conds, c)
 		}
-		return i, true
 	}
-	return 0, false
+	if !rest.empty() {
+		w.Node = func(n *graph.Node) bool { return rest.Element(&n.Element) }
+	}
+	return w
+}
+
+// plainKey tells a top-level metadata key, which KeyGetter reads as the
+// map's entry and nothing else (no element field, no dotted path).
+func plainKey(key string) bool {
+	_, field := elementFields[key]
+	return !field && !strings.ContainsAny(key, ".@")
 }
 
 // indexable returns a Type or Name equality usable with NodesByIndex.

@@ -173,12 +173,8 @@ func compileV(c *Compiler, s *syntax.Step, in Kind) (StepFunc, Kind, error) {
 		}
 		var cands []*graph.Node
 		if _, _, indexed := sel.filter.indexable(); !indexed {
-			if i, ok := sel.filter.columnar(); ok {
-				if cv, ok := v.(columnView); ok {
-					if nodes, vals, ok := cv.NodeColumn(sel.filter.Conds[i].Key); ok {
-						return scanColumn(r, sel.filter, i, nodes, vals)
-					}
-				}
+			if w, ok := v.(walkView); ok && !sel.filter.empty() {
+				return Nodes(w.NodesWhere(sel.filter.where())), nil
 			}
 		}
 		if k, val, ok := sel.filter.indexable(); ok {
@@ -258,6 +254,11 @@ func compileHas(c *Compiler, s *syntax.Step, in Kind) (StepFunc, Kind, error) {
 		sel.filter.Conds = append(sel.filter.Conds, f.Conds...)
 		return identity, in, nil
 	}
+	// Out().Has(...) is Out(...): both keep the neighbours that match.
+	if nb := c.lastNb; nb != nil && in == KindNodes && !f.Any {
+		nb.Conds = append(nb.Conds, f.Conds...)
+		return identity, in, nil
+	}
 	return func(r *Run, v Value) (Value, error) {
 		switch t := v.(type) {
 		case Nodes:
@@ -311,13 +312,46 @@ func compareEdges(a, b *graph.Edge) int {
 	return cmp.Or(cmp.Compare(a.CreatedAt, b.CreatedAt), cmp.Compare(a.ID, b.ID), cmp.Compare(a.Revision, b.Revision))
 }
 
+// walkView is a graph that follows edges in bulk (the live graph): one call
+// per step, reading its adjacency in place, instead of a copied and sorted
+// edge list per node.
+type walkView interface {
+	Neighbors(from []*graph.Node, out, in bool, edgeOK func(*graph.Edge) bool, where graph.Where) []*graph.Node
+	IncidentEdges(from []*graph.Node, out, in bool, edgeOK func(*graph.Edge) bool) []*graph.Edge
+	NodesWhere(where graph.Where) []*graph.Node
+}
+
+// nodeTest returns f as a node predicate; nil when f accepts everything.
+func nodeTest(f *Filter) func(*graph.Node) bool {
+	if f.empty() {
+		return nil
+	}
+	return func(n *graph.Node) bool { return f.Element(&n.Element) }
+}
+
+func edgeTest(f *Filter) func(*graph.Edge) bool {
+	if f.empty() {
+		return nil
+	}
+	return func(e *graph.Edge) bool { return f.Element(&e.Element) }
+}
+
 func compileNeighbours(dir direction) compileFunc {
 	return func(c *Compiler, s *syntax.Step, in Kind) (StepFunc, Kind, error) {
 		f, err := pairsFilter(c, s)
 		if err != nil {
 			return nil, "", err
 		}
+		if f == nil {
+			f = &Filter{}
+		}
+		// The Has() steps right after are merged into f: a node's filter
+		// is then read once, and no list of every neighbour is made.
+		c.lastNb = f
 		return func(r *Run, v Value) (Value, error) {
+			if w, ok := r.View.(walkView); ok {
+				return Nodes(w.Neighbors(v.(Nodes), dir&dirOut != 0, dir&dirIn != 0, nil, f.where())), nil
+			}
 			seen := make(map[graph.Identifier]struct{}, len(v.(Nodes)))
 			var out Nodes
 			visit := func(id graph.Identifier) {
@@ -357,6 +391,9 @@ func compileNodeEdges(dir direction) compileFunc {
 			return nil, "", err
 		}
 		return func(r *Run, v Value) (Value, error) {
+			if w, ok := r.View.(walkView); ok {
+				return Edges(w.IncidentEdges(v.(Nodes), dir&dirOut != 0, dir&dirIn != 0, edgeTest(f))), nil
+			}
 			seen := map[graph.Identifier]struct{}{}
 			var out Edges
 			add := func(es []*graph.Edge) {
@@ -835,30 +872,4 @@ func compileSelect(c *Compiler, s *syntax.Step, in Kind) (StepFunc, Kind, error)
 		}
 		return nil, stepError(s, "cannot merge %s", kind)
 	}, kind, nil
-}
-
-// columnView is a graph that keeps metadata columns (the live graph).
-type columnView interface {
-	NodeColumn(key string) (nodes []*graph.Node, values []any, ok bool)
-}
-
-// scanColumn applies condition i to a column, then the other conditions to
-// the nodes that passed.
-func scanColumn(r *Run, f *Filter, i int, nodes []*graph.Node, vals []any) (Value, error) {
-	c := &f.Conds[i]
-	rest := len(f.Conds) > 1
-	out := make(Nodes, 0, 64)
-	for j, val := range vals {
-		if err := r.Tick(); err != nil {
-			return nil, err
-		}
-		if !c.P.Match(val, val != nil) {
-			continue
-		}
-		if rest && !f.Element(&nodes[j].Element) {
-			continue
-		}
-		out = append(out, nodes[j])
-	}
-	return out, nil
 }

@@ -1,0 +1,189 @@
+package graph
+
+import (
+	"math/bits"
+	"slices"
+)
+
+// Neighbors returns, each once and in creation order, the nodes at the
+// other end of the edges of from: the edges where a node of from is the
+// parent when out is set, the child when in is set. edgeOK (nil: every
+// edge) chooses the edges followed, nodeOK (nil: every node) the nodes
+// returned. Unlike OutEdges and InEdges, which copy and sort a node's edges,
+// it reads the adjacency in place under one read lock, with no allocation
+// per node. The callbacks run under that lock: they must not call into the
+// graph.
+func (g *Graph) Neighbors(from []*Node, out, in bool, edgeOK func(*Edge) bool, where Where) []*Node {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	sorted, pos, cols := g.nodes.orderedColumns(where.keys())
+	var sel ordinals
+	follow := func(es map[Identifier]*Edge, parent bool) {
+		for _, e := range es {
+			if edgeOK != nil && !edgeOK(e) {
+				continue
+			}
+			end := e.Child
+			if parent {
+				end = e.Parent
+			}
+			if i, ok := pos[end]; ok {
+				sel.add(i)
+			}
+		}
+	}
+	for _, n := range from {
+		if out {
+			follow(g.out[n.ID], false)
+		}
+		if in {
+			follow(g.in[n.ID], true)
+		}
+	}
+	if where.empty() {
+		return pick(&sel, sorted, nil)
+	}
+	var res []*Node
+	sel.each(len(sorted), func(i int) {
+		if n := sorted[i]; where.match(cols, i, n) {
+			res = append(res, n)
+		}
+	})
+	return res
+}
+
+// ColumnTest is a condition on a top-level metadata key, which the graph
+// answers from its column of that key (a dense slice in creation order)
+// rather than from each node's map, whose lookups are a cache miss per key
+// compared. Match gets the value and whether the key is present.
+type ColumnTest struct {
+	Key   string
+	Match func(v any, present bool) bool
+}
+
+// Where selects nodes: every column test, then Node (nil: any), must hold.
+type Where struct {
+	Columns []ColumnTest
+	Node    func(*Node) bool
+}
+
+func (w *Where) empty() bool { return len(w.Columns) == 0 && w.Node == nil }
+
+func (w *Where) keys() []string {
+	if len(w.Columns) == 0 {
+		return nil
+	}
+	keys := make([]string, len(w.Columns))
+	for i, t := range w.Columns {
+		keys[i] = t.Key
+	}
+	return keys
+}
+
+// match tests the node at position i; cols are the columns of w's keys.
+func (w *Where) match(cols [][]any, i int, n *Node) bool {
+	for j, t := range w.Columns {
+		var v any
+		present := true
+		if cols[j] != nil {
+			v = cols[j][i]
+			if _, absent := v.(absentKey); absent {
+				v, present = nil, false
+			}
+		} else {
+			v, present = n.Metadata[t.Key]
+		}
+		if !t.Match(v, present) {
+			return false
+		}
+	}
+	return w.Node == nil || w.Node(n)
+}
+
+// NodesWhere returns the nodes that where selects, in creation order,
+// reading the columns in place under the graph's read lock (Where's
+// functions run under it and must not call into the graph).
+func (g *Graph) NodesWhere(where Where) []*Node {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	sorted, _, cols := g.nodes.orderedColumns(where.keys())
+	out := make([]*Node, 0, 64)
+	for i, n := range sorted {
+		if where.match(cols, i, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// IncidentEdges returns, each once and in creation order, the edges of
+// from (where a node is the parent when out is set, the child when in is
+// set) that edgeOK (nil: every edge) accepts; as Neighbors, without
+// allocation per node. edgeOK runs under the graph's read lock.
+func (g *Graph) IncidentEdges(from []*Node, out, in bool, edgeOK func(*Edge) bool) []*Edge {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	sorted, pos := g.edges.ordered()
+	var sel ordinals
+	follow := func(es map[Identifier]*Edge) {
+		for id := range es {
+			if i, ok := pos[id]; ok {
+				sel.add(i)
+			}
+		}
+	}
+	for _, n := range from {
+		if out {
+			follow(g.out[n.ID])
+		}
+		if in {
+			follow(g.in[n.ID])
+		}
+	}
+	return pick(&sel, sorted, edgeOK)
+}
+
+// pick returns the elements of sorted at the selected positions, in order,
+// that ok (nil: all) accepts; nil when none.
+func pick[T any](sel *ordinals, sorted []T, ok func(T) bool) []T {
+	var out []T
+	sel.each(len(sorted), func(i int) {
+		if el := sorted[i]; ok == nil || ok(el) {
+			out = append(out, el)
+		}
+	})
+	return out
+}
+
+// ordinals collects positions in a creation order and gives them back
+// ascending and each once: a few are sorted, many (a walk over much of the
+// graph) are marked in a bitmap of the whole order, which reads them back
+// in order without sorting.
+type ordinals struct{ list []int32 }
+
+func (o *ordinals) add(i int) { o.list = append(o.list, int32(i)) }
+
+// each calls f for every distinct position, ascending; n bounds them.
+func (o *ordinals) each(n int, f func(i int)) {
+	// Sorting k positions costs about k·log k steps, the bitmap n/64 words:
+	// below n/1024 positions, sorting is cheaper.
+	if len(o.list) < n/1024 {
+		slices.Sort(o.list)
+		for j, i := range o.list {
+			if j == 0 || i != o.list[j-1] {
+				f(int(i))
+			}
+		}
+		return
+	}
+	words := make([]uint64, (n+63)/64)
+	for _, i := range o.list {
+		words[i>>6] |= 1 << (i & 63)
+	}
+	for w, word := range words {
+		for word != 0 {
+			f(w<<6 | bits.TrailingZeros64(word))
+			word &= word - 1
+		}
+	}
+}

@@ -1,0 +1,168 @@
+package graph
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// walkGraph is a random graph whose nodes are created out of order (so the
+// creation order is sorted again), some updated, some deleted, with values
+// absent, null, numbers and lists.
+func walkGraph(t *testing.T, nodes, edges int) *Graph {
+	t.Helper()
+	rnd := rand.New(rand.NewPCG(1, 2))
+	g := New(WithClock(clock()))
+	for i := 0; i < nodes; i++ {
+		md := Metadata{"Type": []string{"veth", "netns", "host"}[i%3]}
+		switch i % 4 {
+		case 0:
+			md["MTU"] = int64(1500)
+		case 1:
+			md["MTU"] = nil
+		case 2:
+			md["MTU"] = []any{int64(1450), "x"}
+		}
+		n := &Node{Element: Element{ID: Identifier(fmt.Sprintf("n%03d", i)), Metadata: md}}
+		if i%5 == 0 {
+			n.CreatedAt = Time(rnd.IntN(2000)) + 1 // out of order
+		}
+		must(t, g.AddNode(n))
+	}
+	for i := 0; i < edges; i++ {
+		p, c := rnd.IntN(nodes), rnd.IntN(nodes)
+		must(t, g.AddEdge(&Edge{Element: Element{ID: Identifier(fmt.Sprintf("e%03d", i)), Metadata: Metadata{"RelationType": []string{"ownership", "layer2"}[i%2]}},
+			Parent: Identifier(fmt.Sprintf("n%03d", p)), Child: Identifier(fmt.Sprintf("n%03d", c))}))
+	}
+	for i := 0; i < nodes; i += 7 {
+		must(t, g.UpdateNodeMetadata(Identifier(fmt.Sprintf("n%03d", i)), func(m Metadata) bool { m["MTU"] = int64(9000); return true }))
+	}
+	for i := 0; i < edges; i += 11 {
+		must(t, g.UpdateEdgeMetadata(Identifier(fmt.Sprintf("e%03d", i)), func(m Metadata) bool { m["RelationType"] = "updated"; return true }))
+	}
+	for i := 3; i < nodes; i += 13 {
+		must(t, g.DeleteNode(Identifier(fmt.Sprintf("n%03d", i))))
+	}
+	return g
+}
+
+// TestNeighborsEqualsEdgeLists checks the bulk walks against the per-node
+// edge lists, on few starting nodes (sorted positions) and many (bitmap).
+func TestNeighborsEqualsEdgeLists(t *testing.T) {
+	g := walkGraph(t, 3000, 6000)
+	all := g.Nodes()
+	edgeOK := func(e *Edge) bool { return e.Metadata.String("RelationType") != "layer2" }
+	nodeOK := func(n *Node) bool { return n.Metadata.String("Type") != "netns" }
+	for _, tc := range []struct {
+		name    string
+		from    []*Node
+		out, in bool
+		edgeOK  func(*Edge) bool
+		nodeOK  func(*Node) bool
+	}{
+		{"few out", all[:2], true, false, nil, nil},
+		{"few in", all[10:12], false, true, nil, nil},
+		{"few both filtered", all[20:23], true, true, edgeOK, nodeOK},
+		{"many out", all, true, false, nil, nil},
+		{"many both", all[:1500], true, true, nil, nil},
+		{"many in filtered", all, false, true, edgeOK, nodeOK},
+		{"none", nil, true, true, nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var wantN []*Node
+			var wantE []*Edge
+			seenN, seenE := map[Identifier]bool{}, map[Identifier]bool{}
+			for _, n := range tc.from {
+				type step struct {
+					e   *Edge
+					end Identifier
+				}
+				var steps []step
+				if tc.out {
+					for _, e := range g.OutEdges(n.ID) {
+						steps = append(steps, step{e, e.Child})
+					}
+				}
+				if tc.in {
+					for _, e := range g.InEdges(n.ID) {
+						steps = append(steps, step{e, e.Parent})
+					}
+				}
+				for _, st := range steps {
+					e, end := st.e, st.end
+					if tc.edgeOK != nil && !tc.edgeOK(e) {
+						continue
+					}
+					if !seenE[e.ID] {
+						seenE[e.ID] = true
+						wantE = append(wantE, e)
+					}
+					if seenN[end] {
+						continue
+					}
+					seenN[end] = true
+					if m := g.Node(end); m != nil && (tc.nodeOK == nil || tc.nodeOK(m)) {
+						wantN = append(wantN, m)
+					}
+				}
+			}
+			SortNodes(wantN)
+			SortEdges(wantE)
+			gotN := g.Neighbors(tc.from, tc.out, tc.in, tc.edgeOK, Where{Node: tc.nodeOK})
+			if !slices.Equal(gotN, wantN) {
+				t.Errorf("Neighbors: %d nodes, want %d", len(gotN), len(wantN))
+			}
+			gotE := g.IncidentEdges(tc.from, tc.out, tc.in, tc.edgeOK)
+			if !slices.Equal(gotE, wantE) {
+				t.Errorf("IncidentEdges: %d edges, want %d", len(gotE), len(wantE))
+			}
+		})
+	}
+}
+
+// TestNodesWhereEqualsMaps checks column tests (absent keys, null values,
+// lists, updated nodes) against the nodes' maps.
+func TestNodesWhereEqualsMaps(t *testing.T) {
+	g := walkGraph(t, 1000, 0)
+	tests := []struct {
+		name  string
+		key   string
+		match func(v any, present bool) bool
+	}{
+		{"absent", "MTU", func(v any, present bool) bool { return !present }},
+		{"null", "MTU", func(v any, present bool) bool { return present && v == nil }},
+		{"number", "MTU", func(v any, present bool) bool { return v == int64(9000) }},
+		{"list", "MTU", func(v any, present bool) bool { _, ok := v.([]any); return ok }},
+		{"never set key", "Nope", func(v any, present bool) bool { return !present }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var want []*Node
+			for _, n := range g.Nodes() {
+				v, ok := n.Metadata[tc.key]
+				if tc.match(v, ok) {
+					want = append(want, n)
+				}
+			}
+			if len(want) == 0 && tc.name != "none" {
+				t.Fatalf("the graph has no case %s", tc.name)
+			}
+			got := g.NodesWhere(Where{Columns: []ColumnTest{{Key: tc.key, Match: tc.match}}})
+			if !slices.Equal(got, want) {
+				t.Errorf("got %d nodes, want %d", len(got), len(want))
+			}
+		})
+	}
+	// Columns answer updates and additions made after they were built.
+	must(t, g.UpdateNodeMetadata("n001", func(m Metadata) bool { delete(m, "MTU"); return true }))
+	must(t, g.AddNode(&Node{Element: Element{ID: "late", Metadata: Metadata{"MTU": int64(9000)}}}))
+	got := g.NodesWhere(Where{Columns: []ColumnTest{{Key: "MTU", Match: func(v any, present bool) bool { return !present }}}})
+	if !slices.ContainsFunc(got, func(n *Node) bool { return n.ID == "n001" }) {
+		t.Errorf("updated node not seen without MTU")
+	}
+	got = g.NodesWhere(Where{Columns: []ColumnTest{{Key: "MTU", Match: func(v any, present bool) bool { return v == int64(9000) }}}})
+	if got[len(got)-1].ID != "late" {
+		t.Errorf("added node not last: %v", got[len(got)-1].ID)
+	}
+}
