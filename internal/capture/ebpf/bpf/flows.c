@@ -67,7 +67,7 @@ struct flow_key {
 
 struct flow_value {
 	__u64 packets;
-	__u64 bytes; // skb->len: the frame with its Ethernet header, as afpacket counts
+	__u64 bytes; // frames with their Ethernet header, as afpacket counts
 	__u64 first_ns; // bpf_ktime_get_ns (CLOCK_MONOTONIC)
 	__u64 last_ns;
 	__u32 tcp_flags; // OR of the TCP flags seen
@@ -132,6 +132,7 @@ INLINE int account(struct __sk_buff *skb)
 	__u8 eth[ETH_HLEN_];
 	__u32 l4off;
 	__u32 tcp_flags = 0;
+	__u32 hdr_len = 0; // headers copied into each GSO segment
 
 	count(STAT_PACKETS);
 	if (bpf_skb_load_bytes(skb, 0, eth, sizeof(eth)) < 0)
@@ -175,6 +176,7 @@ INLINE int account(struct __sk_buff *skb)
 			k.src_port = (__u16)th[0] << 8 | th[1];
 			k.dst_port = (__u16)th[2] << 8 | th[3];
 			tcp_flags = th[13];
+			hdr_len = l4off + (th[12] >> 4) * 4;
 		}
 		break;
 	}
@@ -183,6 +185,7 @@ INLINE int account(struct __sk_buff *skb)
 		if (bpf_skb_load_bytes(skb, l4off, uh, sizeof(uh)) == 0) {
 			k.src_port = (__u16)uh[0] << 8 | uh[1];
 			k.dst_port = (__u16)uh[2] << 8 | uh[3];
+			hdr_len = l4off + 8;
 		}
 		break;
 	}
@@ -202,11 +205,21 @@ INLINE int account(struct __sk_buff *skb)
 	}
 
 store:;
+	// A GSO skb (TCP always builds them, whatever ethtool says: the
+	// segmentation comes after the egress hook; GRO makes them on ingress)
+	// is counted as the segments the wire carries, each with a copy of the
+	// headers, as a packet capture sees them.
+	__u64 packets = 1, bytes = skb->len;
+	__u32 segs = skb->gso_segs;
+	if (segs > 1 && hdr_len > 0) {
+		packets = segs;
+		bytes += (__u64)(segs - 1) * hdr_len;
+	}
 	__u64 now = bpf_ktime_get_ns();
 	struct flow_value *v = bpf_map_lookup_elem(&flows, &k);
 	if (!v) {
 		struct flow_value nv = {
-			.packets = 1, .bytes = skb->len, .first_ns = now, .last_ns = now, .tcp_flags = tcp_flags};
+			.packets = packets, .bytes = bytes, .first_ns = now, .last_ns = now, .tcp_flags = tcp_flags};
 		if (bpf_map_update_elem(&flows, &k, &nv, BPF_NOEXIST) == 0)
 			return TCX_NEXT;
 		// Another CPU made the entry meanwhile: add to it.
@@ -216,8 +229,8 @@ store:;
 			return TCX_NEXT;
 		}
 	}
-	__sync_fetch_and_add(&v->packets, 1);
-	__sync_fetch_and_add(&v->bytes, skb->len);
+	__sync_fetch_and_add(&v->packets, packets);
+	__sync_fetch_and_add(&v->bytes, bytes);
 	v->last_ns = now; // a racing CPU may write an older time: off by its delay at most
 	if (tcp_flags)
 		__sync_fetch_and_or(&v->tcp_flags, tcp_flags);
