@@ -9,9 +9,9 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # What the tests need on a fresh Debian machine.
 APT_PACKAGES := iproute2 iputils-ping tcpdump libpcap-dev openvswitch-switch clickhouse-server clickhouse-client \
 	curl socat neutron-server python3-keystone ovn-central libvirt-daemon libvirt-clients runc busybox-static lldpd \
-	prometheus libnss3-tools openssl nfdump etcd-server
+	prometheus libnss3-tools openssl nfdump etcd-server ethtool netsniff-ng
 
-.PHONY: all build ui run test deps unit privileged e2e ui-test lint bench fuzz clean lab lab-down lab-status
+.PHONY: all build ui run test deps unit privileged e2e ui-test lint bench fuzz clean lab lab-down lab-status bpf
 
 all: build
 
@@ -69,6 +69,10 @@ e2e: build
 ui-test: build
 	SKIP_UI_BUILD=1 SKYDIVE_BIN=$(CURDIR)/$(BIN) tests/ui/run.sh
 
+## bpf: recompile the ebpf capture's BPF object (clang, llvm); the object is committed
+bpf:
+	$(GO) generate ./internal/capture/ebpf/
+
 ## bench: the benchmarks the issues ask for
 # BENCH=full: three runs of each benchmark and a longer capture saturation run.
 BENCH_COUNT := $(if $(filter full,$(BENCH)),3,1)
@@ -76,7 +80,7 @@ BENCH_CAPTURE := $(if $(filter full,$(BENCH)),3x,1x)
 bench:
 	@mkdir -p bench
 	@set -o pipefail; $(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) -timeout 40m ./internal/... | tee bench/raw.txt
-	@if [ "$$(id -u)" = 0 ]; then set -o pipefail; $(GO) test -tags privileged -run '^$$' -bench AFPacketSustained -benchtime $(BENCH_CAPTURE) ./internal/capture/ | tee -a bench/raw.txt; \
+	@if [ "$$(id -u)" = 0 ]; then set -o pipefail; $(GO) test -tags privileged -run '^$$' -bench 'AFPacketSustained|CaptureAtRate' -benchtime $(BENCH_CAPTURE) ./internal/capture/ | tee -a bench/raw.txt; \
 	else echo "not root: afpacket capture benchmark skipped"; fi
 	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory build >/dev/null && \
 	  SKIP_UI_BUILD=1 SKYDIVE_BIN=$(CURDIR)/$(BIN) tests/ui/run.sh ./perf.test.mjs >/dev/null && \

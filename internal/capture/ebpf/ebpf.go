@@ -270,6 +270,29 @@ func (c *Collector) Stats() (packets, skipped, failed int64, err error) {
 	return out[statPackets], out[statSkipped], out[statFailed], nil
 }
 
+// ProgramRuntime returns the time the kernel spent in the program (both
+// directions) and how many times it ran. The kernel counts only while
+// statistics are on (ebpf.EnableStats(unix.BPF_STATS_RUN_TIME), as a
+// benchmark does): they cost a clock read per run.
+func (c *Collector) ProgramRuntime() (time.Duration, uint64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return 0, 0, errors.New("ebpf collector closed")
+	}
+	var d time.Duration
+	var runs uint64
+	for _, name := range []string{"skydive_ingress", "skydive_egress"} {
+		st, err := c.coll.Programs[name].Stats()
+		if err != nil {
+			return 0, 0, fmt.Errorf("ebpf program statistics: %w", err)
+		}
+		d += st.Runtime
+		runs += st.RunCount
+	}
+	return d, runs, nil
+}
+
 // Close detaches the program and frees its maps. It is idempotent.
 func (c *Collector) Close() error {
 	c.mu.Lock()

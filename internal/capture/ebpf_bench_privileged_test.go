@@ -1,0 +1,191 @@
+//go:build privileged
+
+package capture
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	cebpf "github.com/cilium/ebpf"
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"golang.org/x/sys/unix"
+
+	"github.com/skydive-ng/skydive/internal/flow"
+	"github.com/skydive-ng/skydive/internal/nsexec"
+)
+
+// systemBusy returns the CPU time all CPUs spent not idle, from /proc/stat.
+func systemBusy(b *testing.B) time.Duration {
+	f, err := os.Open("/proc/stat")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Scan()
+	fields := strings.Fields(sc.Text()) // cpu user nice system idle iowait irq softirq steal ...
+	var busy int64
+	for i, v := range fields[1:] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		if i != 3 && i != 4 && i < 8 { // not idle, not iowait, not guest (counted in user)
+			busy += n
+		}
+	}
+	return time.Duration(busy) * time.Second / 100 // USER_HZ
+}
+
+// trafgenConf writes a trafgen configuration sending one 64-byte UDP frame
+// from the pair's A side to its B side.
+func trafgenConf(b *testing.B, p *vethPair) string {
+	mac := func(ns, ifName string) net.HardwareAddr {
+		var hw net.HardwareAddr
+		if err := nsexec.Do(ns, func() error {
+			ifi, err := net.InterfaceByName(ifName)
+			if err == nil {
+				hw = ifi.HardwareAddr
+			}
+			return err
+		}); err != nil {
+			b.Fatal(err)
+		}
+		return hw
+	}
+	eth := &layers.Ethernet{SrcMAC: mac(p.pathA, p.ifA), DstMAC: mac(p.pathB, p.ifB), EthernetType: layers.EthernetTypeIPv4}
+	ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.ParseIP(p.ipA), DstIP: net.ParseIP(p.ipB)}
+	u := &layers.UDP{SrcPort: 40000, DstPort: 9}
+	_ = u.SetNetworkLayerForChecksum(ip)
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
+		eth, ip, u, gopacket.Payload(make([]byte, 18))); err != nil {
+		b.Fatal(err)
+	}
+	var cfg strings.Builder
+	cfg.WriteString("{ ")
+	for i, c := range buf.Bytes() {
+		if i > 0 {
+			cfg.WriteString(", ")
+		}
+		fmt.Fprintf(&cfg, "0x%02x", c)
+	}
+	cfg.WriteString(" }\n")
+	f := filepath.Join(b.TempDir(), "udp.cfg")
+	if err := os.WriteFile(f, []byte(cfg.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return f
+}
+
+// BenchmarkCaptureAtRate: the CPU an afpacket and an ebpf capture cost per
+// packet while trafgen sends 64-byte UDP frames into a veth at a fixed
+// rate, and what they lose. Metrics:
+//
+//   - ns/pkt: the capture's CPU per packet sent: the test process's CPU
+//     (afpacket: reading the ring and the flow table; ebpf: reading the map)
+//     plus, for ebpf, the kernel's time in the program (BPF statistics);
+//   - bpf-ns/pkt: that kernel part alone;
+//   - sys-ns/pkt: all CPUs' busy time per packet while trafgen sends, "none"
+//     (no capture) being the baseline of sender, veth and stack: an
+//     afpacket capture's kernel side (copies into its ring, in the
+//     softirq) only shows there, as the difference with "none";
+//   - drop-%: packets sent that the capture did not count;
+//   - sent-kpps: the rate trafgen achieved (it may fall short on busy cores).
+//
+// Two cores are shared with trafgen (and whatever else runs): sys-ns/pkt
+// is noisy. Run: go test -tags privileged -run '^$' -bench CaptureAtRate -benchtime 1x ./internal/capture/
+func BenchmarkCaptureAtRate(b *testing.B) {
+	if _, err := exec.LookPath("trafgen"); err != nil {
+		b.Skip("trafgen (netsniff-ng) not installed")
+	}
+	p := newVethPair(b)
+	conf := trafgenConf(b, p)
+	stats, err := cebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
+	if err != nil {
+		b.Fatalf("enabling BPF statistics: %v", err)
+	}
+	defer stats.Close()
+	const seconds = 3
+	for _, rate := range []int{50_000, 150_000, 250_000} {
+		for _, typ := range []string{"none", TypeAFPacket, TypeEBPF} {
+			b.Run(fmt.Sprintf("%s/%dkpps", typ, rate/1000), func(b *testing.B) {
+				for range b.N {
+					runAtRate(b, p, conf, typ, rate, seconds)
+				}
+			})
+		}
+	}
+}
+
+func runAtRate(b *testing.B, p *vethPair, conf, typ string, rate, seconds int) {
+	var (
+		c  *Capture
+		tb *flow.Table
+	)
+	if typ != "none" {
+		spec := Spec{Type: typ, CaptureID: "bench", NodeTID: "bench"}
+		tb = flow.NewTable(TableOptions(spec))
+		var err error
+		if c, err = Start(context.Background(), spec, Target{NsPath: p.pathB, IfName: p.ifB}, tb); err != nil {
+			b.Fatal(err)
+		}
+		defer c.Stop()
+	}
+	bpfTime := func() time.Duration {
+		if typ != TypeEBPF {
+			return 0
+		}
+		d, _, err := c.src.(*ebpfSource).col.ProgramRuntime()
+		if err != nil {
+			b.Fatal(err)
+		}
+		return d
+	}
+	sent := int64(rate * seconds)
+	// -Q: leave the IRQ affinities alone (trafgen cannot change the socket
+	// memory sysctls from a namespace: it says so and goes on).
+	cmd := exec.Command("ip", "netns", "exec", p.nsA, "trafgen", "--dev", p.ifA, "--conf", conf,
+		"--rate", strconv.Itoa(rate)+"pps", "--num", strconv.FormatInt(sent, 10), "--cpus", "1", "-Q", "-C")
+	cpu0, bpf0, sys0, t0 := cpuTime(), bpfTime(), systemBusy(b), time.Now()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("trafgen: %v %s", err, out)
+	}
+	sys, wall := systemBusy(b)-sys0, time.Since(t0)
+	var captured int64
+	if c != nil {
+		// Until the capture has everything or stops making progress
+		// (afpacket: the ring drained; ebpf: its next read of the map).
+		deadline, last, lastChange := time.Now().Add(5*time.Second), int64(-1), time.Now()
+		for time.Now().Before(deadline) && time.Since(lastChange) < 1500*time.Millisecond {
+			if captured = tb.Stats().PacketsReceived; captured >= sent {
+				break
+			}
+			if captured != last {
+				last, lastChange = captured, time.Now()
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	cpu, bpf := cpuTime()-cpu0, bpfTime()-bpf0
+	if c != nil {
+		_ = c.Stop()
+		captured = tb.Stats().PacketsReceived
+	}
+	perPkt := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(sent) }
+	b.ReportMetric(perPkt(cpu+bpf), "ns/pkt")
+	b.ReportMetric(perPkt(bpf), "bpf-ns/pkt")
+	b.ReportMetric(perPkt(sys), "sys-ns/pkt")
+	// What trafgen achieved: on two busy cores it may fall short of rate.
+	b.ReportMetric(float64(sent)/wall.Seconds()/1000, "sent-kpps")
+	if c != nil {
+		b.ReportMetric(100*float64(max(sent-captured, 0))/float64(sent), "drop-%")
+	}
+}
