@@ -161,8 +161,7 @@ type Graph struct {
 	mu        sync.RWMutex
 	nodes     *orderedSet[*Node]
 	edges     *orderedSet[*Edge]
-	out       map[Identifier]map[Identifier]*Edge // node -> edges where it is parent
-	in        map[Identifier]map[Identifier]*Edge // node -> edges where it is child
+	adj       map[Identifier]*nodeAdj // node -> its edges
 	byType    map[string]*orderedSet[*Node]
 	byName    map[string]*orderedSet[*Node]
 	listeners map[int]Listener
@@ -181,13 +180,13 @@ func New(opts ...Option) *Graph {
 	g := &Graph{
 		nodes:     newColumnSet(),
 		edges:     newOrderedSet(edgeKey),
-		out:       map[Identifier]map[Identifier]*Edge{},
-		in:        map[Identifier]map[Identifier]*Edge{},
+		adj:       map[Identifier]*nodeAdj{},
 		byType:    map[string]*orderedSet[*Node]{},
 		byName:    map[string]*orderedSet[*Node]{},
 		listeners: map[int]Listener{},
 		now:       Now,
 	}
+	g.nodes.placed = func(n *Node, i int) { g.adj[n.ID].ord = i }
 	for _, o := range opts {
 		o(g)
 	}
@@ -304,6 +303,7 @@ func (g *Graph) addNodeLocked(n *Node) error {
 	}
 	n = n.Clone()
 	g.stamp(&n.Element)
+	g.adj[n.ID] = &nodeAdj{}
 	g.nodes.add(n.ID, n)
 	g.index(n)
 	g.emit(Event{Type: NodeAdded, Node: n})
@@ -392,16 +392,18 @@ func (g *Graph) deleteNodeLocked(id Identifier) error {
 	if !ok {
 		return fmt.Errorf("node %s: %w", id, ErrNodeNotFound)
 	}
-	for eid := range g.out[id] {
-		g.deleteEdgeLocked(eid)
+	// The last edge first: unlinking it from this node's list is then
+	// immediate.
+	a := g.adj[id]
+	for len(a.out) > 0 {
+		g.deleteEdgeLocked(a.out[len(a.out)-1].e.ID)
 	}
-	for eid := range g.in[id] {
-		g.deleteEdgeLocked(eid)
+	for len(a.in) > 0 {
+		g.deleteEdgeLocked(a.in[len(a.in)-1].e.ID)
 	}
 	g.unindex(n)
 	g.nodes.remove(id)
-	delete(g.out, id)
-	delete(g.in, id)
+	delete(g.adj, id)
 	d := *n
 	d.DeletedAt = g.now()
 	g.emit(Event{Type: NodeDeleted, Node: &d})
@@ -436,21 +438,65 @@ func (g *Graph) addEdgeLocked(e *Edge) error {
 	return nil
 }
 
-// link records e in the adjacency of both its ends; a stored revision of
-// the same edge is replaced, so that walks read edges without looking them
-// up again.
+// nodeAdj is a node's edges: out where it is the parent, in where it is
+// the child, each with the other end's nodeAdj, so that a walk goes from
+// node to node without looking IDs up. ord is the node's position in the
+// creation order, kept by g.nodes (see placed) whenever that order is
+// valid.
+type nodeAdj struct {
+	ord     int
+	out, in []adjEdge
+}
+
+type adjEdge struct {
+	e     *Edge
+	other *nodeAdj
+}
+
+// link records e in the adjacency of both its ends.
 func (g *Graph) link(e *Edge) {
-	for _, a := range []struct {
-		m map[Identifier]map[Identifier]*Edge
-		n Identifier
-	}{{g.out, e.Parent}, {g.in, e.Child}} {
-		s := a.m[a.n]
-		if s == nil {
-			s = map[Identifier]*Edge{}
-			a.m[a.n] = s
+	p, c := g.adj[e.Parent], g.adj[e.Child]
+	p.out = append(p.out, adjEdge{e, c})
+	c.in = append(c.in, adjEdge{e, p})
+}
+
+// relink swaps a stored edge's revision in the adjacency of its ends.
+func (g *Graph) relink(e *Edge) {
+	for _, l := range [][]adjEdge{g.adj[e.Parent].out, g.adj[e.Child].in} {
+		if i := findAdj(l, e.ID); i >= 0 {
+			l[i].e = e
 		}
-		s[e.ID] = e
 	}
+}
+
+func (g *Graph) unlink(e *Edge) {
+	p, c := g.adj[e.Parent], g.adj[e.Child]
+	p.out = removeAdj(p.out, e.ID)
+	c.in = removeAdj(c.in, e.ID)
+}
+
+// findAdj searches from the end: the edge deleted is most often the last
+// (a node's edges deleted with it, newest first).
+func findAdj(l []adjEdge, id Identifier) int {
+	for i := len(l) - 1; i >= 0; i-- {
+		if l[i].e.ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// removeAdj removes an edge, moving the last one in its place (the order
+// of a node's edges is not kept: readers sort or use positions).
+func removeAdj(l []adjEdge, id Identifier) []adjEdge {
+	i := findAdj(l, id)
+	if i < 0 {
+		return l
+	}
+	last := len(l) - 1
+	l[i] = l[last]
+	l[last] = adjEdge{}
+	return l[:last]
 }
 
 // ReplaceEdge stores e in place of the edge with the same ID (adds it if absent).
@@ -468,7 +514,7 @@ func (g *Graph) ReplaceEdge(e *Edge) error {
 	e = e.Clone()
 	g.stamp(&e.Element)
 	g.edges.update(e.ID, e, old.CreatedAt != e.CreatedAt)
-	g.link(e)
+	g.relink(e)
 	g.emit(Event{Type: EdgeUpdated, Edge: e, OldEdge: old})
 	return nil
 }
@@ -492,7 +538,7 @@ func (g *Graph) UpdateEdgeMetadata(id Identifier, change func(Metadata) bool) er
 	e.Revision++
 	e.UpdatedAt = g.now()
 	g.edges.update(id, e, false)
-	g.link(e)
+	g.relink(e)
 	g.emit(Event{Type: EdgeUpdated, Edge: e, OldEdge: old})
 	return nil
 }
@@ -511,12 +557,7 @@ func (g *Graph) DeleteEdge(id Identifier) error {
 func (g *Graph) deleteEdgeLocked(id Identifier) {
 	e := g.edges.m[id]
 	g.edges.remove(id)
-	if s := g.out[e.Parent]; s != nil {
-		delete(s, id)
-	}
-	if s := g.in[e.Child]; s != nil {
-		delete(s, id)
-	}
+	g.unlink(e)
 	d := *e
 	d.DeletedAt = g.now()
 	g.emit(Event{Type: EdgeDeleted, Edge: &d})
@@ -615,18 +656,25 @@ func (g *Graph) NodesByIndex(key, value string) (nodes []*Node, ok bool) {
 }
 
 // OutEdges returns the edges whose parent is id.
-func (g *Graph) OutEdges(id Identifier) []*Edge { return g.adjacent(g.out, id) }
+func (g *Graph) OutEdges(id Identifier) []*Edge { return g.adjacent(id, true) }
 
 // InEdges returns the edges whose child is id.
-func (g *Graph) InEdges(id Identifier) []*Edge { return g.adjacent(g.in, id) }
+func (g *Graph) InEdges(id Identifier) []*Edge { return g.adjacent(id, false) }
 
-func (g *Graph) adjacent(m map[Identifier]map[Identifier]*Edge, id Identifier) []*Edge {
+func (g *Graph) adjacent(id Identifier, parent bool) []*Edge {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	s := m[id]
-	out := make([]*Edge, 0, len(s))
-	for _, e := range s {
-		out = append(out, e)
+	a := g.adj[id]
+	if a == nil {
+		return []*Edge{}
+	}
+	l := a.in
+	if parent {
+		l = a.out
+	}
+	out := make([]*Edge, len(l))
+	for i, x := range l {
+		out[i] = x.e
 	}
 	// slices.SortFunc rather than SortEdges: sort.Slice allocates.
 	slices.SortFunc(out, func(a, b *Edge) int {

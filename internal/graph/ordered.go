@@ -24,6 +24,11 @@ type orderedSet[T any] struct {
 	// dense slice instead of one map per element.
 	colOf func(T, string) any
 	cols  map[string][]any
+
+	// placed, when set, is told each element's position whenever the
+	// order is computed or extended (the graph keeps nodes' positions in
+	// their adjacency).
+	placed func(el T, i int)
 }
 
 // maxColumns bounds the keys kept as columns.
@@ -46,6 +51,9 @@ func (s *orderedSet[T]) add(id Identifier, el T) {
 	// Elements mostly arrive in creation order: append them rather than
 	// sort the whole set again at the next read.
 	s.pos[id] = len(s.sorted)
+	if s.placed != nil {
+		s.placed(el, len(s.sorted))
+	}
 	s.sorted = append(s.sorted, el)
 	for k, col := range s.cols {
 		s.cols[k] = append(col, s.colOf(el, k))
@@ -166,6 +174,9 @@ func (s *orderedSet[T]) refreshLocked() {
 		for i, el := range s.sorted {
 			_, id := s.key(el)
 			s.pos[id] = i
+			if s.placed != nil {
+				s.placed(el, i)
+			}
 		}
 		for k := range s.cols {
 			col := make([]any, len(s.sorted))

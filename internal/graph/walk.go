@@ -16,28 +16,26 @@ import (
 func (g *Graph) Neighbors(from []*Node, out, in bool, edgeOK func(*Edge) bool, where Where) []*Node {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	sorted, pos, cols := g.nodes.orderedColumns(where.keys())
+	// The positions in nodeAdj are valid once the order is.
+	sorted, _, cols := g.nodes.orderedColumns(where.keys())
 	var sel ordinals
-	follow := func(es map[Identifier]*Edge, parent bool) {
-		for _, e := range es {
-			if edgeOK != nil && !edgeOK(e) {
-				continue
-			}
-			end := e.Child
-			if parent {
-				end = e.Parent
-			}
-			if i, ok := pos[end]; ok {
-				sel.add(i)
+	follow := func(l []adjEdge) {
+		for _, x := range l {
+			if edgeOK == nil || edgeOK(x.e) {
+				sel.add(x.other.ord)
 			}
 		}
 	}
 	for _, n := range from {
+		a := g.adj[n.ID]
+		if a == nil {
+			continue
+		}
 		if out {
-			follow(g.out[n.ID], false)
+			follow(a.out)
 		}
 		if in {
-			follow(g.in[n.ID], true)
+			follow(a.in)
 		}
 	}
 	if where.empty() {
@@ -125,19 +123,23 @@ func (g *Graph) IncidentEdges(from []*Node, out, in bool, edgeOK func(*Edge) boo
 	defer g.mu.RUnlock()
 	sorted, pos := g.edges.ordered()
 	var sel ordinals
-	follow := func(es map[Identifier]*Edge) {
-		for id := range es {
-			if i, ok := pos[id]; ok {
+	follow := func(l []adjEdge) {
+		for _, x := range l {
+			if i, ok := pos[x.e.ID]; ok {
 				sel.add(i)
 			}
 		}
 	}
 	for _, n := range from {
+		a := g.adj[n.ID]
+		if a == nil {
+			continue
+		}
 		if out {
-			follow(g.out[n.ID])
+			follow(a.out)
 		}
 		if in {
-			follow(g.in[n.ID])
+			follow(a.in)
 		}
 	}
 	return pick(&sel, sorted, edgeOK)
