@@ -46,6 +46,9 @@ func TestValidate(t *testing.T) {
 		{"layer key mode", Spec{LayerKeyMode: "L3"}, "", ""},
 		{"bad layer key mode", Spec{LayerKeyMode: "L4"}, "LayerKeyMode", "L4"},
 		{"bad port", Spec{Type: TypePcapSocket, Port: 70000}, "Port", "out of range"},
+		{"ebpf", Spec{Type: TypeEBPF, LayerKeyMode: "L3"}, "", ""},
+		{"ebpf filter", Spec{Type: TypeEBPF, BPFFilter: "icmp"}, "BPFFilter", "ebpf captures receive flow records"},
+		{"ebpf raw packets", Spec{Type: TypeEBPF, RawPacketLimit: 1}, "RawPacketLimit", "no raw packets"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -163,10 +163,10 @@ func (s Spec) Validate() error {
 		// Records, not packets: nothing to filter or keep (an ebpf
 		// capture's packets stay in the kernel).
 		if s.BPFFilter != "" {
-			return invalid("BPFFilter", "a %s capture receives flow records, not packets: no filter", s.Type)
+			return invalid("BPFFilter", "%s captures receive flow records, not packets: no filter", s.Type)
 		}
 		if s.RawPacketLimit != 0 {
-			return invalid("RawPacketLimit", "a %s capture receives flow records, not packets: no raw packets", s.Type)
+			return invalid("RawPacketLimit", "%s captures receive flow records, not packets: no raw packets", s.Type)
 		}
 	}
 	if s.HeaderSize != 0 && (s.HeaderSize < MinHeaderSize || s.HeaderSize > MaxHeaderSize) {
