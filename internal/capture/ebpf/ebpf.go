@@ -107,17 +107,23 @@ type Collector struct {
 // program the kernel refuses is reported with the verifier's error
 // (*ebpf.VerifierError, wrapped).
 func Open(nsPath, ifName string, log *slog.Logger) (*Collector, error) {
-	if log == nil {
-		log = slog.Default()
-	}
 	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(object))
 	if err != nil {
 		return nil, fmt.Errorf("reading the embedded ebpf object: %w", err)
 	}
+	return open(spec, nsPath, ifName, log)
+}
+
+// open is Open with the collection spec given (a test hands it a program
+// the verifier refuses).
+func open(spec *ebpf.CollectionSpec, nsPath, ifName string, log *slog.Logger) (*Collector, error) {
+	if log == nil {
+		log = slog.Default()
+	}
 	c := &Collector{log: log, prev: map[flowKey]flowValue{}}
 	// The interface is looked up and the links made inside the namespace:
 	// TCX resolves the ifindex in the caller's network namespace.
-	err = nsexec.Do(nsPath, func() error {
+	err := nsexec.Do(nsPath, func() error {
 		ifi, err := net.InterfaceByName(ifName)
 		if err != nil {
 			return fmt.Errorf("interface %q: %w (%w)", ifName, ErrNoInterface, err)
