@@ -23,7 +23,7 @@ type orderedSet[T any] struct {
 	// creation order, kept in step with updates so that a scan reads one
 	// dense slice instead of one map per element.
 	colOf func(T, string) any
-	cols  map[string][]any
+	cols  map[colKey]*column[T]
 
 	// placed, when set, is told each element's position whenever the
 	// order is computed or extended (the graph keeps nodes' positions in
@@ -33,6 +33,28 @@ type orderedSet[T any] struct {
 
 // maxColumns bounds the keys kept as columns.
 const maxColumns = 32
+
+// colKey names a column: the values of a key, or a derived form of them.
+type colKey struct{ key, form string }
+
+// column is the values of a key in creation order, or their form by
+// derive (Derived.Of).
+type column[T any] struct {
+	vals   []any
+	derive func(v any, present bool) any
+}
+
+// valueOf is the column's entry for el.
+func (s *orderedSet[T]) valueOf(k colKey, c *column[T], el T) any {
+	v := s.colOf(el, k.key)
+	if c.derive == nil {
+		return v
+	}
+	if _, absent := v.(absentKey); absent {
+		return c.derive(nil, false)
+	}
+	return c.derive(v, true)
+}
 
 func newOrderedSet[T any](key func(T) (Time, Identifier)) *orderedSet[T] {
 	return &orderedSet[T]{key: key, m: map[Identifier]T{}, dirty: true}
@@ -55,8 +77,8 @@ func (s *orderedSet[T]) add(id Identifier, el T) {
 		s.placed(el, len(s.sorted))
 	}
 	s.sorted = append(s.sorted, el)
-	for k, col := range s.cols {
-		s.cols[k] = append(col, s.colOf(el, k))
+	for k, c := range s.cols {
+		c.vals = append(c.vals, s.valueOf(k, c, el))
 	}
 }
 
@@ -80,8 +102,8 @@ func (s *orderedSet[T]) update(id Identifier, el T, moved bool) {
 	} else if !s.dirty {
 		i := s.pos[id]
 		s.sorted[i] = el
-		for k, col := range s.cols {
-			col[i] = s.colOf(el, k)
+		for k, c := range s.cols {
+			c.vals[i] = s.valueOf(k, c, el)
 		}
 	}
 	s.mu.Unlock()
@@ -102,35 +124,43 @@ func (s *orderedSet[T]) list() []T {
 	return slices.Clone(s.sorted)
 }
 
-// columnLocked returns the column of key, made if need be; ok is false
-// when the set keeps no more columns.
-func (s *orderedSet[T]) columnLocked(key string) ([]any, bool) {
-	if col, ok := s.cols[key]; ok {
-		return col, true
+// columnLocked returns the column of k, made if need be with derive (nil:
+// the values themselves); ok is false when the set keeps no more columns.
+func (s *orderedSet[T]) columnLocked(k colKey, derive func(any, bool) any) ([]any, bool) {
+	if c, ok := s.cols[k]; ok {
+		return c.vals, true
 	}
 	if s.colOf == nil || len(s.cols) >= maxColumns {
 		return nil, false
 	}
-	col := make([]any, len(s.sorted))
+	c := &column[T]{vals: make([]any, len(s.sorted)), derive: derive}
 	for i, el := range s.sorted {
-		col[i] = s.colOf(el, key)
+		c.vals[i] = s.valueOf(k, c, el)
 	}
 	if s.cols == nil {
-		s.cols = map[string][]any{}
+		s.cols = map[colKey]*column[T]{}
 	}
-	s.cols[key] = col
-	return col, true
+	s.cols[k] = c
+	return c.vals, true
 }
 
-// orderedColumns is ordered with the columns of keys (nil for a key the
+// orderedColumns is ordered with the columns of tests (nil for one the
 // set keeps no column of), not copied either.
-func (s *orderedSet[T]) orderedColumns(keys []string) ([]T, map[Identifier]int, [][]any) {
+func (s *orderedSet[T]) orderedColumns(tests []ColumnTest) ([]T, map[Identifier]int, [][]any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.refreshLocked()
-	cols := make([][]any, len(keys))
-	for i, k := range keys {
-		cols[i], _ = s.columnLocked(k)
+	var cols [][]any
+	if len(tests) > 0 {
+		cols = make([][]any, len(tests))
+	}
+	for i, t := range tests {
+		k := colKey{key: t.Key}
+		var derive func(any, bool) any
+		if t.Derived != nil {
+			k.form, derive = t.Derived.Name, t.Derived.Of
+		}
+		cols[i], _ = s.columnLocked(k, derive)
 	}
 	return s.sorted, s.pos, cols
 }
@@ -178,12 +208,11 @@ func (s *orderedSet[T]) refreshLocked() {
 				s.placed(el, i)
 			}
 		}
-		for k := range s.cols {
-			col := make([]any, len(s.sorted))
+		for k, c := range s.cols {
+			c.vals = make([]any, len(s.sorted))
 			for i, el := range s.sorted {
-				col[i] = s.colOf(el, k)
+				c.vals[i] = s.valueOf(k, c, el)
 			}
-			s.cols[k] = col
 		}
 		s.dirty = false
 	}

@@ -17,7 +17,7 @@ func (g *Graph) Neighbors(from []*Node, out, in bool, edgeOK func(*Edge) bool, w
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	// The positions in nodeAdj are valid once the order is.
-	sorted, _, cols := g.nodes.orderedColumns(where.keys())
+	sorted, _, cols := g.nodes.orderedColumns(where.Columns)
 	var sel ordinals
 	follow := func(l []adjEdge) {
 		for _, x := range l {
@@ -57,6 +57,22 @@ func (g *Graph) Neighbors(from []*Node, out, in bool, edgeOK func(*Edge) bool, w
 type ColumnTest struct {
 	Key   string
 	Match func(v any, present bool) bool
+	// Derived, when set, is tested instead of Match.
+	Derived *Derived
+}
+
+// Derived is a form of a key's values that costs to compute (addresses
+// parsed from their text): the graph computes it once per value and keeps
+// it as a column of its own, kept in step with changes, so that a test
+// reads the form instead of computing it for every node of every query.
+type Derived struct {
+	// Name identifies Of: the graph keeps one column per key and name,
+	// computed by the Of first given under that name.
+	Name string
+	// Of is the form of a value (present false: the key is absent).
+	Of func(v any, present bool) any
+	// Match tests a form.
+	Match func(form any) bool
 }
 
 // Where selects nodes: every column test, then Node (nil: any), must hold.
@@ -67,20 +83,22 @@ type Where struct {
 
 func (w *Where) empty() bool { return len(w.Columns) == 0 && w.Node == nil }
 
-func (w *Where) keys() []string {
-	if len(w.Columns) == 0 {
-		return nil
-	}
-	keys := make([]string, len(w.Columns))
-	for i, t := range w.Columns {
-		keys[i] = t.Key
-	}
-	return keys
-}
-
 // match tests the node at position i; cols are the columns of w's keys.
 func (w *Where) match(cols [][]any, i int, n *Node) bool {
 	for j, t := range w.Columns {
+		if d := t.Derived; d != nil {
+			var form any
+			if cols[j] != nil {
+				form = cols[j][i]
+			} else {
+				v, present := n.Metadata[t.Key]
+				form = d.Of(v, present)
+			}
+			if !d.Match(form) {
+				return false
+			}
+			continue
+		}
 		var v any
 		present := true
 		if cols[j] != nil {
@@ -104,7 +122,7 @@ func (w *Where) match(cols [][]any, i int, n *Node) bool {
 func (g *Graph) NodesWhere(where Where) []*Node {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	sorted, _, cols := g.nodes.orderedColumns(where.keys())
+	sorted, _, cols := g.nodes.orderedColumns(where.Columns)
 	out := make([]*Node, 0, 64)
 	for i, n := range sorted {
 		if where.match(cols, i, n) {

@@ -32,6 +32,8 @@ type P struct {
 	// args are the canonical arguments (EQ, NE, LT... WITHIN), for stores
 	// that evaluate simple predicates themselves.
 	args []any
+	// prefix is IPV4RANGE's range (valid only for it).
+	prefix netip.Prefix
 }
 
 // Args returns the predicate's arguments (nil for REGEX, IPV4RANGE ...).
@@ -203,14 +205,73 @@ func IPRange(cidr string) (*P, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid address range %q, expected CIDR notation like 10.0.0.0/24", cidr)
 	}
-	return newP("IPV4RANGE", "IPV4RANGE("+render(cidr)+")", false, func(v any) bool {
+	p := newP("IPV4RANGE", "IPV4RANGE("+render(cidr)+")", false, func(v any) bool {
 		s, ok := v.(string)
 		if !ok {
 			return false
 		}
 		addr, ok := parseAddr(s)
 		return ok && prefix.Contains(addr)
-	}), nil
+	})
+	p.prefix = prefix
+	return p, nil
+}
+
+// Addrs is a value as IPV4RANGE reads it: the address of an address or
+// CIDR string, the addresses of a list's such strings (nested lists too);
+// nil when there is none (absent key, other types, malformed text). It is a
+// netip.Addr for one address, a []netip.Addr for more. Parsing is what a
+// range test costs: a graph may keep this form per value (a derived
+// column) and test it with AddrTest on every query.
+func Addrs(v any, present bool) any {
+	if !present {
+		return nil
+	}
+	var addrs []netip.Addr
+	var walk func(v any)
+	walk = func(v any) {
+		switch t := v.(type) {
+		case string:
+			if a, ok := parseAddr(t); ok {
+				addrs = append(addrs, a)
+			}
+		case []any:
+			for _, e := range t {
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	switch len(addrs) {
+	case 0:
+		return nil
+	case 1:
+		return addrs[0]
+	}
+	return addrs
+}
+
+// AddrTest returns the test of an Addrs form that gives what Match gives
+// for the value; ok is false when p is not an address range.
+func (p *P) AddrTest() (test func(form any) bool, ok bool) {
+	if p.name != "IPV4RANGE" {
+		return nil, false
+	}
+	prefix := p.prefix
+	return func(form any) bool {
+		switch t := form.(type) {
+		case netip.Addr:
+			return prefix.Contains(t)
+		case []netip.Addr:
+			for _, a := range t {
+				if prefix.Contains(a) {
+					return true
+				}
+			}
+		}
+		// No address, or an absent key: IPV4RANGE does not match those.
+		return false
+	}, true
 }
 
 func parsePrefix(s string) (netip.Prefix, error) {

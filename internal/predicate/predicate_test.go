@@ -116,3 +116,39 @@ func TestCompare(t *testing.T) {
 		t.Error("Equal on lists/nil")
 	}
 }
+
+// TestAddrTestEqualsMatch proves the range test of parsed addresses (what a
+// graph keeps per value) answers what Match answers on the value itself.
+func TestAddrTestEqualsMatch(t *testing.T) {
+	values := []any{
+		"10.7.1.2", "10.7.1.2/24", "10.8.0.1/16", "10.7.0.0", " 10.7.1.2", "10.7.1.2 ",
+		"10.7.1", "10.7.1.256", "abc/24", "/24", "", "10.7.1.2/abc", "10.7.1.2/33",
+		"::ffff:10.7.1.2", "::ffff:10.7.1.2/120", "fe80::1", "fe80::1%eth0", "fe80::1/64", "2001:db8::1",
+		int64(10), 10.7, true, nil,
+		[]any{}, []any{"x", "10.7.200.1/24"}, []any{"10.1.1.1", "10.2.2.2"}, []any{int64(1), nil},
+		[]any{[]any{"10.7.3.3"}}, []any{"fe80::1", "10.7.9.9/32", "garbage"},
+		map[string]any{"IP": "10.7.1.2"},
+	}
+	for _, cidr := range []string{"10.7.0.0/16", "10.7.1.2", "0.0.0.0/0", "fe80::/10", "::/0", "2001:db8::1/128"} {
+		p, err := IPRange(cidr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		test, ok := p.AddrTest()
+		if !ok {
+			t.Fatalf("%s: no address test", cidr)
+		}
+		for _, v := range values {
+			for _, present := range []bool{true, false} {
+				if want, got := p.Match(v, present), test(Addrs(v, present)); got != want {
+					t.Errorf("IPV4RANGE(%q) on %#v (present %v): addresses say %v, Match %v", cidr, v, present, got, want)
+				}
+			}
+		}
+	}
+	for _, p := range []*P{Eq("10.7.1.2"), NE(int64(1)), Exists()} {
+		if _, ok := p.AddrTest(); ok {
+			t.Errorf("%s has an address test", p)
+		}
+	}
+}

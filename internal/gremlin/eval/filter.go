@@ -120,7 +120,12 @@ func (f *Filter) where() graph.Where {
 	rest := &Filter{}
 	for _, c := range f.Conds {
 		if plainKey(c.Key) {
-			w.Columns = append(w.Columns, graph.ColumnTest{Key: c.Key, Match: c.P.Match})
+			t := graph.ColumnTest{Key: c.Key, Match: c.P.Match}
+			if test, ok := c.P.AddrTest(); ok {
+				// The graph keeps the parsed addresses of the key's values.
+				t.Derived = &graph.Derived{Name: "predicate.Addrs", Of: predicate.Addrs, Match: test}
+			}
+			w.Columns = append(w.Columns, t)
 		} else {
 			rest.Conds = append(rest.Conds, c)
 		}

@@ -118,3 +118,71 @@ func TestLiveWalksEqualSnapshot(t *testing.T) {
 		})
 	}
 }
+
+// TestColumnsFollowChanges: the columns (and the parsed addresses) a first
+// query builds are kept in step with the updates, additions and deletions
+// made after it.
+func TestColumnsFollowChanges(t *testing.T) {
+	clock := graph.Time(1000)
+	g := graph.New(graph.WithClock(func() graph.Time { clock++; return clock }))
+	for i := 0; i < 50; i++ {
+		md := graph.Metadata{"Type": "veth", "MTU": int64(1500), "IPV4": []any{fmt.Sprintf("10.%d.0.1/24", i%5)}}
+		if err := g.AddNode(&graph.Node{Element: graph.Element{ID: graph.Identifier(fmt.Sprintf("n%02d", i)), Metadata: md}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	queries := []string{
+		"G.V().Has('IPV4', IPV4RANGE('10.1.0.0/16'))",
+		"G.V().Has('MTU', NE(1500))",
+		"G.V().HasNot('IPV4')",
+	}
+	run := func(v graph.View) []string {
+		var out []string
+		for _, q := range queries {
+			cq, err := eval.Compile(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := cq.Run(context.Background(), eval.Env{Graph: v})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := json.Marshal(res)
+			out = append(out, string(b))
+		}
+		return out
+	}
+	run(g) // builds the columns
+	steps := []func() error{
+		func() error {
+			return g.UpdateNodeMetadata("n02", func(m graph.Metadata) bool { m["IPV4"] = "10.1.9.9"; m["MTU"] = int64(9000); return true })
+		},
+		func() error {
+			return g.UpdateNodeMetadata("n01", func(m graph.Metadata) bool { delete(m, "IPV4"); return true })
+		},
+		func() error { return g.DeleteNode("n06") },
+		func() error {
+			return g.AddNode(&graph.Node{Element: graph.Element{ID: "late", Metadata: graph.Metadata{"IPV4": []any{"x", "10.1.0.7/8"}, "MTU": int64(1450)}}})
+		},
+		func() error {
+			// Created before the others: the order is sorted again.
+			return g.AddNode(&graph.Node{Element: graph.Element{ID: "early", CreatedAt: 5, Metadata: graph.Metadata{"IPV4": "10.1.0.8"}}})
+		},
+	}
+	for i, step := range steps {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+		snap := graph.NewSnapshot()
+		for _, n := range g.Nodes() {
+			snap.AddNode(n)
+		}
+		snap.Finish()
+		live, slow := run(g), run(snap)
+		for j := range live {
+			if live[j] != slow[j] {
+				t.Errorf("after change %d, %s:\nlive %.400s\nsnapshot %.400s", i, queries[j], live[j], slow[j])
+			}
+		}
+	}
+}
