@@ -1,6 +1,7 @@
 // Package ebpf is the ebpf capture: a BPF program attached with TCX on the
 // ingress and the egress of an interface counts the packets and bytes of
-// each direction of each conversation in a kernel LRU hash (bpf/flows.c);
+// each direction of each conversation in a kernel per-CPU LRU hash
+// (bpf/flows.c);
 // a Collector reads that map periodically and hands the new packets of
 // each entry to a flow table as flow.Records, with their Ethernet
 // addresses and ICMP identifiers, so that the table makes the flows an
@@ -182,15 +183,16 @@ func (c *Collector) Poll(feed func(flow.Record)) (int, error) {
 	off := monotonicOffset()
 	nowMono := time.Now().UnixNano() - off
 	var (
-		k     flowKey
-		v     flowValue
-		recs  []flow.Record
-		stale []flowKey
-		seen  = make(map[flowKey]struct{}, len(c.prev))
+		k      flowKey
+		perCPU []flowValue
+		recs   []flow.Record
+		stale  []flowKey
+		seen   = make(map[flowKey]struct{}, len(c.prev))
 	)
 	it := c.flows.Iterate()
-	for it.Next(&k, &v) {
+	for it.Next(&k, &perCPU) {
 		seen[k] = struct{}{}
+		v := sum(perCPU)
 		p, known := c.prev[k]
 		if known && v.FirstNs != p.FirstNs {
 			known, p = false, flowValue{} // a new entry under the same key
@@ -228,6 +230,25 @@ func (c *Collector) Poll(feed func(flow.Record)) (int, error) {
 		feed(r)
 	}
 	return len(recs), nil
+}
+
+// sum adds up the CPUs' values of an entry (the map is per CPU): the
+// earliest first packet, the latest last one.
+func sum(perCPU []flowValue) flowValue {
+	var v flowValue
+	for _, c := range perCPU {
+		if c.Packets == 0 {
+			continue
+		}
+		if v.FirstNs == 0 || c.FirstNs < v.FirstNs {
+			v.FirstNs = c.FirstNs
+		}
+		v.LastNs = max(v.LastNs, c.LastNs)
+		v.Packets += c.Packets
+		v.Bytes += c.Bytes
+		v.TCPFlags |= c.TCPFlags
+	}
+	return v
 }
 
 func record(k *flowKey, packets, bytes uint64, tcpFlags uint32, startNs, endNs int64) flow.Record {
