@@ -14,6 +14,7 @@ import (
 	v1 "github.com/skydive-ng/skydive/api/v1"
 	"github.com/skydive-ng/skydive/internal/auth"
 	"github.com/skydive-ng/skydive/internal/captures"
+	"github.com/skydive-ng/skydive/internal/completeness"
 	"github.com/skydive-ng/skydive/internal/config"
 	"github.com/skydive-ng/skydive/internal/export"
 	"github.com/skydive-ng/skydive/internal/flow"
@@ -105,9 +106,13 @@ func Run(ctx context.Context, opts Options) error {
 		flowSubs.publish(flows)
 		flowExports.Publish(flows)
 	}
-	agents := &replicate.Server{Graph: g, Logger: log, OnMessage: flowUpdates(ctx, store, publishFlows, log),
-		PingDelay: time.Duration(cfg.HTTP.WS.PingDelay) * time.Second,
-		PongWait:  time.Duration(cfg.HTTP.WS.PingDelay+cfg.HTTP.WS.PongTimeout) * time.Second}
+	// What traces and reports cannot see in the flows: agents away, flows
+	// the store lost.
+	gaps := completeness.New(nil)
+	agents := &replicate.Server{Graph: g, Logger: log, OnMessage: flowUpdates(ctx, store, publishFlows, gaps.StoreFailed, log),
+		OnDisconnect: gaps.AgentDisconnected,
+		PingDelay:    time.Duration(cfg.HTTP.WS.PingDelay) * time.Second,
+		PongWait:     time.Duration(cfg.HTTP.WS.PingDelay+cfg.HTTP.WS.PongTimeout) * time.Second}
 	publishers := &replicate.Publishers{Graph: g, Logger: log}
 	subscribers := &replicate.Subscribers{Graph: g, Logger: log, PingDelay: time.Duration(cfg.HTTP.WS.PingDelay) * time.Second}
 	// The analyzer's own probes write nodes of their own (origin
@@ -152,7 +157,7 @@ func Run(ctx context.Context, opts Options) error {
 		Info:  v1.APIInfo{Host: cfg.HostID, Version: version.Version, Service: "analyzer"},
 		Graph: g,
 		Queries: topoquery.New(topoquery.Options{Graph: g, History: history, Extensions: withWorkflowStep(flowsteps.Options(), wf),
-			Flows: &flowsteps.Source{Live: liveFlows{main: store, imported: imported}, Store: store}}),
+			Flows: &flowsteps.Source{Live: liveFlows{main: store, imported: imported}, Store: store, Gaps: gaps}}),
 		Logger: log,
 		Status: func() any {
 			return v1.AnalyzerStatus{
@@ -178,7 +183,10 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	// Cluster mode: replication with the peers, leases of the agents here.
 	agents.OnConnect = cl.attach(g, agents, PeerOptions{TLS: peerTLS, Username: cfg.Analyzer.Auth.Cluster.Username,
-		Password: cfg.Analyzer.Auth.Cluster.Password}, capMgr.AgentConnected)
+		Password: cfg.Analyzer.Auth.Cluster.Password}, func(host string) {
+		gaps.AgentConnected(host)
+		capMgr.AgentConnected(host)
+	})
 	inj, err := newInjections(cl, g, agents, log)
 	if err != nil {
 		return err
@@ -198,7 +206,7 @@ func Run(ctx context.Context, opts Options) error {
 	mux.Handle("GET /metrics", metrics.Handler(promRegistry))
 	mux.Handle("GET "+openapi.Path, openapi.Handler(version.Version))
 	captureHandlers(mux, api, capMgr, store)
-	reportHandlers(mux, g, liveFlows{main: store, imported: imported})
+	reportHandlers(mux, g, liveFlows{main: store, imported: imported}, gaps)
 	injectionHandlers(mux, api, inj)
 	workflowHandlers(mux, api, wf)
 	latencyHandlers(mux, g, store, liveFlows{main: store, imported: imported})
@@ -238,6 +246,10 @@ func Run(ctx context.Context, opts Options) error {
 	grp, ctx := errgroup.WithContext(ctx)
 	if durable != nil {
 		grp.Go(func() error { return durable.Run(ctx) })
+		grp.Go(func() error {
+			gaps.WatchStoreDrops(ctx, 5*time.Second, func() uint64 { return durable.Status().DroppedFlows })
+			return nil
+		})
 	}
 	grp.Go(func() error { return capMgr.Run(ctx) })
 	grp.Go(func() error { return cl.Run(ctx) })

@@ -74,7 +74,8 @@ func (l liveFlows) RawPackets(ctx context.Context, uuids []string) (map[string][
 }
 
 // flowUpdates takes the agents' Flow messages into the store.
-func flowUpdates(ctx context.Context, store flowstore.Store, live func([]*flow.Flow), log *slog.Logger) func(host string, msg v1.Message) {
+// storeFailed, when set, hears of the flows the store refused.
+func flowUpdates(ctx context.Context, store flowstore.Store, live func([]*flow.Flow), storeFailed func(int, error), log *slog.Logger) func(host string, msg v1.Message) {
 	return func(host string, msg v1.Message) {
 		if msg.Namespace != v1.NamespaceFlow || msg.Type != v1.FlowUpdateMsgType {
 			return
@@ -91,6 +92,9 @@ func flowUpdates(ctx context.Context, store flowstore.Store, live func([]*flow.F
 		}
 		if err := store.Insert(ctx, flows); err != nil {
 			log.Warn("store flows", "agent", host, "err", err)
+			if storeFailed != nil {
+				storeFailed(len(flows), err)
+			}
 		}
 		if len(up.RawPackets) > 0 {
 			var pkts map[string][]rawpacket.Packet

@@ -99,6 +99,7 @@ func newClientCommand() *cobra.Command {
 		newPcapClientCommand(cf),
 		newWorkflowCommand(cf),
 		newLatencyCommand(cf),
+		newTraceCommand(cf),
 		newReportCommand(cf),
 	)
 	return cmd

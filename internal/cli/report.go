@@ -50,16 +50,23 @@ func newReportCommand(cf *clientFlags) *cobra.Command {
 			case "json":
 				return printJSON(out, b)
 			}
-			var rows []report.Row
-			if err := json.Unmarshal(b, &rows); err != nil {
+			var ans report.Answer
+			if err := json.Unmarshal(b, &ans); err != nil {
 				return fmt.Errorf("report: %w", err)
 			}
+			rows := ans.Rows
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "TENANT\tAPPLICATION\tPACKETS\tBYTES\tFLOWS")
 			for _, r := range rows {
 				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\n", report.TenantName(r.Tenant), r.Application, r.Packets, r.Bytes, r.Flows)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			for _, why := range ans.Incomplete {
+				fmt.Fprintln(out, "incomplete:", why)
+			}
+			return nil
 		},
 	}
 	tenants.Flags().StringVar(&since, "since", "1h", "window ending now (a duration: 30m, 1h, 24h)")

@@ -122,7 +122,7 @@ func Routes() []Route {
 		{Method: "POST", Path: "/api/workflow/{id}/call", Summary: "Run a workflow (by UUID or name) with parameters", Tag: "Workflow", Body: v1.WorkflowCall{}, Status: 200, Response: anyJSON{}},
 		{Method: "POST", Path: "/api/pcap", Summary: "Make flows of a pcap or pcapng file", Tag: "Flow", Body: []byte{}, BodyType: "application/octet-stream", Status: 202, Response: pcapAnswer{}},
 		{Method: "GET", Path: "/api/report/tenants", Summary: "Bytes and packets per Neutron tenant and application over a window (?since=1h or ?from=&to= in RFC 3339; ?format=csv)",
-			Tag: "Report", Status: 200, Response: []report.Row{}},
+			Tag: "Report", Status: 200, Response: report.Answer{}},
 		{Method: "GET", Path: "/api/latency", Summary: "RTT between hosts (ms) from the flows' RTT over a window (?since=5m) and the live flows", Tag: "Flow", Status: 200, Response: latency.Map{}},
 		{Method: "GET", Path: "/metrics", Summary: "The analyzer's health in the Prometheus format", Tag: "Service", Status: 200, ResponseType: "text/plain"},
 		{Method: "POST", Path: "/login", Summary: "Log in (form username, password, or JSON); sets the authtoken and permissions cookies", Tag: "Security",

@@ -33,6 +33,9 @@ type Server struct {
 	// OnMessage receives an agent's messages other than graph ones (flow
 	// updates ...), on the connection's reader goroutine.
 	OnMessage func(host string, msg v1.Message)
+	// OnDisconnect is called when an agent's connection has ended and its
+	// subgraph is removed.
+	OnDisconnect func(host string)
 
 	mu     sync.Mutex
 	agents map[string]v1.ConnStatus
@@ -143,6 +146,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		n := s.Graph.DeleteWhere(func(e *graph.Element) bool { return e.Origin == origin })
 		log.Info("agent disconnected, its subgraph removed", "nodes", n)
+		if s.OnDisconnect != nil {
+			s.OnDisconnect(host)
+		}
 	}()
 
 	stop := make(chan struct{})

@@ -33,6 +33,13 @@ type Row struct {
 	Flows       int64  `json:"Flows"`
 }
 
+// Answer is GET /api/report/tenants' JSON: the rows, and the reasons they
+// may be short (agents away, captures dropping, store losses in the window).
+type Answer struct {
+	Rows       []Row    `json:"Rows"`
+	Incomplete []string `json:"Incomplete"`
+}
+
 // Tenants tells a flow's tenant from the graph's nodes.
 type Tenants struct {
 	byTID map[string]string

@@ -442,6 +442,45 @@ func TestOpenStackLab(t *testing.T) {
 		l.wantNames(t, 15*time.Second, fmt.Sprintf("G.V().Has('Type', 'container', 'Name', '%s').Values('Name')", id))
 	})
 
+	// The guide's first reason to run Skydive, packet loss, answered by one
+	// command: the bridge under the computes (br-mgmt, which the fabric
+	// probe declares as tor1) drops 30% of compute-1's VXLAN packets to
+	// compute-2; the trace names the place and the count nft gives.
+	t.Run("trace locates a loss on the underlay", func(t *testing.T) {
+		l.traceCaptures(t, i1, i2)
+		rule := l.dropVXLAN(t, "c1", "c2")
+		const requests = 60
+		pingLossy(t, i1.ns, i2.ip, requests)
+		dropped := rule.count(t)
+		if dropped == 0 || dropped >= requests {
+			t.Fatalf("the rule dropped %d of %d packets", dropped, requests)
+		}
+		tr := l.settledTrace(t, i1, i2, requests, 6)
+		if len(tr.Loss) != 1 {
+			t.Fatalf("losses %+v, want one (nft dropped %d)\n%s", tr.Loss, dropped, l.traceText(i1, i2))
+		}
+		loss := tr.Loss[0]
+		if loss.Direction != "AB" || loss.From != "eth0" || loss.FromHost != "compute-1" || loss.To != "eth0" || loss.ToHost != "compute-2" {
+			t.Errorf("loss %+v, want AB from compute-1's eth0 to compute-2's", loss)
+		}
+		if d := loss.Lost - dropped; d < -2 || d > 2 || loss.Of != requests {
+			t.Errorf("lost %d of %d, nft counted %d drops of %d requests", loss.Lost, loss.Of, dropped, requests)
+		}
+		if !slices.Contains(loss.Via, "tor1") {
+			t.Errorf("via %v, want the bridge (tor1)", loss.Via)
+		}
+		if tr.Hops[2].Tunnel == nil || tr.Hops[2].Tunnel.A != "10.250.0.11" || tr.Hops[2].Tunnel.ID == 0 {
+			t.Errorf("compute-1's underlay hop %+v, want the outer VXLAN flow", tr.Hops[2])
+		}
+		t.Logf("trace:\n%s", l.traceText(i1, i2))
+
+		rule.delete(t)
+		pingLossy(t, i1.ns, i2.ip, requests/2)
+		if tr := l.settledTrace(t, i1, i2, requests/2, 6); len(tr.Loss) != 0 {
+			t.Errorf("without the rule: losses %+v", tr.Loss)
+		}
+	})
+
 	// Last: it stops neutron-server.
 	t.Run("neutron away shows in status, and comes back", func(t *testing.T) {
 		dir := filepath.Join(l.dir, "neutron")
@@ -505,4 +544,172 @@ func TestOpenStackLab(t *testing.T) {
 			return nil
 		})
 	})
+
+	// After every other: an agent killed while a flow crosses its host.
+	t.Run("a killed agent makes the trace incomplete", func(t *testing.T) {
+		done := make(chan []byte, 1)
+		cmd := exec.Command("ip", "netns", "exec", i1.ns, "ping", "-c", "40", "-i", "0.1", "-W", "1", i2.ip)
+		go func() { out, _ := cmd.CombinedOutput(); done <- out }()
+		time.Sleep(time.Second) // the ping is under way: the kill falls in its window
+		pid, err := os.ReadFile(filepath.Join(l.dir, "compute-2", "agent.pid"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("kill", "-9", strings.TrimSpace(string(pid))).CombinedOutput(); err != nil {
+			t.Fatalf("kill: %v %s", err, out)
+		}
+		<-done
+		testutil.Eventually(t, 20*time.Second, "a trace naming the killed agent", func() error {
+			for _, tr := range l.traces(i1, i2) {
+				if len(tr.Hops) == 0 || tr.Hops[0].AB.Packets != 40 {
+					continue
+				}
+				for _, why := range tr.Incomplete {
+					if strings.Contains(why, "agent compute-2 disconnected") {
+						return nil
+					}
+				}
+				return fmt.Errorf("incomplete %q", tr.Incomplete)
+			}
+			return fmt.Errorf("no trace of the 40 requests:\n%s", l.traceText(i1, i2))
+		})
+	})
+}
+
+type labTrace struct {
+	TrackingID string
+	Hops       []struct {
+		Node, Name, Host string
+		AB, BA           struct{ Packets, Bytes int64 }
+		Tunnel           *struct {
+			A, B string
+			ID   int64
+		}
+	}
+	Loss []struct {
+		From, To, FromHost, ToHost, Direction string
+		Lost, Of                              int64
+		Via                                   []string
+	}
+	Incomplete []string
+}
+
+// traceCaptures starts, with the CLI, the captures a trace between two
+// instances needs, and waits until they all run.
+func (l *lab) traceCaptures(t *testing.T, a, b instance) {
+	t.Helper()
+	out, err := l.cli("trace", "--src", a.ip, "--dst", b.ip, "--capture")
+	if err != nil {
+		t.Fatalf("trace --capture: %v: %s", err, out)
+	}
+	m := regexp.MustCompile(`capture (\S+) started on (\d+) interfaces`).FindStringSubmatch(out)
+	if m == nil || m[2] != "6" {
+		t.Fatalf("trace --capture: %s (want 6 interfaces: both instances' eth0, their taps, both underlays)", out)
+	}
+	testutil.Eventually(t, 20*time.Second, "trace captures active", func() error {
+		ns, err := queryNodes(l.c, fmt.Sprintf("G.V().Has('Captures.ID', '%s', 'Captures.State', 'active')", m[1]))
+		if err != nil {
+			return err
+		}
+		if len(ns) != 6 {
+			return fmt.Errorf("%d interfaces capturing", len(ns))
+		}
+		return nil
+	})
+}
+
+type nftRule struct{ ns, table string }
+
+// dropVXLAN makes the lab's management bridge drop 30% of the VXLAN packets
+// from one node's port to another's.
+func (l *lab) dropVXLAN(t *testing.T, from, to string) nftRule {
+	t.Helper()
+	r := nftRule{ns: l.prefix + "-mgmt", table: "trace" + uniq()}
+	nft := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", append([]string{"netns", "exec", r.ns, "nft"}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("nft %v: %v: %s", args, err, out)
+		}
+	}
+	nft("add", "table", "bridge", r.table)
+	nft("add", "chain", "bridge", r.table, "drops", "{ type filter hook forward priority 0; }")
+	nft("add", "rule", "bridge", r.table, "drops", "iifname", "m-"+from, "oifname", "m-"+to,
+		"udp", "dport", "4789", "numgen", "random", "mod", "10", "<", "3", "counter", "drop")
+	t.Cleanup(func() {
+		_ = exec.Command("ip", "netns", "exec", r.ns, "nft", "delete", "table", "bridge", r.table).Run()
+	})
+	return r
+}
+
+func (r nftRule) count(t *testing.T) int64 {
+	t.Helper()
+	out, err := exec.Command("ip", "netns", "exec", r.ns, "nft", "list", "table", "bridge", r.table).CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft list: %v: %s", err, out)
+	}
+	m := regexp.MustCompile(`counter packets (\d+)`).FindStringSubmatch(string(out))
+	if m == nil {
+		t.Fatalf("no counter in %s", out)
+	}
+	var n int64
+	fmt.Sscan(m[1], &n)
+	return n
+}
+
+func (r nftRule) delete(t *testing.T) {
+	t.Helper()
+	if out, err := exec.Command("ip", "netns", "exec", r.ns, "nft", "delete", "table", "bridge", r.table).CombinedOutput(); err != nil {
+		t.Fatalf("nft delete: %v: %s", err, out)
+	}
+}
+
+// pingLossy pings with losses allowed: what counts is what the trace says.
+func pingLossy(t *testing.T, ns, ip string, count int) {
+	t.Helper()
+	out, _ := exec.Command("ip", "netns", "exec", ns, "ping", "-c", fmt.Sprint(count), "-i", "0.05", "-W", "1", ip).CombinedOutput()
+	if !strings.Contains(string(out), fmt.Sprintf("%d packets transmitted", count)) {
+		t.Fatalf("ping: %s", out)
+	}
+}
+
+func (l *lab) traces(a, b instance) []labTrace {
+	out, err := l.cli("trace", "--src", a.ip, "--dst", b.ip, "--json")
+	if err != nil {
+		return nil
+	}
+	var trs []labTrace
+	_ = json.Unmarshal([]byte(out), &trs)
+	return trs
+}
+
+func (l *lab) traceText(a, b instance) string {
+	out, _ := l.cli("trace", "--src", a.ip, "--dst", b.ip)
+	return out
+}
+
+// settledTrace waits for the trace of the ping of `requests` requests to
+// have its hops, and their counts to stay the same for 2.5 s: every capture
+// has reported the end of the ping (flow updates every second).
+func (l *lab) settledTrace(t *testing.T, a, b instance, requests int64, hops int) labTrace {
+	t.Helper()
+	var last string
+	var since time.Time
+	var found labTrace
+	testutil.Eventually(t, 30*time.Second, "a settled trace", func() error {
+		for _, tr := range l.traces(a, b) {
+			if len(tr.Hops) != hops || tr.Hops[0].AB.Packets != requests {
+				continue
+			}
+			if key := fmt.Sprint(tr.Hops); key != last {
+				last, since = key, time.Now()
+			}
+			found = tr
+			if time.Since(since) < 2500*time.Millisecond {
+				return fmt.Errorf("counts moved in the last 2.5 s: %s", last)
+			}
+			return nil
+		}
+		return fmt.Errorf("no trace of %d requests over %d hops:\n%s", requests, hops, l.traceText(a, b))
+	})
+	return found
 }

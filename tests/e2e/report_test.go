@@ -23,6 +23,21 @@ type reportRow struct {
 	Packets, Bytes, Flows int64
 }
 
+// reportRows reads the report's JSON answer; it must carry Incomplete.
+func reportRows(b []byte) ([]reportRow, error) {
+	var ans struct {
+		Rows       []reportRow
+		Incomplete *[]string
+	}
+	if err := json.Unmarshal(b, &ans); err != nil {
+		return nil, err
+	}
+	if ans.Incomplete == nil {
+		return nil, fmt.Errorf("no Incomplete in %s", b)
+	}
+	return ans.Rows, nil
+}
+
 func getReport(addr, query string) (string, []byte, error) {
 	resp, err := http.Get("http://" + addr + "/api/report/tenants?" + query)
 	if err != nil {
@@ -146,8 +161,7 @@ func TestTenantReport(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		rows = nil
-		if err := json.Unmarshal(b, &rows); err != nil {
+		if rows, err = reportRows(b); err != nil {
 			return fmt.Errorf("%w: %s", err, b)
 		}
 		for _, p := range projs {
@@ -217,13 +231,17 @@ func TestTenantReport(t *testing.T) {
 	if _, b, err = getReport(addr, "from="+from); err != nil {
 		t.Fatal(err)
 	}
-	var fromRows []reportRow
-	if err := json.Unmarshal(b, &fromRows); err != nil {
+	fromRows, err := reportRows(b)
+	if err != nil {
 		t.Fatal(err)
 	}
 	past := "from=2020-01-01T00:00:00Z&to=2020-01-01T01:00:00Z"
-	var pastRows []reportRow
-	if _, b, err = getReport(addr, past); err != nil || json.Unmarshal(b, &pastRows) != nil {
+	_, b, err = getReport(addr, past)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pastRows, err := reportRows(b)
+	if err != nil {
 		t.Fatalf("%v %s", err, b)
 	}
 	for _, p := range projs {

@@ -14,6 +14,9 @@
 // labels only when they are readable, and hit tests only on press and
 // release, never on hover.
 
+const TRACE_OK = '#2e9b4f';
+const TRACE_LOST = '#d62828';
+
 export type Shape = 'ellipse' | 'round-rectangle' | 'hexagon' | 'diamond' | 'octagon' | 'rectangle';
 
 /** A mark at a node's top-right corner ('' for none); see BADGES. */
@@ -104,6 +107,25 @@ function nodeKeys(n: NodeLook) {
 }
 
 const edgeKey = (e: EdgeLook) => `${e.color}|${e.width}|${e.dash}`;
+
+/**
+ * One leg of a traced flow between two captured hops: drawn over the graph
+ * as a thick line with its counts; red where packets were lost.
+ */
+export interface TraceLeg {
+  from: string;
+  to: string;
+  label: string;
+  lost: boolean;
+}
+
+/** Where a trace leg was drawn, in screen pixels (tests read it). */
+export interface DrawnLeg extends TraceLeg {
+  ax: number;
+  ay: number;
+  bx: number;
+  by: number;
+}
 
 export interface Point {
   x: number;
@@ -481,6 +503,20 @@ export class GraphCanvas {
     this.redraw();
   }
 
+  private legs: TraceLeg[] = [];
+  private legsLast: DrawnLeg[] = [];
+
+  /** Sets the trace drawn over the graph ([] for none). */
+  setTrace(legs: TraceLeg[]) {
+    this.legs = legs;
+    this.redraw();
+  }
+
+  /** The trace legs of the last frame whose two ends were drawn. */
+  tracedLegs(): DrawnLeg[] {
+    return this.legsLast;
+  }
+
   /** Sets the groups drawn as tinted areas around their members. */
   setHulls(hulls: HullSpec[]) {
     this.hullSpecs = hulls;
@@ -793,6 +829,51 @@ export class GraphCanvas {
     return placed;
   }
 
+  // ---- trace legs
+
+  /** Draws the trace over everything, in screen space: it is what one looks at. */
+  private drawLegs(): DrawnLeg[] {
+    const { ctx, z, p } = this;
+    const out: DrawnLeg[] = [];
+    if (!this.legs.length) return out;
+    ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
+    ctx.lineCap = 'round';
+    for (const leg of this.legs) {
+      const a = this.nodes.get(leg.from);
+      const b = this.nodes.get(leg.to);
+      if (!a || !b) continue;
+      const d: DrawnLeg = { ...leg, ax: a.x * z + p.x, ay: a.y * z + p.y, bx: b.x * z + p.x, by: b.y * z + p.y };
+      ctx.beginPath();
+      ctx.moveTo(d.ax, d.ay);
+      ctx.lineTo(d.bx, d.by);
+      ctx.strokeStyle = leg.lost ? TRACE_LOST : TRACE_OK;
+      ctx.lineWidth = leg.lost ? 6 : 4;
+      ctx.globalAlpha = 0.85;
+      ctx.stroke();
+      ctx.globalAlpha = 1;
+      out.push(d);
+    }
+    // Labels after every line, so that no line crosses one.
+    ctx.font = 'bold 12px sans-serif';
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'middle';
+    for (const d of out) {
+      const mx = (d.ax + d.bx) / 2;
+      const my = (d.ay + d.by) / 2;
+      const w = this.textWidth(ctx.font, d.label) + 10;
+      ctx.beginPath();
+      ctx.roundRect(mx - w / 2, my - 9, w, 18, 9);
+      ctx.fillStyle = d.lost ? TRACE_LOST : '#fff';
+      ctx.fill();
+      ctx.strokeStyle = d.lost ? TRACE_LOST : TRACE_OK;
+      ctx.lineWidth = 1.5;
+      ctx.stroke();
+      ctx.fillStyle = d.lost ? '#fff' : '#1d5f2f';
+      ctx.fillText(d.label, mx, my);
+    }
+    return out;
+  }
+
   // ---- hulls
 
   /**
@@ -967,6 +1048,7 @@ export class GraphCanvas {
     }
 
     this.labelsLast = this.drawLabels(shown);
+    this.legsLast = this.drawLegs();
     this.frames++;
     this.lastDrawMs = performance.now() - t0;
     this.onDraw();

@@ -358,6 +358,10 @@ const ctx: PanelContext = {
     view.setHighlight(ids);
     if (ids.length) view.fit(ids);
   },
+  trace: (legs) => {
+    view.reveal(legs.flatMap((l) => [l.from, l.to]));
+    view.canvas.setTrace(legs);
+  },
   isLive: () => live,
   shownTime: safeShownTime,
   gq,

@@ -5,12 +5,15 @@ import { h, clear, fmt } from './dom';
 import { api, isMissing, APIError } from './api';
 import { Store, GNode } from './model';
 import { TopologyView } from './view';
+import { TraceLeg } from './canvas';
 
 export interface PanelContext {
   store: Store;
   view: TopologyView;
   selected(): GNode | null;
   highlight(ids: string[]): void;
+  /** Draws a flow's trace over the graph ([] removes it). */
+  trace(legs: TraceLeg[]): void;
   isLive(): boolean;
   shownTime(): number;
   gq(s: string): string;

@@ -149,6 +149,67 @@ export function mountPanels(side: HTMLElement, detailsEl: HTMLElement, diffEl: H
     }
     if (f.NodeTID) for (const n of ctx.store.nodes.values()) if (n.Metadata.TID === f.NodeTID) ids.add(n.ID);
     ctx.highlight([...ids]);
+    await showTrace(f);
+  }
+
+  // The trace of the clicked flow (the Trace() step): its hops in path
+  // order with their counts, drawn on the graph, the losing leg in red.
+  const traceBox = h('div', { class: 'trace-box', id: 'trace-box' });
+  async function showTrace(f: any) {
+    if (!f.TrackingID) {
+      clear(traceBox);
+      ctx.trace([]);
+      return;
+    }
+    let q = `G.Flows().Has('TrackingID', ${ctx.gq(f.TrackingID)}).Trace()`;
+    if (!ctx.isLive()) q = q.replace(/^G\./, `G.At(${ctx.shownTime()}).`);
+    let traces: any[];
+    try {
+      traces = await gremlin<any[]>(q);
+    } catch (e) {
+      clear(traceBox, h('div', { class: 'flow-status error' }, `Trace: ${errorText(e)}`));
+      ctx.trace([]);
+      return;
+    }
+    const t = Array.isArray(traces) ? traces[0] : undefined;
+    if (!t) {
+      clear(traceBox);
+      ctx.trace([]);
+      return;
+    }
+    const idOf = new Map<string, string>();
+    for (const n of ctx.store.nodes.values()) if (n.Metadata.TID) idOf.set(String(n.Metadata.TID), n.ID);
+    const lossAt = (i: number) => (t.Loss || []).filter((l: any) =>
+      (l.Direction === 'AB' && l.FromNode === t.Hops[i].Node && l.ToNode === t.Hops[i + 1].Node) ||
+      (l.Direction === 'BA' && l.FromNode === t.Hops[i + 1].Node && l.ToNode === t.Hops[i].Node));
+    const legs = [];
+    for (let i = 0; i + 1 < t.Hops.length; i++) {
+      const a = idOf.get(t.Hops[i].Node);
+      const b = idOf.get(t.Hops[i + 1].Node);
+      if (!a || !b || a === b) continue;
+      const lost = lossAt(i);
+      const next = t.Hops[i + 1];
+      legs.push({ from: a, to: b, lost: lost.length > 0,
+        label: lost.length ? lost.map((l: any) => `${l.Direction} lost ${fmt(l.Lost)} of ${fmt(l.Of)}`).join(', ')
+          : `AB ${fmt(next.AB.Packets)} · BA ${fmt(next.BA.Packets)}` });
+    }
+    ctx.trace(legs);
+    const losing = new Set<number>();
+    t.Hops.forEach((_: any, i: number) => { if (i + 1 < t.Hops.length && lossAt(i).length) losing.add(i + 1); });
+    clear(traceBox,
+      h('h4', null, `Trace of ${t.TrackingID}`),
+      h('table', { class: 'grid trace' },
+        h('thead', null, h('tr', null, ['#', 'Host', 'Interface', 'AB Pkts', 'BA Pkts', 'Tunnel'].map((c) => h('th', null, c)))),
+        h('tbody', null, t.Hops.map((hop: any, i: number) => h('tr', { class: losing.has(i) ? 'lost' : '', 'data-node': hop.Node },
+          h('td', null, String(i + 1)), h('td', null, hop.Host), h('td', null, hop.Name),
+          h('td', { class: 'num' }, fmt(hop.AB.Packets)), h('td', { class: 'num' }, fmt(hop.BA.Packets)),
+          h('td', null, hop.Tunnel ? `${hop.Tunnel.A} → ${hop.Tunnel.B}${hop.Tunnel.ID ? ' id ' + hop.Tunnel.ID : ''}` : ''))))),
+      ...(t.Loss || []).map((l: any) => h('div', { class: 'trace-loss' },
+        `${l.Direction}: ${fmt(l.Lost)} of ${fmt(l.Of)} packets lost between ${l.From} on ${l.FromHost} and ${l.To} on ${l.ToHost}` +
+        (l.Via?.length ? ` (via ${l.Via.join(', ')})` : ''))),
+      ...(t.Incomplete || []).map((why: string) => h('div', { class: 'trace-incomplete' }, `Incomplete: ${why}`)),
+      h('button', { onclick: () => (clear(traceBox), ctx.trace([])) }, 'Clear trace'),
+    );
   }
   async function refreshFlows() {
     let q = flowQuery.value.trim() || 'G.Flows().Sort()';
@@ -191,6 +252,7 @@ export function mountPanels(side: HTMLElement, detailsEl: HTMLElement, diffEl: H
     h('div', { class: 'flow-bar' }, h('label', null, 'Flow query '), flowQuery, flowStatus),
     flowTable,
     h('div', { class: 'flow-bar' }, flowLimit, flowFollow, h('label', null, flowAuto, ' Auto refresh'), flowEvery),
+    traceBox,
   );
 
   // ---- Gremlin console

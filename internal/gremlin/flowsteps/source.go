@@ -26,6 +26,9 @@ type Source struct {
 	// Store answers queries in a time context (G.At / G.Context); nil:
 	// such queries fail with "no storage configured".
 	Store Querier
+	// Gaps, when set, adds to Trace()'s answers what the flows cannot
+	// show: agents disconnected, store writes refused.
+	Gaps GapFinder
 }
 
 // errNoStorage is the original's error for a time context without flow

@@ -53,7 +53,7 @@ func Options() eval.Options {
 	// Flow steps on anything else are compile errors (the core's
 	// placeholders would fail at run time only). Listed first: the
 	// specific definitions below win.
-	for _, name := range []string{"Flows", "Hops", "CaptureNode", "Nodes", "Metrics", "RawPackets", "BPF", "Group", "MoreThan"} {
+	for _, name := range []string{"Flows", "Hops", "CaptureNode", "Nodes", "Metrics", "RawPackets", "BPF", "Group", "MoreThan", "Trace"} {
 		steps = append(steps, def(name, nil, cannotFollow))
 	}
 	return eval.Options{Steps: append(steps, []eval.StepDef{
@@ -82,6 +82,7 @@ func Options() eval.Options {
 		def("BPF", []eval.Kind{KindRawPackets}, compileBPF),
 		def("Group", onFlows, compileGroup),
 		def("MoreThan", []eval.Kind{KindGroups}, compileMoreThan),
+		def("Trace", onFlows, compileTrace),
 	}...)}
 }
 

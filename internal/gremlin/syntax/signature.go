@@ -261,6 +261,7 @@ func coreSteps() []*Signature {
 		{Name: "Sockets"},
 		{Name: "NextHop", Args: []Kind{KString}, Min: 1},
 		{Name: "MTUAudit"},
+		{Name: "Trace"},
 		{Name: "Workflow", Args: []Kind{KString}, Rest: KValue, Min: 1},
 	}
 }

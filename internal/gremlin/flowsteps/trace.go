@@ -1,0 +1,590 @@
+package flowsteps
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/skydive-ng/skydive/internal/capture"
+	"github.com/skydive-ng/skydive/internal/flow"
+	"github.com/skydive-ng/skydive/internal/flowstore"
+	"github.com/skydive-ng/skydive/internal/graph"
+	"github.com/skydive-ng/skydive/internal/gremlin/eval"
+	"github.com/skydive-ng/skydive/internal/gremlin/syntax"
+)
+
+// KindTraces is the kind of Trace()'s result.
+const KindTraces eval.Kind = "traces"
+
+// GapFinder tells why flow answers over a time window may be short of
+// packets for reasons the flows themselves cannot show: an agent that was
+// disconnected, a store that refused writes. The analyzer implements it.
+type GapFinder interface {
+	// Gaps returns the reasons, in plain words, that concern the given
+	// hosts (every host when hosts is empty) in [from, to].
+	Gaps(from, to time.Time, hosts []string) []string
+}
+
+// Counts are the packets and bytes of one direction of a flow at one hop.
+type Counts struct {
+	Packets int64 `json:"Packets"`
+	Bytes   int64 `json:"Bytes"`
+}
+
+// TraceTunnel is the outer flow that carried a hop's flow inside a tunnel:
+// the trace follows the underlay through it.
+type TraceTunnel struct {
+	UUID         string `json:"UUID"`
+	LayersPath   string `json:"LayersPath"`
+	A            string `json:"A"`
+	B            string `json:"B"`
+	ID           int64  `json:"ID,omitempty"` // VNI, GRE key ...
+	L3TrackingID string `json:"L3TrackingID,omitempty"`
+	AB           Counts `json:"AB"`
+	BA           Counts `json:"BA"`
+}
+
+// TraceHop is a place where the traced flow was captured. AB and BA are
+// oriented as the trace's first hop sees them, whatever the capture there
+// took for A.
+type TraceHop struct {
+	Node     string       `json:"Node"` // TID
+	Name     string       `json:"Name"`
+	Host     string       `json:"Host"`
+	Type     string       `json:"Type,omitempty"`
+	FlowUUID string       `json:"FlowUUID"`
+	AB       Counts       `json:"AB"`
+	BA       Counts       `json:"BA"`
+	Tunnel   *TraceTunnel `json:"Tunnel,omitempty"`
+}
+
+// TraceLoss is packets seen at one hop and not at the next one in their
+// direction. Via names what lies between the two hops on the topology
+// (every node of a shortest path), where the packets were lost.
+type TraceLoss struct {
+	From      string   `json:"From"`
+	To        string   `json:"To"`
+	FromHost  string   `json:"FromHost"`
+	ToHost    string   `json:"ToHost"`
+	FromNode  string   `json:"FromNode"`
+	ToNode    string   `json:"ToNode"`
+	Direction string   `json:"Direction"` // AB or BA
+	Lost      int64    `json:"Lost"`
+	Of        int64    `json:"Of"`
+	Via       []string `json:"Via"`
+}
+
+// Trace is the path of one flow (one TrackingID) through the captures
+// that saw it, with the losses between them.
+type Trace struct {
+	TrackingID string      `json:"TrackingID"`
+	Hops       []TraceHop  `json:"Hops"`
+	Loss       []TraceLoss `json:"Loss"`
+	Incomplete []string    `json:"Incomplete"`
+}
+
+// Traces are Trace()'s answers, one per TrackingID; JSON array.
+type Traces []Trace
+
+// Kind implements eval.Value.
+func (Traces) Kind() eval.Kind { return KindTraces }
+
+// MarshalJSON writes [] when empty.
+func (t Traces) MarshalJSON() ([]byte, error) {
+	if len(t) == 0 {
+		return []byte("[]"), nil
+	}
+	return json.Marshal([]Trace(t))
+}
+
+func compileTrace(c *eval.Compiler, s *syntax.Step, in eval.Kind) (eval.StepFunc, eval.Kind, error) {
+	return func(r *eval.Run, v eval.Value) (eval.Value, error) {
+		fs := v.(Flows)
+		src, _ := sourceOf(r.Env.Flows)
+		q, _, _ := resolve(r.Env.Flows)
+		t := tracer{ctx: r.Ctx, view: r.View, hist: r.Env.History, flows: q, gaps: src.Gaps, timed: isTimed(r.Env.Flows)}
+		out := Traces{}
+		for _, group := range byTrackingID(fs) {
+			if err := r.Tick(); err != nil {
+				return nil, err
+			}
+			out = append(out, t.trace(group))
+		}
+		return out, nil
+	}, KindTraces, nil
+}
+
+func isTimed(v any) bool { _, ok := v.(*timed); return ok }
+
+// byTrackingID groups flows by TrackingID, in the order of their first
+// flow; flows without one are traces of their own.
+func byTrackingID(fs Flows) [][]*flow.Flow {
+	var groups [][]*flow.Flow
+	index := map[string]int{}
+	for _, f := range fs {
+		if f.TrackingID == "" {
+			groups = append(groups, []*flow.Flow{f})
+			continue
+		}
+		i, ok := index[f.TrackingID]
+		if !ok {
+			i = len(groups)
+			index[f.TrackingID] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], f)
+	}
+	return groups
+}
+
+type tracer struct {
+	ctx   context.Context
+	view  graph.View
+	hist  eval.History
+	flows Querier
+	gaps  GapFinder
+	timed bool
+}
+
+// hop is a TraceHop being built, with what ordering needs.
+type hop struct {
+	TraceHop
+	flow *flow.Flow
+	node *graph.Node
+}
+
+func (t *tracer) trace(group []*flow.Flow) Trace {
+	tr := Trace{TrackingID: group[0].TrackingID, Hops: []TraceHop{}, Loss: []TraceLoss{}, Incomplete: []string{}}
+	hops := onePerNode(group)
+	ref := hops[0].flow // the earliest: its A is the trace's A
+	view := t.viewFor(hops)
+	ix := indexNodes(view, false)
+	for i := range hops {
+		h := &hops[i]
+		t.fill(h, ref, ix)
+		if h.node == nil {
+			tr.Incomplete = append(tr.Incomplete, fmt.Sprintf("the node %s that captured flow %s is not in the topology", h.Node, h.FlowUUID))
+		}
+	}
+	p := newPaths(view)
+	p.order(hops, ref)
+	for i := range hops {
+		tr.Hops = append(tr.Hops, hops[i].TraceHop)
+	}
+	tr.Loss, tr.Incomplete = p.losses(hops, tr.Incomplete)
+	if len(hops) < 2 {
+		tr.Incomplete = append(tr.Incomplete, "the flow was captured at one place only: capture along its path to locate losses")
+	}
+	tr.Incomplete = append(tr.Incomplete, captureGaps(hops)...)
+	if t.gaps != nil {
+		from, to := window(group)
+		var hosts []string
+		for _, h := range hops {
+			if h.Host != "" && !slices.Contains(hosts, h.Host) {
+				hosts = append(hosts, h.Host)
+			}
+		}
+		tr.Incomplete = append(tr.Incomplete, t.gaps.Gaps(from, to, hosts)...)
+	}
+	return tr
+}
+
+// onePerNode keeps, for each capturing node, the flow with the most
+// packets (two captures on one interface see the same packets), earliest
+// first.
+func onePerNode(group []*flow.Flow) []hop {
+	best := map[string]*flow.Flow{}
+	var keys []string
+	for _, f := range group {
+		k := f.NodeTID
+		if k == "" {
+			k = "uuid:" + f.UUID
+		}
+		b, ok := best[k]
+		if !ok {
+			keys = append(keys, k)
+		}
+		if !ok || packets(f) > packets(b) {
+			best[k] = f
+		}
+	}
+	hops := make([]hop, 0, len(keys))
+	for _, k := range keys {
+		f := best[k]
+		hops = append(hops, hop{TraceHop: TraceHop{Node: f.NodeTID, FlowUUID: f.UUID}, flow: f})
+	}
+	slices.SortStableFunc(hops, func(a, b hop) int {
+		return cmp.Or(cmp.Compare(a.flow.Start, b.flow.Start), cmp.Compare(a.flow.UUID, b.flow.UUID))
+	})
+	return hops
+}
+
+func packets(f *flow.Flow) int64 {
+	if f.Metric == nil {
+		return 0
+	}
+	return f.Metric.ABPackets + f.Metric.BAPackets
+}
+
+// viewFor returns the graph to place the hops on: the query's, unless a
+// hop's node has left it (its agent gone) and history has the graph as it
+// was when every hop still captured.
+func (t *tracer) viewFor(hops []hop) graph.View {
+	if t.timed || t.hist == nil {
+		return t.view
+	}
+	ix := indexNodes(t.view, false)
+	last := int64(0)
+	for _, h := range hops {
+		if len(ix.byTID[h.Node]) == 0 && h.Node != "" {
+			last = -1
+		}
+	}
+	if last == 0 {
+		return t.view
+	}
+	for _, h := range hops {
+		if last <= 0 || h.flow.Last < last {
+			last = h.flow.Last
+		}
+	}
+	return t.hist.At(time.UnixMilli(last))
+}
+
+// fill sets a hop's node, names and counts, oriented as ref.
+func (t *tracer) fill(h *hop, ref *flow.Flow, ix *nodeIndex) {
+	f := h.flow
+	if ns := ix.byTID[f.NodeTID]; len(ns) > 0 {
+		h.node = ns[0]
+		h.Name = h.node.Metadata.String("Name")
+		h.Type = h.node.Metadata.String("Type")
+		h.Host = h.node.Host
+	}
+	if h.Name == "" {
+		h.Name = f.NodeTID
+	}
+	h.AB, h.BA = oriented(f, ref)
+	if f.ParentUUID != "" && t.flows != nil {
+		if outer := t.outer(f.ParentUUID); outer != nil {
+			tun := &TraceTunnel{UUID: outer.UUID, LayersPath: outer.LayersPath, L3TrackingID: outer.L3TrackingID}
+			if outer.Network != nil {
+				tun.A, tun.B, tun.ID = outer.Network.A, outer.Network.B, outer.Network.ID
+			}
+			if outer.Metric != nil {
+				tun.AB = Counts{outer.Metric.ABPackets, outer.Metric.ABBytes}
+				tun.BA = Counts{outer.Metric.BAPackets, outer.Metric.BABytes}
+			}
+			h.Tunnel = tun
+		}
+	}
+}
+
+func (t *tracer) outer(uuid string) *flow.Flow {
+	fs, err := t.flows.Flows(t.ctx, flowstore.Query{Filter: func(f *flow.Flow) bool { return f.UUID == uuid }, Limit: 1})
+	if err != nil || len(fs) == 0 {
+		return nil
+	}
+	return fs[0]
+}
+
+// oriented returns f's AB and BA counts with A being ref's A: a capture
+// whose first packet went the other way has its sides swapped.
+func oriented(f, ref *flow.Flow) (ab, ba Counts) {
+	if f.Metric == nil {
+		return
+	}
+	ab = Counts{f.Metric.ABPackets, f.Metric.ABBytes}
+	ba = Counts{f.Metric.BAPackets, f.Metric.BABytes}
+	if swapped(f, ref) {
+		ab, ba = ba, ab
+	}
+	return
+}
+
+func swapped(f, ref *flow.Flow) bool {
+	same := func(a, b *flow.FlowLayer) (bool, bool) {
+		if a == nil || b == nil || a.A == a.B {
+			return false, false
+		}
+		return a.A == b.B && a.B == b.A, true
+	}
+	if s, ok := same(f.Network, ref.Network); ok {
+		return s
+	}
+	if s, ok := same(f.Link, ref.Link); ok {
+		return s
+	}
+	return false
+}
+
+// order sorts hops along the topology from the trace's A to its B: by
+// their distance to the interface holding A's address minus their distance
+// to B's; hops the topology cannot place keep the order of their first
+// packet.
+func (p *paths) order(hops []hop, ref *flow.Flow) {
+	if ref.Network == nil || len(hops) < 2 {
+		return
+	}
+	endA, endB := addressOwner(p.view, ref.Network.A), addressOwner(p.view, ref.Network.B)
+	if endA == nil || endB == nil {
+		return
+	}
+	dA, dB := p.distances(endA.ID, true), p.distances(endB.ID, true)
+	if _, ok := dA[endB.ID]; !ok {
+		dA, dB = p.distances(endA.ID, false), p.distances(endB.ID, false)
+	}
+	key := make(map[string]int, len(hops))
+	for _, h := range hops {
+		if h.node == nil {
+			return
+		}
+		a, okA := dA[h.node.ID]
+		b, okB := dB[h.node.ID]
+		if !okA || !okB {
+			return
+		}
+		key[h.FlowUUID] = a - b
+	}
+	slices.SortStableFunc(hops, func(x, y hop) int { return cmp.Compare(key[x.FlowUUID], key[y.FlowUUID]) })
+}
+
+// addressOwner returns the interface whose IPV4 or IPV6 holds addr.
+func addressOwner(view graph.View, addr string) *graph.Node {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return nil
+	}
+	key := "IPV4"
+	if a.Is6() {
+		key = "IPV6"
+	}
+	ns := view.Nodes()
+	graph.SortNodes(ns)
+	for _, n := range ns {
+		v, ok := n.Metadata[key]
+		if !ok {
+			continue
+		}
+		for _, s := range stringList(v) {
+			if p, err := netip.ParsePrefix(s); err == nil && p.Addr() == a {
+				return n
+			}
+			if b, err := netip.ParseAddr(s); err == nil && b == a {
+				return n
+			}
+		}
+	}
+	return nil
+}
+
+func stringList(v any) []string {
+	switch t := v.(type) {
+	case string:
+		return []string{t}
+	case []string:
+		return t
+	case []any:
+		out := make([]string, 0, len(t))
+		for _, e := range t {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// paths walks a view for the trace: its edges both ways, plus the link
+// between each tunnel interface and the underlay interface that carries its
+// packets (VtepDevIndex), which the topology has no edge for.
+type paths struct {
+	view     graph.View
+	underlay map[graph.Identifier][]graph.Identifier
+}
+
+func newPaths(view graph.View) *paths {
+	p := &paths{view: view, underlay: map[graph.Identifier][]graph.Identifier{}}
+	for _, n := range view.Nodes() {
+		dev := number(n.Metadata["VtepDevIndex"])
+		if dev <= 0 {
+			continue
+		}
+		for _, e := range view.InEdges(n.ID) {
+			if e.Metadata.String("RelationType") != "ownership" {
+				continue
+			}
+			for _, sib := range view.OutEdges(e.Parent) {
+				if c := view.Node(sib.Child); c != nil && c.ID != n.ID && number(c.Metadata["IfIndex"]) == dev {
+					p.underlay[n.ID] = append(p.underlay[n.ID], c.ID)
+					p.underlay[c.ID] = append(p.underlay[c.ID], n.ID)
+				}
+			}
+		}
+	}
+	return p
+}
+
+// distances are the hop counts from id to every node it reaches; with
+// carrying, only over the edges packets can cross: not ownership (a host
+// owns its interfaces, packets do not go through it) nor mapping (from a
+// logical model, OVN's or Neutron's, to what implements it).
+func (p *paths) distances(id graph.Identifier, carrying bool) map[graph.Identifier]int {
+	view := p.view
+	d := map[graph.Identifier]int{id: 0}
+	frontier := []graph.Identifier{id}
+	for len(frontier) > 0 {
+		var next []graph.Identifier
+		for _, n := range frontier {
+			visit := func(m graph.Identifier) {
+				if _, ok := d[m]; !ok {
+					d[m] = d[n] + 1
+					next = append(next, m)
+				}
+			}
+			for _, e := range view.OutEdges(n) {
+				if !carrying || carries(e) {
+					visit(e.Child)
+				}
+			}
+			for _, e := range view.InEdges(n) {
+				if !carrying || carries(e) {
+					visit(e.Parent)
+				}
+			}
+			for _, m := range p.underlay[n] {
+				visit(m)
+			}
+		}
+		frontier = next
+	}
+	return d
+}
+
+func carries(e *graph.Edge) bool {
+	switch e.Metadata.String("RelationType") {
+	case "ownership", "mapping":
+		return false
+	}
+	return true
+}
+
+// via names the nodes on any shortest path between two hops, nearest to
+// from first: paths over the edges packets cross if there are some, else
+// over any edge.
+func (p *paths) via(from, to *graph.Node) []string {
+	out := []string{}
+	if from == nil || to == nil {
+		return out
+	}
+	dF, dT := p.distances(from.ID, true), p.distances(to.ID, true)
+	total, ok := dF[to.ID]
+	if !ok {
+		dF, dT = p.distances(from.ID, false), p.distances(to.ID, false)
+		if total, ok = dF[to.ID]; !ok {
+			return out
+		}
+	}
+	type step struct {
+		d    int
+		name string
+	}
+	var steps []step
+	for id, df := range dF {
+		if id == from.ID || id == to.ID {
+			continue
+		}
+		if dt, ok := dT[id]; ok && df+dt == total {
+			if n := p.view.Node(id); n != nil {
+				steps = append(steps, step{df, n.Metadata.String("Name")})
+			}
+		}
+	}
+	slices.SortFunc(steps, func(a, b step) int { return cmp.Or(cmp.Compare(a.d, b.d), strings.Compare(a.name, b.name)) })
+	for _, s := range steps {
+		out = append(out, s.name)
+	}
+	return out
+}
+
+// losses compares consecutive hops: AB packets seen at a hop and not at the
+// next, BA packets seen at a hop and not at the previous one. More packets
+// downstream than upstream means the counts were taken at different times
+// (an active flow): said in incomplete rather than reported as loss.
+func (p *paths) losses(hops []hop, incomplete []string) ([]TraceLoss, []string) {
+	out := []TraceLoss{}
+	for i := 0; i+1 < len(hops); i++ {
+		up, down := &hops[i], &hops[i+1]
+		check := func(dir string, from, to *hop, sent, got int64) {
+			switch {
+			case sent > got:
+				out = append(out, TraceLoss{From: from.Name, To: to.Name, FromHost: from.Host, ToHost: to.Host,
+					FromNode: from.Node, ToNode: to.Node, Direction: dir, Lost: sent - got, Of: sent, Via: p.via(from.node, to.node)})
+			case got > sent:
+				incomplete = append(incomplete, fmt.Sprintf("%s on %s counted %d %s packets more than %s on %s before it: counts taken at different times (flow still active?)",
+					to.Name, to.Host, got-sent, dir, from.Name, from.Host))
+			}
+		}
+		check("AB", up, down, up.AB.Packets, down.AB.Packets)
+		check("BA", down, up, down.BA.Packets, up.BA.Packets)
+	}
+	return out, incomplete
+}
+
+// captureGaps reads the hops' capture states: a sampling capture counts a
+// share of the packets, a dropping one misses some.
+func captureGaps(hops []hop) []string {
+	var out []string
+	for _, h := range hops {
+		if h.node == nil {
+			continue
+		}
+		caps, _ := h.node.Metadata["Captures"].([]any)
+		for _, c := range caps {
+			m, ok := c.(map[string]any)
+			if !ok {
+				continue
+			}
+			if id, _ := m["ID"].(string); h.flow.CaptureID != "" && id != h.flow.CaptureID {
+				continue
+			}
+			switch typ, _ := m["Type"].(string); typ {
+			case capture.TypeSFlow, capture.TypeOVSSFlow, capture.TypeNetFlow, capture.TypeOVSNetFlow:
+				out = append(out, fmt.Sprintf("the %s capture on %s of %s samples packets: its counts are not every packet", typ, h.Name, h.Host))
+			}
+			if d := number(m["PacketsDropped"]) + number(m["PacketsIfDropped"]); d > 0 {
+				out = append(out, fmt.Sprintf("the capture on %s of %s dropped %d packets", h.Name, h.Host, d))
+			}
+		}
+	}
+	return out
+}
+
+func number(v any) int64 {
+	switch n := v.(type) {
+	case int64:
+		return n
+	case int:
+		return int64(n)
+	case float64:
+		return int64(n)
+	case json.Number:
+		i, _ := n.Int64()
+		return i
+	}
+	return 0
+}
+
+// window is the time the group's flows were seen in.
+func window(group []*flow.Flow) (time.Time, time.Time) {
+	from, to := group[0].Start, group[0].Last
+	for _, f := range group[1:] {
+		from, to = min(from, f.Start), max(to, f.Last)
+	}
+	return time.UnixMilli(from), time.UnixMilli(to)
+}
