@@ -103,7 +103,7 @@ func Start(ctx context.Context, spec Spec, target Target, table *flow.Table) (*C
 	case TypeEBPF:
 		var col *ebpf.Collector
 		if col, err = ebpf.Open(target.NsPath, target.IfName, c.log); err == nil {
-			c.src = &ebpfSource{col: col, table: table}
+			c.src = &ebpfSource{col: col, table: table, log: c.log}
 		}
 	case TypePcapSocket:
 		var ps *pcapSocket
@@ -242,6 +242,7 @@ const ebpfPoll = flow.DefaultTick
 type ebpfSource struct {
 	col   *ebpf.Collector
 	table *flow.Table
+	log   *slog.Logger
 }
 
 func (s *ebpfSource) run(ctx context.Context, _ func([]byte, gopacket.CaptureInfo, layers.LinkType)) error {
@@ -255,8 +256,10 @@ func (s *ebpfSource) run(ctx context.Context, _ func([]byte, gopacket.CaptureInf
 			_, err := s.col.Poll(feed)
 			return err
 		case <-tk.C:
+			// A failed read (an iteration the LRU's evictions aborted) is
+			// made up for by the next one: the kernel's counts are totals.
 			if _, err := s.col.Poll(feed); err != nil {
-				return err
+				s.log.Warn("reading the ebpf flow map", "err", err)
 			}
 		}
 	}
