@@ -18,7 +18,7 @@ func (g *Graph) Neighbors(from []*Node, out, in bool, edgeOK func(*Edge) bool, w
 	defer g.mu.RUnlock()
 	// The positions in nodeAdj are valid once the order is.
 	sorted, _, cols := g.nodes.orderedColumns(where.Columns)
-	var sel ordinals
+	sel := newOrdinals(len(sorted), len(from))
 	follow := func(l []adjEdge) {
 		for _, x := range l {
 			if edgeOK == nil || edgeOK(x.e) {
@@ -39,10 +39,10 @@ func (g *Graph) Neighbors(from []*Node, out, in bool, edgeOK func(*Edge) bool, w
 		}
 	}
 	if where.empty() {
-		return pick(&sel, sorted, nil)
+		return pick(sel, sorted, nil)
 	}
 	var res []*Node
-	sel.each(len(sorted), func(i int) {
+	sel.each(func(i int) {
 		if n := sorted[i]; where.match(cols, i, n) {
 			res = append(res, n)
 		}
@@ -140,7 +140,7 @@ func (g *Graph) IncidentEdges(from []*Node, out, in bool, edgeOK func(*Edge) boo
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	sorted, pos := g.edges.ordered()
-	var sel ordinals
+	sel := newOrdinals(len(sorted), len(from))
 	follow := func(l []adjEdge) {
 		for _, x := range l {
 			if i, ok := pos[x.e.ID]; ok {
@@ -160,14 +160,14 @@ func (g *Graph) IncidentEdges(from []*Node, out, in bool, edgeOK func(*Edge) boo
 			follow(a.in)
 		}
 	}
-	return pick(&sel, sorted, edgeOK)
+	return pick(sel, sorted, edgeOK)
 }
 
 // pick returns the elements of sorted at the selected positions, in order,
 // that ok (nil: all) accepts; nil when none.
 func pick[T any](sel *ordinals, sorted []T, ok func(T) bool) []T {
 	var out []T
-	sel.each(len(sorted), func(i int) {
+	sel.each(func(i int) {
 		if el := sorted[i]; ok == nil || ok(el) {
 			out = append(out, el)
 		}
@@ -175,19 +175,47 @@ func pick[T any](sel *ordinals, sorted []T, ok func(T) bool) []T {
 	return out
 }
 
-// ordinals collects positions in a creation order and gives them back
-// ascending and each once: a few are sorted, many (a walk over much of the
-// graph) are marked in a bitmap of the whole order, which reads them back
-// in order without sorting.
-type ordinals struct{ list []int32 }
+// ordinals collects positions in a creation order of n elements and gives
+// them back ascending and each once. A few are listed, then sorted; many (a
+// walk from much of the graph) are marked in a bitmap of the whole order,
+// which gives them back in order without sorting.
+type ordinals struct {
+	n     int
+	list  []int32
+	words []uint64 // the bitmap, when used
+}
 
-func (o *ordinals) add(i int) { o.list = append(o.list, int32(i)) }
+// newOrdinals expects the positions reached from about from elements.
+func newOrdinals(n, from int) *ordinals {
+	o := &ordinals{n: n}
+	// Sorting k positions costs about k·log k steps, the bitmap n/64
+	// words: below n/1024 positions, sorting is cheaper. A walk reaches
+	// at least one position per starting element, most often more.
+	if from >= n/1024 {
+		o.words = make([]uint64, (n+63)/64)
+	}
+	return o
+}
 
-// each calls f for every distinct position, ascending; n bounds them.
-func (o *ordinals) each(n int, f func(i int)) {
-	// Sorting k positions costs about k·log k steps, the bitmap n/64 words:
-	// below n/1024 positions, sorting is cheaper.
-	if len(o.list) < n/1024 {
+func (o *ordinals) add(i int) {
+	if o.words != nil {
+		o.words[i>>6] |= 1 << (i & 63)
+		return
+	}
+	o.list = append(o.list, int32(i))
+	if len(o.list) >= o.n/1024 {
+		// More than expected: the bitmap is cheaper now.
+		o.words = make([]uint64, (o.n+63)/64)
+		for _, j := range o.list {
+			o.words[j>>6] |= 1 << (j & 63)
+		}
+		o.list = nil
+	}
+}
+
+// each calls f for every distinct position, ascending.
+func (o *ordinals) each(f func(i int)) {
+	if o.words == nil {
 		slices.Sort(o.list)
 		for j, i := range o.list {
 			if j == 0 || i != o.list[j-1] {
@@ -196,11 +224,7 @@ func (o *ordinals) each(n int, f func(i int)) {
 		}
 		return
 	}
-	words := make([]uint64, (n+63)/64)
-	for _, i := range o.list {
-		words[i>>6] |= 1 << (i & 63)
-	}
-	for w, word := range words {
+	for w, word := range o.words {
 		for word != 0 {
 			f(w<<6 | bits.TrailingZeros64(word))
 			word &= word - 1

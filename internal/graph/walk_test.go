@@ -75,8 +75,8 @@ func TestNeighborsEqualsEdgeLists(t *testing.T) {
 		edgeOK  func(*Edge) bool
 		nodeOK  func(*Node) bool
 	}{
-		{"few out", all[:2], true, false, nil, nil},
-		{"few in", all[10:12], false, true, nil, nil},
+		{"one out", all[:1], true, false, nil, nil},
+		{"one in", all[10:11], false, true, nil, nil},
 		{"few both filtered", all[20:23], true, true, edgeOK, nodeOK},
 		{"many out", all, true, false, nil, nil},
 		{"many both", all[:1500], true, true, nil, nil},
@@ -184,5 +184,34 @@ func TestNodesWhereEqualsMaps(t *testing.T) {
 	got = g.NodesWhere(Where{Columns: []ColumnTest{{Key: "MTU", Match: func(v any, present bool) bool { return v == int64(9000) }}}})
 	if got[len(got)-1].ID != "late" {
 		t.Errorf("added node not last: %v", got[len(got)-1].ID)
+	}
+}
+
+// TestOrdinals: listed, switched to the bitmap on the way, or bitmap from
+// the start, positions come back ascending and each once.
+func TestOrdinals(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		n, from int
+		adds    []int
+	}{
+		{"listed", 10000, 1, []int{42, 7, 42, 9999, 0}},
+		{"switched", 4096, 1, []int{4000, 3, 3, 17, 2048, 1}},
+		{"bitmap", 5000, 100, []int{64, 63, 65, 4999, 0, 64}},
+		{"small graph", 10, 0, []int{9, 1, 1}},
+		{"none", 10000, 1, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := newOrdinals(tc.n, tc.from)
+			for _, i := range tc.adds {
+				o.add(i)
+			}
+			var got []int
+			o.each(func(i int) { got = append(got, i) })
+			want := slices.Compact(slices.Sorted(slices.Values(tc.adds)))
+			if !slices.Equal(got, want) {
+				t.Errorf("got %v, want %v", got, want)
+			}
+		})
 	}
 }

@@ -78,25 +78,64 @@ func Absent() *P { return newP("ABSENT", "ABSENT()", true, func(any) bool { retu
 // Eq matches values equal to want (numbers compare across int and float).
 func Eq(want any) *P {
 	want = num.Canon(want)
-	return withArgs(newP("EQ", render(want), false, func(v any) bool { return Equal(v, want) }), want)
+	return withArgs(newP("EQ", render(want), false, equalTo(want)), want)
+}
+
+// equalTo is Equal(v, want) with the common case first: a value of want's
+// own canonical type (int64, string) is compared as it is, without the
+// conversions and type switches of Equal, which scans pay for every node.
+func equalTo(want any) func(v any) bool {
+	switch w := want.(type) {
+	case int64:
+		return func(v any) bool {
+			if x, ok := v.(int64); ok {
+				return x == w
+			}
+			return Equal(v, want)
+		}
+	case string:
+		return func(v any) bool {
+			if x, ok := v.(string); ok {
+				return x == w
+			}
+			return Equal(v, want)
+		}
+	}
+	return func(v any) bool { return Equal(v, want) }
+}
+
+// compareTo is Compare(v, want), with int64 against int64 first.
+func compareTo(want any) func(v any) (int, bool) {
+	if w, ok := want.(int64); ok {
+		return func(v any) (int, bool) {
+			if x, ok := v.(int64); ok {
+				return cmpOrdered(x, w), true
+			}
+			return Compare(v, want)
+		}
+	}
+	return func(v any) (int, bool) { return Compare(v, want) }
 }
 
 // NE matches present values different from want.
 func NE(want any) *P {
 	want = num.Canon(want)
-	return withArgs(newP("NE", "NE("+render(want)+")", false, func(v any) bool { return !Equal(v, want) }), want)
+	eq := equalTo(want)
+	return withArgs(newP("NE", "NE("+render(want)+")", false, func(v any) bool { return !eq(v) }), want)
 }
 
 // NEE matches values different from want, and absent keys.
 func NEE(want any) *P {
 	want = num.Canon(want)
-	return newP("NEE", "NEE("+render(want)+")", true, func(v any) bool { return !Equal(v, want) })
+	eq := equalTo(want)
+	return newP("NEE", "NEE("+render(want)+")", true, func(v any) bool { return !eq(v) })
 }
 
 func ordered(name string, want any, ok func(c int) bool) *P {
 	want = num.Canon(want)
+	compare := compareTo(want)
 	return withArgs(newP(name, name+"("+render(want)+")", false, func(v any) bool {
-		c, comparable := Compare(v, want)
+		c, comparable := compare(v)
 		return comparable && ok(c)
 	}), want)
 }

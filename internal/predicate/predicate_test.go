@@ -152,3 +152,45 @@ func TestAddrTestEqualsMatch(t *testing.T) {
 		}
 	}
 }
+
+// TestFastPathsEqualSlowPaths: EQ, NE, NEE and the orderings with their
+// fast paths (int64 and string compared as they are) answer what Equal and
+// Compare answer.
+func TestFastPathsEqualSlowPaths(t *testing.T) {
+	values := []any{
+		int64(1500), int64(1450), int64(-1), int64(math.MaxInt64), int64(math.MinInt64),
+		1500.0, 1500.5, 1449.9, math.NaN(), math.Inf(1), 0x1p63, float32(1500),
+		1500, int32(1450), uint64(math.MaxUint64), uint8(7),
+		"1500", "eth0", "", true, false, nil,
+		[]any{}, []any{int64(1), "eth0"}, []any{1500.0}, map[string]any{"a": int64(1500)},
+	}
+	wants := []any{int64(1500), 1500.0, 1500.5, "eth0", "", int64(math.MaxInt64), true, nil, 1500, uint64(math.MaxUint64)}
+	type slow func(v, want any) bool
+	for _, w := range wants {
+		for _, tc := range []struct {
+			p    *P
+			slow slow
+		}{
+			{Eq(w), func(v, want any) bool { return Equal(v, want) }},
+			{NE(w), func(v, want any) bool { return !Equal(v, want) }},
+			{NEE(w), func(v, want any) bool { return !Equal(v, want) }},
+			{LT(w), func(v, want any) bool { c, ok := Compare(v, want); return ok && c < 0 }},
+			{LTE(w), func(v, want any) bool { c, ok := Compare(v, want); return ok && c <= 0 }},
+			{GT(w), func(v, want any) bool { c, ok := Compare(v, want); return ok && c > 0 }},
+			{GTE(w), func(v, want any) bool { c, ok := Compare(v, want); return ok && c >= 0 }},
+		} {
+			for _, v := range values {
+				want := tc.slow(v, w)
+				if l, ok := v.([]any); ok {
+					want = false
+					for _, e := range l {
+						want = want || tc.slow(e, w)
+					}
+				}
+				if got := tc.p.MatchValue(v); got != want {
+					t.Errorf("%s on %#v: %v, the slow path says %v", tc.p, v, got, want)
+				}
+			}
+		}
+	}
+}

@@ -92,6 +92,13 @@
 //
 // V().Has(...) is one index lookup when the filter has a Type or Name
 // equality: consecutive Has() steps are merged into V() at compile time.
+// Has() steps right after Out()/In()/Both() merge into them the same way.
+// On the live graph (*graph.Graph), V() scans and the walks run in the
+// graph under one read lock: conditions on top-level keys read its dense
+// metadata columns (IPV4RANGE the addresses it keeps parsed), Out/In/Both
+// and OutE/InE/BothE read its adjacency in place and order their result by
+// creation position (no per-node allocation). Other views (history,
+// SubGraph()) take the per-node path; both give the same answers.
 //
 // # Time
 //
