@@ -186,6 +186,8 @@ func (c *Collector) Poll(feed func(flow.Record)) (int, error) {
 		k      flowKey
 		perCPU []flowValue
 		recs   []flow.Record
+		fed    []flowKey // with their values in next: prev once all is read
+		next   []flowValue
 		stale  []flowKey
 		seen   = make(map[flowKey]struct{}, len(c.prev))
 	)
@@ -203,14 +205,18 @@ func (c *Collector) Poll(feed func(flow.Record)) (int, error) {
 				start = max(start, p.LastNs)
 			}
 			recs = append(recs, record(&k, v.Packets-p.Packets, v.Bytes-p.Bytes, v.TCPFlags, int64(start)+off, int64(v.LastNs)+off))
-			c.prev[k] = v
+			fed, next = append(fed, k), append(next, v)
 		}
 		if int64(nowMono)-int64(v.LastNs) > int64(IdleDelete) {
 			stale = append(stale, k)
 		}
 	}
 	if err := it.Err(); err != nil {
+		// Nothing fed: the next poll's differences include these.
 		return 0, fmt.Errorf("reading the ebpf flow map: %w", err)
+	}
+	for i, fk := range fed {
+		c.prev[fk] = next[i]
 	}
 	for pk := range c.prev {
 		if _, ok := seen[pk]; !ok {

@@ -8,11 +8,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+
+	"github.com/skydive-ng/skydive/internal/flow"
 )
 
 // netns makes a namespace of its own for a test (its lo is up).
@@ -70,5 +73,52 @@ func TestEBPFOpenClose(t *testing.T) {
 	}
 	if _, err := c.Poll(nil); err == nil {
 		t.Fatal("Poll after Close")
+	}
+}
+
+// Each poll feeds what the kernel counted since the previous one.
+func TestEBPFPollDeltas(t *testing.T) {
+	if _, err := exec.LookPath("ping"); err != nil {
+		t.Skip("ping not installed")
+	}
+	ns := netns(t)
+	c, err := Open(ns, "lo", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ping := func(n int) {
+		t.Helper()
+		// On lo each packet leaves (egress) and comes back (ingress).
+		name := strings.TrimPrefix(ns, "/var/run/netns/")
+		if out, err := exec.Command("ip", "netns", "exec", name, "ping", "-c", strconv.Itoa(n), "-i", "0.2", "127.0.0.1").CombinedOutput(); err != nil {
+			t.Fatalf("ping: %v %s", err, out)
+		}
+	}
+	poll := func() (packets uint64, recs int) {
+		t.Helper()
+		n, err := c.Poll(func(r flow.Record) {
+			if r.Proto == flow.ProtoNumICMP {
+				packets += r.Packets
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return packets, n
+	}
+	ping(2)
+	if p, _ := poll(); p != 2*2*2 {
+		t.Fatalf("first poll: %d ICMP packets, want 8 (2 requests and 2 replies, out and in)", p)
+	}
+	if p, n := poll(); p != 0 || n != 0 {
+		t.Fatalf("second poll without traffic: %d packets in %d records", p, n)
+	}
+	ping(1)
+	if p, _ := poll(); p != 4 {
+		t.Fatalf("third poll: %d ICMP packets, want 4", p)
+	}
+	if packets, skipped, failed, err := c.Stats(); err != nil || packets < 12 || failed != 0 {
+		t.Fatalf("Stats() = %d %d %d %v", packets, skipped, failed, err)
 	}
 }
