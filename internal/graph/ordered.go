@@ -17,7 +17,12 @@ type orderedSet[T any] struct {
 	mu     sync.Mutex // guards the cache below; readers share the graph's read lock
 	sorted []T
 	pos    map[Identifier]int
-	dirty  bool
+	// needSort: the order must be computed again (an element created
+	// before the last, a creation time changed). Otherwise sorted, pos and
+	// the columns are valid but for holes: the positions of the elements
+	// removed since, which the next read closes up without sorting.
+	needSort bool
+	holes    []int
 
 	// Columns: for keys that queries scan, the value of each element in
 	// creation order, kept in step with updates so that a scan reads one
@@ -57,7 +62,7 @@ func (s *orderedSet[T]) valueOf(k colKey, c *column[T], el T) any {
 }
 
 func newOrderedSet[T any](key func(T) (Time, Identifier)) *orderedSet[T] {
-	return &orderedSet[T]{key: key, m: map[Identifier]T{}, dirty: true}
+	return &orderedSet[T]{key: key, m: map[Identifier]T{}, needSort: true}
 }
 
 // The writers below run under the graph's write lock.
@@ -66,8 +71,8 @@ func (s *orderedSet[T]) add(id Identifier, el T) {
 	s.m[id] = el
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.dirty || !s.lastBeforeLocked(el) {
-		s.dirty = true
+	if s.needSort || !s.lastBeforeLocked(el) {
+		s.needSort = true
 		return
 	}
 	// Elements mostly arrive in creation order: append them rather than
@@ -83,7 +88,7 @@ func (s *orderedSet[T]) add(id Identifier, el T) {
 }
 
 // lastBeforeLocked reports whether el sorts after every element of the
-// (clean) order.
+// order (a removed last one included, which is as good a bound).
 func (s *orderedSet[T]) lastBeforeLocked(el T) bool {
 	if len(s.sorted) == 0 {
 		return true
@@ -98,8 +103,8 @@ func (s *orderedSet[T]) update(id Identifier, el T, moved bool) {
 	s.m[id] = el
 	s.mu.Lock()
 	if moved {
-		s.dirty = true
-	} else if !s.dirty {
+		s.needSort = true
+	} else if !s.needSort {
 		i := s.pos[id]
 		s.sorted[i] = el
 		for k, c := range s.cols {
@@ -112,8 +117,16 @@ func (s *orderedSet[T]) update(id Identifier, el T, moved bool) {
 func (s *orderedSet[T]) remove(id Identifier) {
 	delete(s.m, id)
 	s.mu.Lock()
-	s.dirty = true
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	if s.needSort {
+		return
+	}
+	// Sorting half a million elements again after each removal took
+	// seconds: the hole is closed up at the next read instead.
+	if i, ok := s.pos[id]; ok {
+		s.holes = append(s.holes, i)
+		delete(s.pos, id)
+	}
 }
 
 // list returns the elements in creation order (a copy).
@@ -176,7 +189,10 @@ func (s *orderedSet[T]) ordered() ([]T, map[Identifier]int) {
 }
 
 func (s *orderedSet[T]) refreshLocked() {
-	if s.dirty {
+	if !s.needSort && len(s.holes) > 0 {
+		s.closeHolesLocked()
+	}
+	if s.needSort {
 		s.sorted = s.sorted[:0]
 		for _, el := range s.m {
 			s.sorted = append(s.sorted, el)
@@ -214,8 +230,42 @@ func (s *orderedSet[T]) refreshLocked() {
 				c.vals[i] = s.valueOf(k, c, el)
 			}
 		}
-		s.dirty = false
+		s.needSort, s.holes = false, s.holes[:0]
 	}
+}
+
+// closeHolesLocked moves the elements after the first hole (and their
+// column entries) down over the holes, keeping their order: no sort, and
+// only the elements after the first hole get new positions.
+func (s *orderedSet[T]) closeHolesLocked() {
+	slices.Sort(s.holes)
+	h, w := 0, s.holes[0]
+	for r := s.holes[0]; r < len(s.sorted); r++ {
+		if h < len(s.holes) && s.holes[h] == r {
+			for h < len(s.holes) && s.holes[h] == r {
+				h++
+			}
+			continue
+		}
+		el := s.sorted[r]
+		s.sorted[w] = el
+		for _, c := range s.cols {
+			c.vals[w] = c.vals[r]
+		}
+		_, id := s.key(el)
+		s.pos[id] = w
+		if s.placed != nil {
+			s.placed(el, w)
+		}
+		w++
+	}
+	clear(s.sorted[w:])
+	s.sorted = s.sorted[:w]
+	for _, c := range s.cols {
+		clear(c.vals[w:])
+		c.vals = c.vals[:w]
+	}
+	s.holes = s.holes[:0]
 }
 
 func nodeKey(n *Node) (Time, Identifier) { return n.CreatedAt, n.ID }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -213,5 +214,70 @@ func TestOrdinals(t *testing.T) {
 				t.Errorf("got %v, want %v", got, want)
 			}
 		})
+	}
+}
+
+// TestOrderFollowsChanges interleaves additions (in and out of creation
+// order), updates, removals and re-additions of the same IDs with reads:
+// the order, the columns and the positions the walks use must always be
+// those of the current nodes.
+func TestOrderFollowsChanges(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(3, 4))
+	g := New(WithClock(clock()))
+	id := func(i int) Identifier { return Identifier(fmt.Sprintf("n%02d", i)) }
+	isTen := func(v any, present bool) bool { return present && v == int64(10) }
+	for step := 0; step < 3000; step++ {
+		i := rnd.IntN(60)
+		switch op := rnd.IntN(10); {
+		case op < 4:
+			n := &Node{Element: Element{ID: id(i), Metadata: Metadata{"V": int64(rnd.IntN(20))}}}
+			if rnd.IntN(5) == 0 {
+				n.CreatedAt = Time(rnd.IntN(5000)) + 1
+			}
+			if g.AddNode(n) == nil && i > 0 && g.Node(id(i-1)) != nil {
+				must(t, g.AddEdge(&Edge{Element: Element{ID: Identifier(fmt.Sprintf("e%d", step))}, Parent: id(i - 1), Child: id(i)}))
+			}
+		case op < 7:
+			_ = g.UpdateNodeMetadata(id(i), func(m Metadata) bool { m["V"] = int64(rnd.IntN(20)); return true })
+		default:
+			_ = g.DeleteNode(id(i))
+		}
+		if rnd.IntN(4) != 0 {
+			continue // several changes between reads
+		}
+		all := g.Nodes()
+		if !slices.IsSortedFunc(all, func(a, b *Node) int {
+			if a.CreatedAt != b.CreatedAt {
+				return int(a.CreatedAt - b.CreatedAt)
+			}
+			return strings.Compare(string(a.ID), string(b.ID))
+		}) {
+			t.Fatalf("step %d: nodes out of order", step)
+		}
+		n, _ := g.Len()
+		if len(all) != n {
+			t.Fatalf("step %d: %d nodes listed, %d stored", step, len(all), n)
+		}
+		var want []*Node
+		for _, n := range all {
+			if g.Node(n.ID) != n {
+				t.Fatalf("step %d: %s listed in a former revision", step, n.ID)
+			}
+			if v, ok := n.Metadata["V"]; isTen(v, ok) {
+				want = append(want, n)
+			}
+		}
+		if got := g.NodesWhere(Where{Columns: []ColumnTest{{Key: "V", Match: isTen}}}); !slices.Equal(got, want) {
+			t.Fatalf("step %d: column scan %d nodes, want %d", step, len(got), len(want))
+		}
+		var wantOut []*Node
+		for _, e := range g.Edges() {
+			wantOut = append(wantOut, g.Node(e.Child))
+		}
+		SortNodes(wantOut)
+		wantOut = slices.Compact(wantOut)
+		if got := g.Neighbors(all, true, false, nil, Where{}); !slices.Equal(got, wantOut) {
+			t.Fatalf("step %d: Out() %d nodes, want %d", step, len(got), len(wantOut))
+		}
 	}
 }
