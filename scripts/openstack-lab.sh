@@ -288,7 +288,9 @@ analyzer:
 logging:
   level: info
 X
-	in_ns "${NS[controller]}" setsid "$SKYDIVE_BIN" analyzer -c "$d/skydive.yml" >"$d/analyzer.log" 2>&1 </dev/null &
+	# Not through in_ns: a function in the background is a subshell, and
+	# $! would be its pid, not the analyzer's (kill -9 must reach it).
+	ip netns exec "${NS[controller]}" setsid "$SKYDIVE_BIN" analyzer -c "$d/skydive.yml" >"$d/analyzer.log" 2>&1 </dev/null &
 	echo $! >"$d/pid"
 	wait_for 30 "analyzer" in_ns "${NS[controller]}" curl -sf "http://$CTL_IP:8082/api"
 	for n in "${NODES[@]}"; do
@@ -316,14 +318,14 @@ ovs:
 logging:
   level: info
 X
-		in_ns "${NS[$n]}" setsid "$SKYDIVE_BIN" agent -c "$LAB_DIR/$n/skydive.yml" >"$LAB_DIR/$n/agent.log" 2>&1 </dev/null &
+		ip netns exec "${NS[$n]}" setsid "$SKYDIVE_BIN" agent -c "$LAB_DIR/$n/skydive.yml" >"$LAB_DIR/$n/agent.log" 2>&1 </dev/null &
 		echo $! >"$LAB_DIR/$n/agent.pid"
 	done
 	# The management switch announces itself on its ports, as a top-of-rack
 	# switch does; the agents' lldp probes show it.
 	mkdir -p "$LAB_DIR/lldpd"
 	chmod 755 "$LAB_DIR" "$LAB_DIR/lldpd" # lldpd drops its privileges
-	in_ns "$P-mgmt" setsid lldpd -d -u "$LAB_DIR/lldpd/lldpd.sock" -I 'm-*' -S "lab top-of-rack switch" \
+	ip netns exec "$P-mgmt" setsid lldpd -d -u "$LAB_DIR/lldpd/lldpd.sock" -I 'm-*' -S "lab top-of-rack switch" \
 		>"$LAB_DIR/lldpd/lldpd.log" 2>&1 </dev/null &
 	echo $! >"$LAB_DIR/lldpd/pid"
 	wait_for 10 "lldpd" test -S "$LAB_DIR/lldpd/lldpd.sock"

@@ -27,6 +27,7 @@ type lab struct {
 	c           *client.Client // through the lab's loopback forwarder
 	instances   map[string]instance
 	networks    map[string]string // name -> ID
+	vnis        map[string]string // name -> VXLAN id
 	start       time.Time
 }
 
@@ -50,7 +51,7 @@ func labUp(t *testing.T) *lab {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := &lab{dir: dir, prefix: uniq(), instances: map[string]instance{}, networks: map[string]string{}}
+	l := &lab{dir: dir, prefix: uniq(), instances: map[string]instance{}, networks: map[string]string{}, vnis: map[string]string{}}
 	port := freePort(t)
 	env := append(os.Environ(), "LAB_DIR="+dir, "LAB_PREFIX="+l.prefix, fmt.Sprintf("LAB_UI_PORT=%d", port), "SKYDIVE_BIN="+skydiveBin)
 	script := func(arg string) (string, error) {
@@ -89,8 +90,9 @@ func labUp(t *testing.T) *lab {
 		switch {
 		case w[0] == "instance" && len(w) == 11:
 			l.instances[w[1]] = instance{name: w[1], node: w[2], vmID: w[3], portID: w[4], mac: w[5], ip: w[6], netID: w[7], nodeNs: w[8], ns: w[9], tap: w[10]}
-		case w[0] == "network":
+		case w[0] == "network" && len(w) == 4:
 			l.networks[w[1]] = w[2]
+			l.vnis[w[1]] = w[3]
 		}
 	}
 	if len(l.instances) != 3 || len(l.networks) != 2 {
@@ -447,6 +449,12 @@ func TestOpenStackLab(t *testing.T) {
 	// probe declares as tor1) drops 30% of compute-1's VXLAN packets to
 	// compute-2; the trace names the place and the count nft gives.
 	t.Run("trace locates a loss on the underlay", func(t *testing.T) {
+		// Known neighbours: no ARP inside the tunnel for the rule to drop.
+		for _, p := range [][2]instance{{i1, i2}, {i2, i1}} {
+			if out, err := exec.Command("ip", "-n", p[0].ns, "neigh", "replace", p[1].ip, "lladdr", p[1].mac, "dev", "eth0", "nud", "permanent").CombinedOutput(); err != nil {
+				t.Fatalf("neigh: %v: %s", err, out)
+			}
+		}
 		l.traceCaptures(t, i1, i2)
 		rule := l.dropVXLAN(t, "c1", "c2")
 		const requests = 60
@@ -478,6 +486,53 @@ func TestOpenStackLab(t *testing.T) {
 		pingLossy(t, i1.ns, i2.ip, requests/2)
 		if tr := l.settledTrace(t, i1, i2, requests/2, 6); len(tr.Loss) != 0 {
 			t.Errorf("without the rule: losses %+v", tr.Loss)
+		}
+	})
+
+	// The guide's MTU check on the overlay: compute-1's underlay lowered to
+	// 1400 under a VXLAN that may not fragment (df set); the audit of the
+	// path from instance-1 to its tunnel names eth0 and 1350, and a ping
+	// with DF between the instances passes at 1350 bytes and not one more.
+	t.Run("MTU audit names the underlay that is too small", func(t *testing.T) {
+		vx := "vxlan-" + l.vnis["net1"]
+		ns := l.prefix + "-c1"
+		run := func(args ...string) {
+			t.Helper()
+			if out, err := exec.Command("ip", append([]string{"-n", ns}, args...)...).CombinedOutput(); err != nil {
+				t.Fatalf("ip %v: %v: %s", args, err, out)
+			}
+		}
+		run("link", "set", vx, "type", "vxlan", "df", "set")
+		run("link", "set", "eth0", "mtu", "1400")
+		t.Cleanup(func() {
+			_ = exec.Command("ip", "-n", ns, "link", "set", "eth0", "mtu", "1500").Run()
+			_ = exec.Command("ip", "-n", ns, "link", "set", vx, "type", "vxlan", "df", "unset").Run()
+		})
+		l.wantNames(t, 15*time.Second, "G.V().Has('Type', 'host', 'Name', 'compute-1').Out('Name', 'eth0', 'MTU', 1400).Values('Name')", "eth0")
+		q := fmt.Sprintf("G.V().Has('IPV4', IPV4RANGE('%s/32')).ShortestPathTo(Metadata('Type', 'vxlan', 'Name', '%s'), Metadata('RelationType', 'layer2')).MTUAudit()", i1.ip, vx)
+		var audits []mtuAudit
+		testutil.Eventually(t, 10*time.Second, "the audit", func() error {
+			raw, err := l.c.Query(context.Background(), q)
+			if err != nil {
+				return err
+			}
+			if err := json.Unmarshal(raw, &audits); err != nil {
+				return err
+			}
+			if len(audits) != 1 || audits[0].MaxPacket != 1350 || audits[0].Bottleneck != "eth0" || !strings.Contains(audits[0].Verdict, "1350") {
+				return fmt.Errorf("%s: %s", q, raw)
+			}
+			return nil
+		})
+		t.Logf("verdict: %s", audits[0].Verdict)
+		dfPing := func(size int) error {
+			return exec.Command("ip", "netns", "exec", i1.ns, "ping", "-M", "do", "-s", fmt.Sprint(size), "-c", "2", "-i", "0.2", "-W", "1", i2.ip).Run()
+		}
+		if err := dfPing(audits[0].MaxPacket - 28); err != nil {
+			t.Errorf("ping -M do -s %d: %v, want replies", audits[0].MaxPacket-28, err)
+		}
+		if err := dfPing(audits[0].MaxPacket - 27); err == nil {
+			t.Errorf("ping -M do -s %d passed: the audit's %d is not the largest", audits[0].MaxPacket-27, audits[0].MaxPacket)
 		}
 	})
 
@@ -700,7 +755,8 @@ func (l *lab) settledTrace(t *testing.T, a, b instance, requests int64, hops int
 			if len(tr.Hops) != hops || tr.Hops[0].AB.Packets != requests {
 				continue
 			}
-			if key := fmt.Sprint(tr.Hops); key != last {
+			b, _ := json.Marshal(tr.Hops)
+			if key := string(b); key != last {
 				last, since = key, time.Now()
 			}
 			found = tr

@@ -172,7 +172,9 @@ func (t *tracer) trace(group []*flow.Flow) Trace {
 		}
 	}
 	p := newPaths(view)
-	p.order(hops, ref)
+	if why := p.order(hops, ref); why != "" {
+		tr.Incomplete = append(tr.Incomplete, why)
+	}
 	for i := range hops {
 		tr.Hops = append(tr.Hops, hops[i].TraceHop)
 	}
@@ -324,33 +326,55 @@ func swapped(f, ref *flow.Flow) bool {
 
 // order sorts hops along the topology from the trace's A to its B: by
 // their distance to the interface holding A's address minus their distance
-// to B's; hops the topology cannot place keep the order of their first
-// packet.
-func (p *paths) order(hops []hop, ref *flow.Flow) {
-	if ref.Network == nil || len(hops) < 2 {
-		return
+// to B's; between hops at the same difference, nearest to A first on A's
+// half, nearest to B last on B's. When the topology cannot place them all,
+// the hops keep the order of their first packet and the reason is returned.
+func (p *paths) order(hops []hop, ref *flow.Flow) string {
+	if len(hops) < 2 {
+		return ""
+	}
+	const unplaced = "the topology does not place every hop on a path between the flow's ends (%s): hops are in the order of their first packet"
+	if ref.Network == nil {
+		return fmt.Sprintf(unplaced, "not an IP flow")
 	}
 	endA, endB := addressOwner(p.view, ref.Network.A), addressOwner(p.view, ref.Network.B)
 	if endA == nil || endB == nil {
-		return
+		return fmt.Sprintf(unplaced, "no interface holds "+ref.Network.A+" or "+ref.Network.B)
 	}
-	dA, dB := p.distances(endA.ID, true), p.distances(endB.ID, true)
-	if _, ok := dA[endB.ID]; !ok {
-		dA, dB = p.distances(endA.ID, false), p.distances(endB.ID, false)
-	}
-	key := make(map[string]int, len(hops))
-	for _, h := range hops {
-		if h.node == nil {
-			return
+	type place struct{ a, b int }
+	places := func(carrying bool) (map[string]place, string) {
+		dA, dB := p.distances(endA.ID, carrying), p.distances(endB.ID, carrying)
+		out := make(map[string]place, len(hops))
+		for _, h := range hops {
+			if h.node == nil {
+				return nil, h.Node + " is not in the topology"
+			}
+			a, okA := dA[h.node.ID]
+			b, okB := dB[h.node.ID]
+			if !okA || !okB {
+				return nil, h.Name + " on " + h.Host + " is on no path to both ends"
+			}
+			out[h.FlowUUID] = place{a, b}
 		}
-		a, okA := dA[h.node.ID]
-		b, okB := dB[h.node.ID]
-		if !okA || !okB {
-			return
-		}
-		key[h.FlowUUID] = a - b
+		return out, ""
 	}
-	slices.SortStableFunc(hops, func(x, y hop) int { return cmp.Compare(key[x.FlowUUID], key[y.FlowUUID]) })
+	at, why := places(true)
+	if at == nil {
+		if at, why = places(false); at == nil {
+			return fmt.Sprintf(unplaced, why)
+		}
+	}
+	slices.SortStableFunc(hops, func(x, y hop) int {
+		px, py := at[x.FlowUUID], at[y.FlowUUID]
+		if c := cmp.Compare(px.a-px.b, py.a-py.b); c != 0 {
+			return c
+		}
+		if px.a-px.b <= 0 {
+			return cmp.Compare(px.a, py.a)
+		}
+		return cmp.Compare(py.b, px.b)
+	})
+	return ""
 }
 
 // addressOwner returns the interface whose IPV4 or IPV6 holds addr.
