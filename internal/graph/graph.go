@@ -158,10 +158,13 @@ var _ View = (*Graph)(nil)
 
 // Graph is a concurrency-safe topology graph.
 type Graph struct {
-	mu        sync.RWMutex
-	nodes     *orderedSet[*Node]
-	edges     *orderedSet[*Edge]
-	adj       map[Identifier]*nodeAdj // node -> its edges
+	mu    sync.RWMutex
+	nodes *orderedSet[*Node]
+	edges *orderedSet[*Edge]
+	adj   map[Identifier]*nodeAdj // node -> its edges
+	// adjAt is adj by creation position, valid up to the number of nodes
+	// whenever the order is (see placed; beyond, stale entries).
+	adjAt     []*nodeAdj
 	byType    map[string]*orderedSet[*Node]
 	byName    map[string]*orderedSet[*Node]
 	listeners map[int]Listener
@@ -186,7 +189,14 @@ func New(opts ...Option) *Graph {
 		listeners: map[int]Listener{},
 		now:       Now,
 	}
-	g.nodes.placed = func(n *Node, i int) { g.adj[n.ID].ord = i }
+	g.nodes.placed = func(n *Node, i int) {
+		a := g.adj[n.ID]
+		a.ord = i
+		for len(g.adjAt) <= i {
+			g.adjAt = append(g.adjAt, nil)
+		}
+		g.adjAt[i] = a
+	}
 	for _, o := range opts {
 		o(g)
 	}

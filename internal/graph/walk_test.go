@@ -67,6 +67,13 @@ func TestNeighborsEqualsEdgeLists(t *testing.T) {
 		}
 	}
 	all, allEdges := g.Nodes(), g.Edges()
+	reversed := slices.Clone(all)
+	slices.Reverse(reversed)
+	// A former revision of a node still has its edges.
+	old := g.Node(all[100].ID)
+	must(t, g.UpdateNodeMetadata(old.ID, func(m Metadata) bool { m["New"] = true; return true }))
+	withStale := slices.Clone(all[:200])
+	withStale = slices.Insert(withStale, 50, all[50], old)
 	edgeOK := func(e *Edge) bool { return e.Metadata.String("RelationType") != "layer2" }
 	nodeOK := func(n *Node) bool { return n.Metadata.String("Type") != "netns" }
 	for _, tc := range []struct {
@@ -83,6 +90,8 @@ func TestNeighborsEqualsEdgeLists(t *testing.T) {
 		{"many both", all[:1500], true, true, nil, nil},
 		{"many in filtered", all, false, true, edgeOK, nodeOK},
 		{"none", nil, true, true, nil, nil},
+		{"many unsorted", reversed, true, false, nil, nil},
+		{"many, duplicates and a former revision", withStale, true, true, nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var wantN []*Node
