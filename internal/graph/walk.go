@@ -46,6 +46,53 @@ func (g *Graph) Neighbors(from []*Node, out, in bool, edgeOK func(*Edge) bool, w
 	return res
 }
 
+// Reach returns the nodes reached from from within depth steps (0: no
+// bound) along the edges edgeOK (nil: every edge) accepts, from parent to
+// child when out is set, child to parent when in is set: each once, in
+// creation order, the nodes of from excluded. As Neighbors, it reads the
+// adjacency in place, marking the nodes seen in a bitmap of positions.
+func (g *Graph) Reach(from []*Node, out, in bool, edgeOK func(*Edge) bool, depth int) []*Node {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	sorted, _ := g.nodes.ordered()
+	seen := make([]uint64, (len(sorted)+63)/64)
+	mark := func(i int) bool {
+		if seen[i>>6]&(1<<(i&63)) != 0 {
+			return false
+		}
+		seen[i>>6] |= 1 << (i & 63)
+		return true
+	}
+	var frontier, next []*nodeAdj
+	g.eachAdj(from, sorted, func(a *nodeAdj) {
+		if mark(a.ord) {
+			frontier = append(frontier, a)
+		}
+	})
+	reached := newOrdinals(len(sorted), len(from))
+	follow := func(l []adjEdge) {
+		for _, x := range l {
+			if (edgeOK == nil || edgeOK(x.e)) && mark(x.other.ord) {
+				reached.add(x.other.ord)
+				next = append(next, x.other)
+			}
+		}
+	}
+	for level := 0; len(frontier) > 0 && (depth == 0 || level < depth); level++ {
+		next = next[:0]
+		for _, a := range frontier {
+			if out {
+				follow(a.out)
+			}
+			if in {
+				follow(a.in)
+			}
+		}
+		frontier, next = next, frontier
+	}
+	return pick(reached, sorted, nil)
+}
+
 // eachAdj calls f with the adjacency of each node of from that the graph
 // holds; sorted is the nodes' creation order, valid (the read lock held).
 // Many nodes in that order, as steps give them, are found by one pass

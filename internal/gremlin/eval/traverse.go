@@ -94,6 +94,11 @@ func shortestPath(r *Run, src *graph.Node, dst, ef *Filter) ([]*graph.Node, erro
 	return nil, nil
 }
 
+// reachView is a graph that walks several levels in bulk (the live graph).
+type reachView interface {
+	Reach(from []*graph.Node, out, in bool, edgeOK func(*graph.Edge) bool, depth int) []*graph.Node
+}
+
 // compileWalk implements Descendants/Ascendants (default edge filter
 // RelationType=ownership, default depth 1) and Neighbors (any edge, default
 // depth 1): the input nodes and every node reached within depth (0:
@@ -117,6 +122,19 @@ func compileWalk(dir direction, ownership bool) compileFunc {
 			ef = &Filter{Conds: []Cond{{Key: graph.KeyRelationType, P: eqP("ownership"), Get: KeyGetter(graph.KeyRelationType)}}}
 		}
 		return func(r *Run, v Value) (Value, error) {
+			if w, ok := r.View.(reachView); ok {
+				seen := make(map[graph.Identifier]struct{}, len(v.(Nodes)))
+				var out Nodes
+				for _, n := range v.(Nodes) {
+					if _, ok := seen[n.ID]; !ok {
+						seen[n.ID] = struct{}{}
+						out = append(out, n)
+					}
+				}
+				out = append(out, w.Reach(v.(Nodes), dir&dirOut != 0, dir&dirIn != 0, edgeTest(ef), int(depth))...)
+				slices.SortFunc(out, compareNodes)
+				return out, nil
+			}
 			seen := map[graph.Identifier]struct{}{}
 			var out, frontier Nodes
 			for _, n := range v.(Nodes) {

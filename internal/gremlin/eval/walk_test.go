@@ -94,6 +94,12 @@ func TestLiveWalksEqualSnapshot(t *testing.T) {
 		"G.V().Has('IPV4', IPV4RANGE('10.1.0.0/16')).Count()",
 		"G.V().Has('IPV4', IPV4RANGE('10.1.0.0/16'), 'Type', 'veth', 'MTU', 1500)",
 		"G.V().Has('Metadata.MTU', 1500).Count()",
+		"G.V().Has('Type', 'host').Descendants()",
+		"G.V().Has('Name', 'h03').Descendants(0)",
+		"G.V().Has('Name', 'h04-if3').Ascendants()",
+		"G.V().Has('Name', 'h04-if3').Neighbors(2)",
+		"G.V().Has('Name', 'h09').Neighbors('RelationType', 'layer2', 0)",
+		"G.V().Has('Type', 'veth').Neighbors('RelationType', 'layer2', 3).Count()",
 	} {
 		t.Run(q, func(t *testing.T) {
 			cq, err := eval.Compile(q)
