@@ -94,6 +94,18 @@ func shortestPath(r *Run, src *graph.Node, dst, ef *Filter) ([]*graph.Node, erro
 	return nil, nil
 }
 
+// distinctIDs tells, without a set, that nodes in strictly increasing
+// (creation time, ID) order, as steps give them, have distinct IDs.
+func distinctIDs(nodes Nodes) bool {
+	for i := 1; i < len(nodes); i++ {
+		a, b := nodes[i-1], nodes[i]
+		if a.CreatedAt > b.CreatedAt || (a.CreatedAt == b.CreatedAt && a.ID >= b.ID) {
+			return false
+		}
+	}
+	return true
+}
+
 // reachView is a graph that walks several levels in bulk (the live graph).
 type reachView interface {
 	Reach(from []*graph.Node, out, in bool, edgeOK func(*graph.Edge) bool, depth int) []*graph.Node
@@ -123,15 +135,21 @@ func compileWalk(dir direction, ownership bool) compileFunc {
 		}
 		return func(r *Run, v Value) (Value, error) {
 			if w, ok := r.View.(reachView); ok {
-				seen := make(map[graph.Identifier]struct{}, len(v.(Nodes)))
-				var out Nodes
-				for _, n := range v.(Nodes) {
-					if _, ok := seen[n.ID]; !ok {
-						seen[n.ID] = struct{}{}
-						out = append(out, n)
+				in := v.(Nodes)
+				reached := w.Reach(in, dir&dirOut != 0, dir&dirIn != 0, edgeTest(ef), int(depth))
+				out := make(Nodes, 0, len(in)+len(reached))
+				if distinctIDs(in) {
+					out = append(out, in...)
+				} else {
+					seen := make(map[graph.Identifier]struct{}, len(in))
+					for _, n := range in {
+						if _, ok := seen[n.ID]; !ok {
+							seen[n.ID] = struct{}{}
+							out = append(out, n)
+						}
 					}
 				}
-				out = append(out, w.Reach(v.(Nodes), dir&dirOut != 0, dir&dirIn != 0, edgeTest(ef), int(depth))...)
+				out = append(out, reached...)
 				slices.SortFunc(out, compareNodes)
 				return out, nil
 			}
