@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -289,4 +290,42 @@ func TestOrderFollowsChanges(t *testing.T) {
 			t.Fatalf("step %d: Out() %d nodes, want %d", step, len(got), len(wantOut))
 		}
 	}
+}
+
+// TestWalksWhileWriting runs walks and scans while nodes come and go (for
+// the race detector: positions and columns are rebuilt by readers, under
+// the graph's read lock and the order's own mutex).
+func TestWalksWhileWriting(t *testing.T) {
+	g := walkGraph(t, 500, 1000)
+	done := make(chan struct{})
+	var readers sync.WaitGroup
+	for r := 0; r < 3; r++ {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			where := Where{Columns: []ColumnTest{{Key: "MTU", Match: func(v any, present bool) bool { return present }}}}
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				all := g.Nodes()
+				g.Neighbors(all, true, true, nil, where)
+				g.IncidentEdges(all[:len(all)/2], true, false, nil)
+				g.Reach(all[:3], true, true, nil, 0)
+				g.NodesWhere(where)
+			}
+		}()
+	}
+	for i := 0; i < 400; i++ {
+		id := Identifier(fmt.Sprintf("w%d", i))
+		must(t, g.AddNode(&Node{Element: Element{ID: id, Metadata: Metadata{"MTU": int64(i)}}}))
+		must(t, g.AddEdge(&Edge{Element: Element{ID: Identifier(fmt.Sprintf("we%d", i))}, Parent: "n000", Child: id}))
+		if i%3 == 0 {
+			must(t, g.DeleteNode(Identifier(fmt.Sprintf("w%d", i/2))))
+		}
+	}
+	close(done)
+	readers.Wait()
 }
