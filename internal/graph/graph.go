@@ -165,8 +165,8 @@ type Graph struct {
 	// adjAt is adj by creation position, valid up to the number of nodes
 	// whenever the order is (see placed; beyond, stale entries).
 	adjAt     []*nodeAdj
-	byType    map[string]*orderedSet[*Node]
-	byName    map[string]*orderedSet[*Node]
+	byType    map[string]*bucket
+	byName    map[string]*bucket
 	listeners map[int]Listener
 	nextL     int
 	now       func() Time
@@ -184,8 +184,8 @@ func New(opts ...Option) *Graph {
 		nodes:     newColumnSet(),
 		edges:     newOrderedSet(edgeKey),
 		adj:       map[Identifier]*nodeAdj{},
-		byType:    map[string]*orderedSet[*Node]{},
-		byName:    map[string]*orderedSet[*Node]{},
+		byType:    map[string]*bucket{},
+		byName:    map[string]*bucket{},
 		listeners: map[int]Listener{},
 		now:       Now,
 	}
@@ -246,22 +246,23 @@ func (g *Graph) emit(ev Event) {
 	}
 }
 
-func indexAdd(idx map[string]*orderedSet[*Node], key string, n *Node) {
+func indexAdd(idx map[string]*bucket, key string, n *Node) {
 	if key == "" {
 		return
 	}
-	s := idx[key]
-	if s == nil {
-		s = newOrderedSet(nodeKey)
-		idx[key] = s
+	b := idx[key]
+	if b == nil {
+		b = &bucket{}
+		idx[key] = b
 	}
-	s.add(n.ID, n)
+	b.add(n)
 }
 
-func indexDel(idx map[string]*orderedSet[*Node], key string, id Identifier) {
-	if s := idx[key]; s != nil {
-		s.remove(id)
-		if len(s.m) == 0 {
+// indexDel removes the node stored as old from the bucket of key.
+func indexDel(idx map[string]*bucket, key string, old *Node) {
+	if b := idx[key]; b != nil {
+		b.remove(old)
+		if len(b.nodes) == 0 {
 			delete(idx, key)
 		}
 	}
@@ -273,25 +274,25 @@ func (g *Graph) index(n *Node) {
 }
 
 func (g *Graph) unindex(n *Node) {
-	indexDel(g.byType, n.Metadata.String(KeyType), n.ID)
-	indexDel(g.byName, n.Metadata.String(KeyName), n.ID)
+	indexDel(g.byType, n.Metadata.String(KeyType), n)
+	indexDel(g.byName, n.Metadata.String(KeyName), n)
 }
 
 // replaceStored swaps the stored revision of a node, keeping the orders.
 func (g *Graph) replaceStored(old, n *Node) {
 	g.nodes.update(n.ID, n, old.CreatedAt != n.CreatedAt)
 	for _, ix := range []struct {
-		idx map[string]*orderedSet[*Node]
+		idx map[string]*bucket
 		key string
 	}{{g.byType, KeyType}, {g.byName, KeyName}} {
 		ok, nk := old.Metadata.String(ix.key), n.Metadata.String(ix.key)
 		if ok == nk {
-			if s := ix.idx[nk]; s != nil {
-				s.update(n.ID, n, old.CreatedAt != n.CreatedAt)
+			if b := ix.idx[nk]; b != nil {
+				b.replace(old, n)
 			}
 			continue
 		}
-		indexDel(ix.idx, ok, n.ID)
+		indexDel(ix.idx, ok, old)
 		indexAdd(ix.idx, nk, n)
 	}
 }
@@ -648,7 +649,7 @@ func SortEdges(es []*Edge) {
 // NodesByIndex returns the nodes whose indexed key (Type or Name) equals
 // value; ok is false when key is not indexed.
 func (g *Graph) NodesByIndex(key, value string) (nodes []*Node, ok bool) {
-	var idx map[string]*orderedSet[*Node]
+	var idx map[string]*bucket
 	switch key {
 	case KeyType:
 		idx = g.byType
@@ -659,8 +660,8 @@ func (g *Graph) NodesByIndex(key, value string) (nodes []*Node, ok bool) {
 	}
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	if s := idx[value]; s != nil {
-		return s.list(), true
+	if b := idx[value]; b != nil {
+		return slices.Clone(b.nodes), true
 	}
 	return nil, true
 }

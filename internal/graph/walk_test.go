@@ -240,15 +240,31 @@ func TestOrderFollowsChanges(t *testing.T) {
 		i := rnd.IntN(60)
 		switch op := rnd.IntN(10); {
 		case op < 4:
-			n := &Node{Element: Element{ID: id(i), Metadata: Metadata{"V": int64(rnd.IntN(20))}}}
+			n := &Node{Element: Element{ID: id(i), Metadata: Metadata{"V": int64(rnd.IntN(20)), "Type": fmt.Sprint("t", rnd.IntN(3))}}}
 			if rnd.IntN(5) == 0 {
 				n.CreatedAt = Time(rnd.IntN(5000)) + 1
 			}
 			if g.AddNode(n) == nil && i > 0 && g.Node(id(i-1)) != nil {
 				must(t, g.AddEdge(&Edge{Element: Element{ID: Identifier(fmt.Sprintf("e%d", step))}, Parent: id(i - 1), Child: id(i)}))
 			}
+		case op < 6:
+			_ = g.UpdateNodeMetadata(id(i), func(m Metadata) bool {
+				m["V"] = int64(rnd.IntN(20))
+				if rnd.IntN(3) == 0 {
+					m["Type"] = fmt.Sprint("t", rnd.IntN(3))
+				}
+				return true
+			})
 		case op < 7:
-			_ = g.UpdateNodeMetadata(id(i), func(m Metadata) bool { m["V"] = int64(rnd.IntN(20)); return true })
+			// A replication's revision, its creation time changed at times.
+			if n := g.Node(id(i)); n != nil {
+				c := n.Clone()
+				if rnd.IntN(2) == 0 {
+					c.CreatedAt = Time(rnd.IntN(5000)) + 1
+				}
+				c.Metadata["Type"] = fmt.Sprint("t", rnd.IntN(3))
+				must(t, g.ReplaceNode(c))
+			}
 		default:
 			_ = g.DeleteNode(id(i))
 		}
@@ -275,6 +291,17 @@ func TestOrderFollowsChanges(t *testing.T) {
 			}
 			if v, ok := n.Metadata["V"]; isTen(v, ok) {
 				want = append(want, n)
+			}
+		}
+		for _, typ := range []string{"t0", "t1", "t2"} {
+			var want []*Node
+			for _, n := range all {
+				if n.Metadata["Type"] == typ {
+					want = append(want, n)
+				}
+			}
+			if got, _ := g.NodesByIndex("Type", typ); !slices.Equal(got, want) {
+				t.Fatalf("step %d: index of %s: %d nodes, want %d", step, typ, len(got), len(want))
 			}
 		}
 		if got := g.NodesWhere(Where{Columns: []ColumnTest{{Key: "V", Match: isTen}}}); !slices.Equal(got, want) {
