@@ -321,14 +321,7 @@ type walkView interface {
 	NodesWhere(where graph.Where) []*graph.Node
 }
 
-// nodeTest returns f as a node predicate; nil when f accepts everything.
-func nodeTest(f *Filter) func(*graph.Node) bool {
-	if f.empty() {
-		return nil
-	}
-	return func(n *graph.Node) bool { return f.Element(&n.Element) }
-}
-
+// edgeTest returns f as an edge predicate; nil when f accepts everything.
 func edgeTest(f *Filter) func(*graph.Edge) bool {
 	if f.empty() {
 		return nil
