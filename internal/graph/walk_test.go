@@ -356,3 +356,32 @@ func TestWalksWhileWriting(t *testing.T) {
 	close(done)
 	readers.Wait()
 }
+
+// TestColumnsBeyondTheBound: once the graph keeps maxColumns columns, a
+// test on another key reads the nodes' maps, with the same answers.
+func TestColumnsBeyondTheBound(t *testing.T) {
+	g := walkGraph(t, 300, 600)
+	isSet := func(v any, present bool) bool { return present }
+	for i := 0; i < maxColumns; i++ {
+		g.NodesWhere(Where{Columns: []ColumnTest{{Key: fmt.Sprint("K", i), Match: isSet}}})
+	}
+	absent := func(v any, present bool) bool { return !present }
+	null := func(v any, present bool) bool { return present && v == nil }
+	for _, match := range []func(any, bool) bool{absent, null} {
+		var want []*Node
+		for _, n := range g.Nodes() {
+			if v, ok := n.Metadata["MTU"]; match(v, ok) {
+				want = append(want, n)
+			}
+		}
+		got := g.NodesWhere(Where{Columns: []ColumnTest{{Key: "MTU", Match: match}}})
+		if len(want) == 0 || !slices.Equal(got, want) {
+			t.Errorf("got %d nodes, want %d", len(got), len(want))
+		}
+		got = g.Neighbors(g.Nodes(), true, true, nil, Where{Columns: []ColumnTest{{Key: "MTU", Match: match}}})
+		wantN := g.Neighbors(g.Nodes(), true, true, nil, Where{Node: func(n *Node) bool { v, ok := n.Metadata["MTU"]; return match(v, ok) }})
+		if len(wantN) == 0 || !slices.Equal(got, wantN) {
+			t.Errorf("neighbours: %d nodes, want %d", len(got), len(wantN))
+		}
+	}
+}
