@@ -3,6 +3,7 @@ package graph
 import (
 	"cmp"
 	"slices"
+	"strconv"
 )
 
 // bucket is an index entry (a Type, a Name): its nodes in creation order,
@@ -46,4 +47,60 @@ func (b *bucket) replace(old, n *Node) {
 	}
 	b.remove(old)
 	b.add(n)
+}
+
+// maxSharedMetadata bounds the distinct metadata edges share.
+const maxSharedMetadata = 4096
+
+// shareEdgeMetadata returns the graph's copy of m when m is small and of
+// scalar values, as the metadata of most edges is ({"RelationType":
+// "ownership"}): stored elements are never changed (an update stores a
+// copy), so edges may share one map. At 800,000 edges, their maps took a
+// quarter of the graph's memory.
+func (g *Graph) shareEdgeMetadata(m Metadata) Metadata {
+	k := shareKey(m)
+	if k == "" {
+		return m
+	}
+	if s, ok := g.edgeMeta[k]; ok {
+		return s
+	}
+	if len(g.edgeMeta) < maxSharedMetadata {
+		g.edgeMeta[k] = m
+	}
+	return m
+}
+
+// shareKey names metadata of at most four scalar (string, bool, int64)
+// values unambiguously (lengths before texts); "" for other metadata.
+func shareKey(m Metadata) string {
+	if len(m) > 4 {
+		return ""
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b := make([]byte, 0, 64)
+	for _, k := range keys {
+		b = strconv.AppendInt(b, int64(len(k)), 10)
+		b = append(b, ':')
+		b = append(b, k...)
+		switch v := m[k].(type) {
+		case string:
+			b = append(b, 's')
+			b = strconv.AppendInt(b, int64(len(v)), 10)
+			b = append(b, ':')
+			b = append(b, v...)
+		case bool:
+			b = strconv.AppendBool(append(b, 'b'), v)
+		case int64:
+			b = strconv.AppendInt(append(b, 'i'), v, 10)
+			b = append(b, ';')
+		default:
+			return ""
+		}
+	}
+	return "m" + string(b)
 }

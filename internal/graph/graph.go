@@ -164,7 +164,10 @@ type Graph struct {
 	adj   map[Identifier]*nodeAdj // node -> its edges
 	// adjAt is adj by creation position, valid up to the number of nodes
 	// whenever the order is (see placed; beyond, stale entries).
-	adjAt     []*nodeAdj
+	adjAt []*nodeAdj
+	// edgeMeta holds the small metadata edges share (see
+	// shareEdgeMetadata).
+	edgeMeta  map[string]Metadata
 	byType    map[string]*bucket
 	byName    map[string]*bucket
 	listeners map[int]Listener
@@ -184,6 +187,7 @@ func New(opts ...Option) *Graph {
 		nodes:     newColumnSet(),
 		edges:     newOrderedSet(edgeKey),
 		adj:       map[Identifier]*nodeAdj{},
+		edgeMeta:  map[string]Metadata{},
 		byType:    map[string]*bucket{},
 		byName:    map[string]*bucket{},
 		listeners: map[int]Listener{},
@@ -443,6 +447,7 @@ func (g *Graph) addEdgeLocked(e *Edge) error {
 	}
 	e = e.Clone()
 	g.stamp(&e.Element)
+	e.Metadata = g.shareEdgeMetadata(e.Metadata)
 	g.edges.add(e.ID, e)
 	g.link(e)
 	g.emit(Event{Type: EdgeAdded, Edge: e})
@@ -524,6 +529,7 @@ func (g *Graph) ReplaceEdge(e *Edge) error {
 	}
 	e = e.Clone()
 	g.stamp(&e.Element)
+	e.Metadata = g.shareEdgeMetadata(e.Metadata)
 	g.edges.update(e.ID, e, old.CreatedAt != e.CreatedAt)
 	g.relink(e)
 	g.emit(Event{Type: EdgeUpdated, Edge: e, OldEdge: old})
@@ -546,6 +552,7 @@ func (g *Graph) UpdateEdgeMetadata(id Identifier, change func(Metadata) bool) er
 	if sameNormalized(old.Metadata, e.Metadata) {
 		return nil
 	}
+	e.Metadata = g.shareEdgeMetadata(e.Metadata)
 	e.Revision++
 	e.UpdatedAt = g.now()
 	g.edges.update(id, e, false)
