@@ -99,9 +99,9 @@ func issue14Queries(hosts int) []struct{ name, src, want string } {
 // BenchmarkIssue14Queries runs issue 14's queries as REST does (POST
 // /api/topology through httpapi.Server and the analyzer's topoquery runner
 // with the flow steps, answered in memory without a socket) and reports
-// ms/query. The 500,000-node graph takes about a gigabyte and a minute to
-// build: it runs only with SKYDIVE_BENCH_FULL=1 or BENCH=full (make bench
-// BENCH=full passes BENCH on to go test).
+// ms/query. The 500,000-node graph takes about 1.3 GB of heap and half a
+// minute to build: it runs only with SKYDIVE_BENCH_FULL=1 or BENCH=full
+// (make bench BENCH=full passes BENCH on to go test).
 func BenchmarkIssue14Queries(b *testing.B) {
 	sizes := []struct {
 		name  string
