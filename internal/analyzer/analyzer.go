@@ -24,6 +24,7 @@ import (
 	"github.com/skydive-ng/skydive/internal/gremlin/flowsteps"
 	historypkg "github.com/skydive-ng/skydive/internal/history"
 	"github.com/skydive-ng/skydive/internal/httpapi"
+	"github.com/skydive-ng/skydive/internal/latency"
 	"github.com/skydive-ng/skydive/internal/metrics"
 	"github.com/skydive-ng/skydive/internal/openapi"
 	"github.com/skydive-ng/skydive/internal/probe/fabric"
@@ -210,6 +211,7 @@ func Run(ctx context.Context, opts Options) error {
 	injectionHandlers(mux, api, inj)
 	workflowHandlers(mux, api, wf)
 	latencyHandlers(mux, g, store, liveFlows{main: store, imported: imported})
+	latencyProbeHandler(ctx, mux, &latency.Prober{Graph: g, Captures: capMgr, Injector: inj, Active: captureActive(g)})
 	runAlerts, err := alertHandlers(mux, api, cfg, cl, g, subscribers, log)
 	if err != nil {
 		return err

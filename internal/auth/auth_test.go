@@ -33,6 +33,7 @@ func TestAccess(t *testing.T) {
 		{"GET", "/ws/subscriber/flow/", "websocket", "/ws/subscriber/flow"},
 		{"GET", "/metrics", "metrics", "read"},
 		{"GET", "/api/latency", "latency", "read"},
+		{"POST", "/api/latency/probe", "latency", "write"},
 		{"GET", "/api/report/tenants", "report", "read"},
 	} {
 		if obj, act := Access(tc.method, tc.path); obj != tc.obj || act != tc.act {

@@ -18,12 +18,18 @@ func newLatencyCommand(cf *clientFlags) *cobra.Command {
 	var (
 		since  time.Duration
 		asJSON bool
+		ping   int
 	)
 	cmd := &cobra.Command{
 		Use:   "latency",
 		Short: "Show the RTT between hosts (median ms) from the flows' RTT",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if ping > 0 {
+				if err := probeLatency(cmd, cf, ping); err != nil {
+					return err
+				}
+			}
 			b, err := cf.client().Do(cmd.Context(), http.MethodGet, "/api/latency?since="+url.QueryEscape(since.String()), nil, nil)
 			if err != nil {
 				return err
@@ -40,5 +46,35 @@ func newLatencyCommand(cf *clientFlags) *cobra.Command {
 	}
 	cmd.Flags().DurationVar(&since, "since", 5*time.Minute, "window of the stored flows (the live ones always count)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the JSON answer (min, median, max, count per pair)")
+	cmd.Flags().IntVar(&ping, "ping", 0, "first inject this many pings between every pair of hosts sharing a subnet, and wait for their RTT")
 	return cmd
+}
+
+// probeLatency asks the analyzer to inject pings between the hosts and
+// waits until their RTTs are in the map, saying what it does on stderr.
+func probeLatency(cmd *cobra.Command, cf *clientFlags, count int) error {
+	b, err := cf.client().Do(cmd.Context(), http.MethodPost, fmt.Sprintf("/api/latency/probe?count=%d", count), nil, nil)
+	if err != nil {
+		return err
+	}
+	var ans latency.ProbeAnswer
+	if err := json.Unmarshal(b, &ans); err != nil {
+		return fmt.Errorf("latency probe answer: %w", err)
+	}
+	errOut := cmd.ErrOrStderr()
+	for _, p := range ans.Probes {
+		fmt.Fprintf(errOut, "pinging %s from %s of %s\n", p.To, p.From, p.A)
+	}
+	for _, s := range ans.Skipped {
+		fmt.Fprintln(errOut, "skipped:", s)
+	}
+	if wait := time.Until(ans.ReadyAt); wait > 0 {
+		fmt.Fprintf(errOut, "waiting %s for the replies\n", wait.Round(100*time.Millisecond))
+		select {
+		case <-cmd.Context().Done():
+			return cmd.Context().Err()
+		case <-time.After(wait):
+		}
+	}
+	return nil
 }

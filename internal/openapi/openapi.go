@@ -124,6 +124,8 @@ func Routes() []Route {
 		{Method: "GET", Path: "/api/report/tenants", Summary: "Bytes and packets per Neutron tenant and application over a window (?since=1h or ?from=&to= in RFC 3339; ?format=csv)",
 			Tag: "Report", Status: 200, Response: report.Answer{}},
 		{Method: "GET", Path: "/api/latency", Summary: "RTT between hosts (ms) from the flows' RTT over a window (?since=5m) and the live flows", Tag: "Flow", Status: 200, Response: latency.Map{}},
+		{Method: "POST", Path: "/api/latency/probe", Summary: "Inject pings between every pair of hosts sharing a subnet (?count=5&interval=200ms), captured where they leave, so that their RTT is in the latency map by ReadyAt",
+			Tag: "Flow", Status: 200, Response: latency.ProbeAnswer{}},
 		{Method: "GET", Path: "/metrics", Summary: "The analyzer's health in the Prometheus format", Tag: "Service", Status: 200, ResponseType: "text/plain"},
 		{Method: "POST", Path: "/login", Summary: "Log in (form username, password, or JSON); sets the authtoken and permissions cookies", Tag: "Security",
 			Body: struct {

@@ -75,21 +75,23 @@ func (o *Overlays) Set(source string, owner graph.Identifier, name string, m gra
 
 // Apply sets source's overlay of the interface (owner, name), as Set does,
 // and patches the node now if it exists: the keys of the previous overlay
-// that the new one lacks are removed, the new ones written. It reports
-// whether the node was there.
+// that no source's overlay has any more are removed, the merged overlays
+// written (a key two sources give, PeerIntfMAC from Neutron and libvirt,
+// stays when one of them goes). It reports whether the node was there.
 func (o *Overlays) Apply(w *Writer, source string, owner graph.Identifier, name string, m graph.Metadata) bool {
 	old := o.Set(source, owner, name, m)
 	n := w.OwnedNode(owner, name)
 	if n == nil {
 		return false
 	}
+	merged := o.Get(owner, name)
 	_ = w.G.UpdateNodeMetadata(n.ID, func(cur graph.Metadata) bool {
 		for k := range old {
-			if _, keep := m[k]; !keep {
+			if _, keep := merged[k]; !keep {
 				delete(cur, k)
 			}
 		}
-		for k, v := range m {
+		for k, v := range merged {
 			cur[k] = v
 		}
 		return true // the graph makes no revision when nothing changed

@@ -424,6 +424,10 @@ func TestOpenStackLab(t *testing.T) {
 		l.wantNames(t, 10*time.Second, "G.V().Has('Type', 'libvirt', 'Name', 'instance-1').Values('Name')")
 		// The test driver's own domain, on every node, stays.
 		l.wantNames(t, 5*time.Second, "G.V().Has('Type', 'libvirt').Values('Name')", "test", "test", "test")
+		// The tap keeps the peer MAC Neutron gives it (libvirt gave the
+		// same, and took its own back): it stays joined to the instance.
+		l.wantNames(t, 5*time.Second, fmt.Sprintf("G.V().Has('PeerIntfMAC', '%s').Values('Name')", i1.mac), i1.tap)
+		l.wantNames(t, 5*time.Second, fmt.Sprintf("G.V().Has('IPV4', IPV4RANGE('%s/32')).Both('Name', '%s').Values('Name')", i1.ip, i1.tap), i1.tap)
 	})
 
 	t.Run("a runc container appears linked to its namespace", func(t *testing.T) {
@@ -487,6 +491,59 @@ func TestOpenStackLab(t *testing.T) {
 		if tr := l.settledTrace(t, i1, i2, requests/2, 6); len(tr.Loss) != 0 {
 			t.Errorf("without the rule: losses %+v", tr.Loss)
 		}
+	})
+
+	// The latency map on request: pings injected between every pair of
+	// nodes over their management subnet; the controller's pairs come from
+	// them alone (no instance traffic reaches it).
+	t.Run("latency map from injected pings", func(t *testing.T) {
+		type latencyMap struct {
+			Pairs []struct {
+				A, B string
+				RTT  struct {
+					Min   float64
+					Count int
+				}
+			}
+		}
+		counts := func(raw []byte) map[string]int {
+			var m latencyMap
+			if err := json.Unmarshal(raw, &m); err != nil {
+				t.Fatalf("%v: %s", err, raw)
+			}
+			out := map[string]int{}
+			for _, p := range m.Pairs {
+				if p.RTT.Min > 0 {
+					out[p.A+"-"+p.B] = p.RTT.Count
+				}
+			}
+			return out
+		}
+		before, err := l.c.Do(context.Background(), "GET", "/api/latency?since=1h", nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		full := []string{"netns", "exec", l.prefix + "-ctl", skydiveBin, "client", "--analyzer", labAnalyzer, "latency", "--since", "1h", "--ping", "3", "--json"}
+		cmd := exec.Command("ip", full...)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("latency --ping: %v: %s", err, stderr.String())
+		}
+		for _, want := range []string{"pinging 10.250.0.12 from eth0 of compute-1", "pinging 10.250.0.10 from eth0 of compute-1", "pinging 10.250.0.10 from eth0 of compute-2"} {
+			if !strings.Contains(stderr.String(), want) {
+				t.Errorf("progress %q lacks %q", stderr.String(), want)
+			}
+		}
+		// Each injection is one more flow, one more RTT sample per pair.
+		was, now := counts(before), counts(out)
+		for _, pair := range []string{"compute-1-compute-2", "compute-1-controller", "compute-2-controller"} {
+			if now[pair] < was[pair]+1 {
+				t.Errorf("pair %s: %d RTT samples, %d before the pings: %s", pair, now[pair], was[pair], out)
+			}
+		}
+		t.Logf("%ssamples per pair before %v, after %v", stderr.String(), was, now)
 	})
 
 	// The guide's MTU check on the overlay: compute-1's underlay lowered to

@@ -9,6 +9,7 @@ import { PanelContext, unavailable, errorText, nodeQuery, resourcePanel } from '
 import { alertsPanel } from './alerts';
 import { rulesPanel } from './rules';
 import { workflowsPanel } from './workflows';
+import { reportsPanel } from './reports';
 
 export type { PanelContext } from './panelkit';
 export { nodeQuery } from './panelkit';
@@ -271,6 +272,8 @@ export function mountPanels(side: HTMLElement, detailsEl: HTMLElement, diffEl: H
       }
     } }, 'Run')), gout);
 
+  const reports = reportsPanel();
+
   // ---- tabs
   const tabs: Record<string, { label: string; el: HTMLElement; refresh?: () => void }> = {
     captures: { label: 'Captures', el: captures.el, refresh: captures.refresh },
@@ -279,6 +282,7 @@ export function mountPanels(side: HTMLElement, detailsEl: HTMLElement, diffEl: H
     alerts: { label: 'Alerts', el: alerts.el, refresh: alerts.refresh },
     workflows: { label: 'Workflows', el: workflows.el, refresh: workflows.refresh },
     rules: { label: 'Topology rules', el: rules.el, refresh: rules.refresh },
+    reports: { label: 'Reports', el: reports.el, refresh: reports.refresh },
     gremlin: { label: 'Gremlin', el: gremlinEl },
     diff: { label: 'Diff', el: diffEl },
   };

@@ -2,6 +2,7 @@ package flowsteps
 
 import (
 	"cmp"
+	"container/heap"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -342,27 +343,18 @@ func (p *paths) order(hops []hop, ref *flow.Flow) string {
 		return fmt.Sprintf(unplaced, "no interface holds "+ref.Network.A+" or "+ref.Network.B)
 	}
 	type place struct{ a, b int }
-	places := func(carrying bool) (map[string]place, string) {
-		dA, dB := p.distances(endA.ID, carrying), p.distances(endB.ID, carrying)
-		out := make(map[string]place, len(hops))
-		for _, h := range hops {
-			if h.node == nil {
-				return nil, h.Node + " is not in the topology"
-			}
-			a, okA := dA[h.node.ID]
-			b, okB := dB[h.node.ID]
-			if !okA || !okB {
-				return nil, h.Name + " on " + h.Host + " is on no path to both ends"
-			}
-			out[h.FlowUUID] = place{a, b}
+	dA, dB := p.distances(endA.ID), p.distances(endB.ID)
+	at := make(map[string]place, len(hops))
+	for _, h := range hops {
+		if h.node == nil {
+			return fmt.Sprintf(unplaced, h.Node+" is not in the topology")
 		}
-		return out, ""
-	}
-	at, why := places(true)
-	if at == nil {
-		if at, why = places(false); at == nil {
-			return fmt.Sprintf(unplaced, why)
+		a, okA := dA[h.node.ID]
+		b, okB := dB[h.node.ID]
+		if !okA || !okB {
+			return fmt.Sprintf(unplaced, h.Name+" on "+h.Host+" is on no path to both ends")
 		}
+		at[h.FlowUUID] = place{a, b}
 	}
 	slices.SortStableFunc(hops, func(x, y hop) int {
 		px, py := at[x.FlowUUID], at[y.FlowUUID]
@@ -454,40 +446,66 @@ func newPaths(view graph.View) *paths {
 	return p
 }
 
-// distances are the hop counts from id to every node it reaches; with
-// carrying, only over the edges packets can cross: not ownership (a host
-// owns its interfaces, packets do not go through it) nor mapping (from a
-// logical model, OVN's or Neutron's, to what implements it).
-func (p *paths) distances(id graph.Identifier, carrying bool) map[graph.Identifier]int {
+// detour is what crossing a link packets do not take costs: a host owns
+// its interfaces, packets do not go through it (ownership), and a logical
+// model (OVN's, Neutron's) is not the wire (mapping). Such links still join
+// what nothing else does, at a price that keeps every real path shorter.
+const detour = 16
+
+// distances are the costs of the cheapest paths from id to every node it
+// reaches, links taken both ways: 1 a link packets cross, detour another.
+func (p *paths) distances(id graph.Identifier) map[graph.Identifier]int {
 	view := p.view
 	d := map[graph.Identifier]int{id: 0}
-	frontier := []graph.Identifier{id}
-	for len(frontier) > 0 {
-		var next []graph.Identifier
-		for _, n := range frontier {
-			visit := func(m graph.Identifier) {
-				if _, ok := d[m]; !ok {
-					d[m] = d[n] + 1
-					next = append(next, m)
-				}
-			}
-			for _, e := range view.OutEdges(n) {
-				if !carrying || carries(e) {
-					visit(e.Child)
-				}
-			}
-			for _, e := range view.InEdges(n) {
-				if !carrying || carries(e) {
-					visit(e.Parent)
-				}
-			}
-			for _, m := range p.underlay[n] {
-				visit(m)
+	q := &costQueue{{id, 0}}
+	for q.Len() > 0 {
+		cur := heap.Pop(q).(costItem)
+		if cur.cost > d[cur.id] {
+			continue
+		}
+		visit := func(m graph.Identifier, w int) {
+			if old, ok := d[m]; !ok || cur.cost+w < old {
+				d[m] = cur.cost + w
+				heap.Push(q, costItem{m, cur.cost + w})
 			}
 		}
-		frontier = next
+		for _, e := range view.OutEdges(cur.id) {
+			visit(e.Child, cost(e))
+		}
+		for _, e := range view.InEdges(cur.id) {
+			visit(e.Parent, cost(e))
+		}
+		for _, m := range p.underlay[cur.id] {
+			visit(m, 1)
+		}
 	}
 	return d
+}
+
+type costItem struct {
+	id   graph.Identifier
+	cost int
+}
+
+// costQueue is a min-heap of costItems (container/heap).
+type costQueue []costItem
+
+func (q costQueue) Len() int           { return len(q) }
+func (q costQueue) Less(i, j int) bool { return q[i].cost < q[j].cost }
+func (q costQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
+func (q *costQueue) Push(x any)        { *q = append(*q, x.(costItem)) }
+func (q *costQueue) Pop() any {
+	old := *q
+	it := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return it
+}
+
+func cost(e *graph.Edge) int {
+	if carries(e) {
+		return 1
+	}
+	return detour
 }
 
 func carries(e *graph.Edge) bool {
@@ -498,21 +516,17 @@ func carries(e *graph.Edge) bool {
 	return true
 }
 
-// via names the nodes on any shortest path between two hops, nearest to
-// from first: paths over the edges packets cross if there are some, else
-// over any edge.
+// via names the nodes on any cheapest path between two hops (links packets
+// cross first, see distances), nearest to from first.
 func (p *paths) via(from, to *graph.Node) []string {
 	out := []string{}
 	if from == nil || to == nil {
 		return out
 	}
-	dF, dT := p.distances(from.ID, true), p.distances(to.ID, true)
+	dF, dT := p.distances(from.ID), p.distances(to.ID)
 	total, ok := dF[to.ID]
 	if !ok {
-		dF, dT = p.distances(from.ID, false), p.distances(to.ID, false)
-		if total, ok = dF[to.ID]; !ok {
-			return out
-		}
+		return out
 	}
 	type step struct {
 		d    int

@@ -19,7 +19,11 @@ import (
 // traceLab is two hosts whose instances talk through a VXLAN tunnel over
 // eth0 - switch - eth0; flows of one ping are captured at the two taps and
 // the two underlay interfaces.
-func traceLab(t *testing.T) *graph.Graph {
+//
+// Unpeered, an instance's eth0 is joined to its tap by nothing but the
+// ownership of the instance's namespace by the host (the analyzer's
+// peering link missing): the order must hold all the same.
+func traceLab(t *testing.T, unpeered bool) *graph.Graph {
 	t.Helper()
 	g := graph.New()
 	node := func(id, host string, md graph.Metadata) {
@@ -43,7 +47,13 @@ func traceLab(t *testing.T) *graph.Graph {
 		edge(h, h+"-vx", "ownership")
 		edge(h+"-br", h+"-tap", "layer2")
 		edge(h+"-br", h+"-vx", "layer2")
-		edge(h+"-tap", h+"-vm", "layer2")
+		if unpeered {
+			node(h+"-ns", h, graph.Metadata{"Name": "instance-" + h, "Type": "netns"})
+			edge(h, h+"-ns", "ownership")
+			edge(h+"-ns", h+"-vm", "ownership")
+		} else {
+			edge(h+"-tap", h+"-vm", "layer2")
+		}
 	}
 	// OVN's logical model: a short cut between the taps that packets do
 	// not take (mapping edges).
@@ -86,6 +96,7 @@ func TestTrace(t *testing.T) {
 		Metric:  &flow.Metric{ABPackets: 10, BAPackets: 7}, Start: now.Add(-time.Minute).UnixMilli(), Last: now.UnixMilli()}
 	cases := []struct {
 		name        string
+		unpeered    bool
 		flows       []*flow.Flow
 		gaps        flowsteps.GapFinder
 		wantHops    []string
@@ -103,6 +114,19 @@ func TestTrace(t *testing.T) {
 			outer,
 		},
 		wantHops: []string{"tap-c1@c1 10/7", "eth0@c1 10/7 tunnel 10.0.0.1>10.0.0.2 #7", "eth0@c2 7/7", "tap-c2@c2 7/7"},
+		wantLoss: []string{"AB eth0@c1 -> eth0@c2 lost 3 of 10 via [tor]"},
+	}, {
+		name:     "instances joined to their taps by ownership only",
+		unpeered: true,
+		flows: []*flow.Flow{
+			mk("f5", "c2-vm", "192.168.0.1", "192.168.0.2", 7, 7, 3),
+			mk("f3", "c2-eth0", "192.168.0.1", "192.168.0.2", 7, 7, 2),
+			mk("f2", "c1-eth0", "192.168.0.1", "192.168.0.2", 10, 7, 0),
+			mk("f1", "c1-tap", "192.168.0.1", "192.168.0.2", 10, 7, 0),
+			mk("f0", "c1-vm", "192.168.0.1", "192.168.0.2", 10, 7, 0),
+			mk("f4", "c2-tap", "192.168.0.1", "192.168.0.2", 7, 7, 2),
+		},
+		wantHops: []string{"eth0@c1 10/7", "tap-c1@c1 10/7", "eth0@c1 10/7", "eth0@c2 7/7", "tap-c2@c2 7/7", "eth0@c2 7/7"},
 		wantLoss: []string{"AB eth0@c1 -> eth0@c2 lost 3 of 10 via [tor]"},
 	}, {
 		name: "loss inside a host, BA",
@@ -137,8 +161,8 @@ func TestTrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := traceLab(t)
 	for _, tc := range cases {
+		g := traceLab(t, tc.unpeered)
 		t.Run(tc.name, func(t *testing.T) {
 			store := flowstore.NewMemory(flowstore.MemoryOptions{})
 			if err := store.Insert(context.Background(), tc.flows); err != nil {
