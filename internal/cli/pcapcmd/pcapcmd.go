@@ -3,9 +3,11 @@
 package pcapcmd
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -61,19 +63,13 @@ func newFlowsCommand() *cobra.Command {
 				ExtraLayers:    extra,
 				NodeTID:        nodeTID,
 			}
-			flows, err := flow.FlowsFromPcap(cmd.Context(), f, opts)
-			if errors.Is(err, flow.ErrTruncated) {
+			if err := writeFlows(cmd.Context(), f, cmd.OutOrStdout(), opts); errors.Is(err, flow.ErrTruncated) {
 				// A capture stopped mid-write: its whole packets still tell.
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s: %v\n", file, err)
 			} else if err != nil {
 				return fmt.Errorf("%s: %w", file, err)
 			}
-			if flows == nil {
-				flows = []*flow.Flow{}
-			}
-			enc := json.NewEncoder(cmd.OutOrStdout())
-			enc.SetIndent("", "  ")
-			return enc.Encode(flows)
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&mode, "layer-key-mode", "L2", "layers the flow key is computed from: L2 or L3")
@@ -82,6 +78,26 @@ func newFlowsCommand() *cobra.Command {
 	cmd.Flags().StringSliceVar(&extraLayers, "extra-layers", nil, "application layers copied into flows: DNS, DHCPv4, VRRP")
 	cmd.Flags().StringVar(&nodeTID, "node-tid", "", "NodeTID set in the flows")
 	return cmd
+}
+
+// writeFlows writes the flows of the pcap or pcapng stream r to w as
+// indented JSON (what "pcap flows" prints; its benchmark runs it). A trace
+// cut short writes the flows of its whole packets and returns
+// ErrTruncated.
+func writeFlows(ctx context.Context, r io.Reader, w io.Writer, opts flow.Options) error {
+	flows, ferr := flow.FlowsFromPcap(ctx, r, opts)
+	if ferr != nil && !errors.Is(ferr, flow.ErrTruncated) {
+		return ferr
+	}
+	if flows == nil {
+		flows = []*flow.Flow{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(flows); err != nil {
+		return err
+	}
+	return ferr
 }
 
 func parseExtraLayers(names []string) (flow.ExtraLayers, error) {
