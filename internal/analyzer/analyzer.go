@@ -158,7 +158,7 @@ func Run(ctx context.Context, opts Options) error {
 		Info:  v1.APIInfo{Host: cfg.HostID, Version: version.Version, Service: "analyzer"},
 		Graph: g,
 		Queries: topoquery.New(topoquery.Options{Graph: g, History: history, Extensions: withWorkflowStep(flowsteps.Options(), wf),
-			Flows: &flowsteps.Source{Live: liveFlows{main: store, imported: imported}, Store: store, Gaps: gaps}}),
+			Flows: &flowsteps.Source{Live: liveFlows{main: store, imported: imported}, Store: store, Gaps: gaps}, Incomplete: flowsteps.Incomplete}),
 		Logger: log,
 		Status: func() any {
 			return v1.AnalyzerStatus{

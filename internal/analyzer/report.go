@@ -1,7 +1,6 @@
 package analyzer
 
 import (
-	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -40,7 +39,7 @@ func reportHandlers(mux httpapi.Mux, g *graph.Graph, src report.Source, gaps flo
 		incomplete := append(gaps.Gaps(win.From, win.To, nil), droppingCaptures(g.Nodes())...)
 		if format == "csv" {
 			if len(incomplete) > 0 {
-				w.Header().Set("Skydive-Incomplete", strings.Join(incomplete, "; "))
+				w.Header().Set(httpapi.HeaderIncomplete, strings.Join(incomplete, "; "))
 			}
 			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 			_ = report.WriteCSV(w, rows)
@@ -56,30 +55,13 @@ func reportHandlers(mux httpapi.Mux, g *graph.Graph, src report.Source, gaps flo
 	})
 }
 
-// droppingCaptures names the active captures whose kernel dropped packets.
+// droppingCaptures names the captures that sample or whose kernel dropped
+// packets.
 func droppingCaptures(nodes []*graph.Node) []string {
 	var out []string
 	for _, n := range nodes {
-		caps, _ := n.Metadata["Captures"].([]any)
-		for _, c := range caps {
-			m, _ := c.(map[string]any)
-			if d := toInt(m["PacketsDropped"]) + toInt(m["PacketsIfDropped"]); d > 0 {
-				out = append(out, fmt.Sprintf("the capture on %s of %s dropped %d packets", n.Metadata.String("Name"), n.Host, d))
-			}
-		}
+		out = append(out, flowsteps.CaptureGaps(n, "")...)
 	}
 	slices.Sort(out)
 	return out
-}
-
-func toInt(v any) int64 {
-	switch n := v.(type) {
-	case int64:
-		return n
-	case int:
-		return int64(n)
-	case float64:
-		return int64(n)
-	}
-	return 0
 }

@@ -150,7 +150,22 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) {
 		s.WriteError(w, err)
 		return
 	}
+	if inc, ok := res.(Incomplete); ok {
+		w.Header().Set(HeaderIncomplete, strings.Join(inc.Reasons, "; "))
+		res = inc.Value
+	}
 	WriteJSON(w, http.StatusOK, res)
+}
+
+// HeaderIncomplete carries, "; "-separated, why a query's answer may be
+// short of packets (captures dropping, agents away), beside a body that
+// keeps the original's shape.
+const HeaderIncomplete = "Skydive-Incomplete"
+
+// Incomplete is a query's answer with the reasons it may be short.
+type Incomplete struct {
+	Value   any
+	Reasons []string
 }
 
 // DecodeJSON reads a JSON body strictly: unknown fields and trailing data are

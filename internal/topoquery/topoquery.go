@@ -14,8 +14,9 @@ import (
 
 // Runner runs queries on one graph.
 type Runner struct {
-	engine *eval.Engine
-	env    eval.Env
+	engine     *eval.Engine
+	env        eval.Env
+	incomplete func(env eval.Env, v eval.Value) []string
 }
 
 // Options are what queries run against.
@@ -26,11 +27,15 @@ type Options struct {
 	// Flows is the flow source of the flow steps in Extensions.
 	Flows      any
 	Extensions eval.Options
+	// Incomplete, when set, tells why an answer may be short (the flow
+	// steps' flowsteps.Incomplete); the API sends it in a header.
+	Incomplete func(env eval.Env, v eval.Value) []string
 }
 
 // New returns a runner.
 func New(opts Options) *Runner {
-	return &Runner{engine: eval.NewEngine(opts.Extensions), env: eval.Env{Graph: opts.Graph, History: opts.History, Flows: opts.Flows}}
+	return &Runner{engine: eval.NewEngine(opts.Extensions), env: eval.Env{Graph: opts.Graph, History: opts.History, Flows: opts.Flows},
+		incomplete: opts.Incomplete}
 }
 
 // NewLive returns a runner on the live graph g only.
@@ -49,6 +54,11 @@ func (r *Runner) Query(ctx context.Context, src string) (any, error) {
 		}
 		// As the original: a query that cannot run is the query's fault.
 		return nil, httpapi.BadRequest(err)
+	}
+	if r.incomplete != nil {
+		if why := r.incomplete(r.env, v); len(why) > 0 {
+			return httpapi.Incomplete{Value: v, Reasons: why}, nil
+		}
 	}
 	return v, nil
 }

@@ -574,30 +574,38 @@ func (p *paths) losses(hops []hop, incomplete []string) ([]TraceLoss, []string) 
 	return out, incomplete
 }
 
-// captureGaps reads the hops' capture states: a sampling capture counts a
-// share of the packets, a dropping one misses some.
+// captureGaps reads the hops' capture states (CaptureGaps).
 func captureGaps(hops []hop) []string {
 	var out []string
 	for _, h := range hops {
-		if h.node == nil {
+		if h.node != nil {
+			out = append(out, CaptureGaps(h.node, h.flow.CaptureID)...)
+		}
+	}
+	return out
+}
+
+// CaptureGaps reads a node's capture states (of capture captureID, or of
+// all when ""): a sampling capture counts a share of the packets, a
+// dropping one misses some.
+func CaptureGaps(n *graph.Node, captureID string) []string {
+	var out []string
+	name, host := n.Metadata.String(graph.KeyName), n.Host
+	caps, _ := n.Metadata["Captures"].([]any)
+	for _, c := range caps {
+		m, ok := c.(map[string]any)
+		if !ok {
 			continue
 		}
-		caps, _ := h.node.Metadata["Captures"].([]any)
-		for _, c := range caps {
-			m, ok := c.(map[string]any)
-			if !ok {
-				continue
-			}
-			if id, _ := m["ID"].(string); h.flow.CaptureID != "" && id != h.flow.CaptureID {
-				continue
-			}
-			switch typ, _ := m["Type"].(string); typ {
-			case capture.TypeSFlow, capture.TypeOVSSFlow, capture.TypeNetFlow, capture.TypeOVSNetFlow:
-				out = append(out, fmt.Sprintf("the %s capture on %s of %s samples packets: its counts are not every packet", typ, h.Name, h.Host))
-			}
-			if d := number(m["PacketsDropped"]) + number(m["PacketsIfDropped"]); d > 0 {
-				out = append(out, fmt.Sprintf("the capture on %s of %s dropped %d packets", h.Name, h.Host, d))
-			}
+		if id, _ := m["ID"].(string); captureID != "" && id != captureID {
+			continue
+		}
+		switch typ, _ := m["Type"].(string); typ {
+		case capture.TypeSFlow, capture.TypeOVSSFlow, capture.TypeNetFlow, capture.TypeOVSNetFlow:
+			out = append(out, fmt.Sprintf("the %s capture on %s of %s samples packets: its counts are not every packet", typ, name, host))
+		}
+		if d := number(m["PacketsDropped"]) + number(m["PacketsIfDropped"]); d > 0 {
+			out = append(out, fmt.Sprintf("the capture on %s of %s dropped %d packets", name, host, d))
 		}
 	}
 	return out

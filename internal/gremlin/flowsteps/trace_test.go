@@ -229,3 +229,30 @@ func TestTraceErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestIncompleteFlows(t *testing.T) {
+	g := traceLab(t, false)
+	g.UpdateNodeMetadata("c1-tap", func(m graph.Metadata) bool {
+		m["Captures"] = []any{map[string]any{"ID": "cap1", "Type": "afpacket", "State": "active", "PacketsDropped": int64(4)}}
+		return true
+	})
+	g.UpdateNodeMetadata("c2-tap", func(m graph.Metadata) bool {
+		m["Captures"] = []any{map[string]any{"ID": "cap2", "Type": "sflow", "State": "active"}}
+		return true
+	})
+	now := time.Now().UnixMilli()
+	fs := flowsteps.Flows{
+		{UUID: "a", NodeTID: "tid-c1-tap", CaptureID: "cap1", Start: now - 1000, Last: now},
+		{UUID: "b", NodeTID: "tid-c1-tap", CaptureID: "cap1", Start: now - 1000, Last: now},
+		{UUID: "c", NodeTID: "tid-c2-tap", CaptureID: "cap2", Start: now - 1000, Last: now},
+	}
+	env := eval.Env{Graph: g, Flows: &flowsteps.Source{Gaps: gapsStub{"c2"}}}
+	got := flowsteps.Incomplete(env, fs)
+	want := []string{"the capture on tap-c1 of c1 dropped 4 packets", "the sflow capture on tap-c2 of c2 samples packets: its counts are not every packet", "agent c2 disconnected"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Incomplete = %q, want %q", got, want)
+	}
+	if got := flowsteps.Incomplete(env, eval.Values{int64(3)}); got != nil {
+		t.Errorf("for a count: %q", got)
+	}
+}
