@@ -635,27 +635,36 @@ loop:
 	return n
 }
 
-// restLayerNames appends to names the layer names gopacket decodes from
-// the undecoded rest of a sub-packet, up to a payload or a decoding
-// failure, as the original's LayersPath does. It allocates, and is only
-// called when a flow is created.
-func restLayerNames(sp *subPacket, names []string) []string {
+// restLayerTypes appends to k (of capacity max) the layer types gopacket
+// decodes from the undecoded rest of a sub-packet, up to a payload or a
+// decoding failure, as the original's LayersPath does, and returns the
+// length of k. It is only called when a flow is created. DNS, the common
+// case, is decoded with the table's layer (gopacket's decodeDNS adds no
+// layer after it); other layers with gopacket.NewPacket, which allocates.
+func (t *Table) restLayerTypes(sp *subPacket, k []gopacket.LayerType, max int) int {
+	n := len(k)
 	switch sp.restType {
 	case gopacket.LayerTypeZero, gopacket.LayerTypePayload, gopacket.LayerTypeFragment, gopacket.LayerTypeDecodeFailure:
-		return names
+		return n
 	}
 	if len(sp.rest) == 0 {
-		return names
+		return n
+	}
+	if sp.restType == layers.LayerTypeDNS {
+		if n < max && t.dns.DecodeFromBytes(sp.rest, gopacket.NilDecodeFeedback) == nil {
+			k = append(k, layers.LayerTypeDNS)
+		}
+		return len(k)
 	}
 	p := gopacket.NewPacket(sp.rest, sp.restType, gopacket.NoCopy)
 	for _, l := range p.Layers() {
-		t := l.LayerType()
-		if t == gopacket.LayerTypePayload || t == gopacket.LayerTypeDecodeFailure {
+		lt := l.LayerType()
+		if lt == gopacket.LayerTypePayload || lt == gopacket.LayerTypeDecodeFailure || len(k) == max {
 			break
 		}
-		names = append(names, t.String())
+		k = append(k, lt)
 	}
-	return names
+	return len(k)
 }
 
 func icmpv4Type(t uint8) ICMPType {

@@ -353,25 +353,44 @@ type Flow struct {
 	FinishType         FinishType      `json:"FinishType,omitempty"`
 }
 
+// flowCopy is a Flow with room for its usual parts: a copy is one
+// allocation (Clone) or a share of one (Table.Flows).
+type flowCopy struct {
+	link            FlowLayer
+	network         FlowLayer
+	transport       TransportLayer
+	icmp            ICMPLayer
+	metric, lastUpd Metric
+	ipm             IPMetric
+	flow            Flow
+}
+
 // Clone returns a deep copy of f, safe to keep while the table goes on
 // updating the original.
 func (f *Flow) Clone() *Flow {
-	c := *f
+	c := new(flowCopy)
+	f.cloneTo(c)
+	return &c.flow
+}
+
+func (f *Flow) cloneTo(cp *flowCopy) {
+	cp.flow = *f
+	c := &cp.flow
 	if f.Link != nil {
-		l := *f.Link
-		c.Link = &l
+		cp.link = *f.Link
+		c.Link = &cp.link
 	}
 	if f.Network != nil {
-		n := *f.Network
-		c.Network = &n
+		cp.network = *f.Network
+		c.Network = &cp.network
 	}
 	if f.Transport != nil {
-		t := *f.Transport
-		c.Transport = &t
+		cp.transport = *f.Transport
+		c.Transport = &cp.transport
 	}
 	if f.ICMP != nil {
-		i := *f.ICMP
-		c.ICMP = &i
+		cp.icmp = *f.ICMP
+		c.ICMP = &cp.icmp
 	}
 	if f.DHCPv4 != nil {
 		d := *f.DHCPv4
@@ -383,20 +402,19 @@ func (f *Flow) Clone() *Flow {
 	}
 	// DNS content is replaced wholesale, never mutated, so sharing is safe.
 	if f.Metric != nil {
-		m := *f.Metric
-		c.Metric = &m
+		cp.metric = *f.Metric
+		c.Metric = &cp.metric
 	}
 	if f.LastUpdateMetric != nil {
-		m := *f.LastUpdateMetric
-		c.LastUpdateMetric = &m
+		cp.lastUpd = *f.LastUpdateMetric
+		c.LastUpdateMetric = &cp.lastUpd
 	}
 	if f.TCPMetric != nil {
 		m := *f.TCPMetric
 		c.TCPMetric = &m
 	}
 	if f.IPMetric != nil {
-		m := *f.IPMetric
-		c.IPMetric = &m
+		cp.ipm = *f.IPMetric
+		c.IPMetric = &cp.ipm
 	}
-	return &c
 }

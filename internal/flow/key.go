@@ -3,7 +3,6 @@ package flow
 import (
 	"encoding/binary"
 	"net/netip"
-	"strconv"
 )
 
 // key identifies a flow in a table. It is a packed comparable struct (no
@@ -197,10 +196,8 @@ func (sp *subPacket) l3Key(b []byte, swap bool) []byte {
 // flowUUID is the original's UUID: XXH64 seeded with the full key over
 // the start time (ms, big endian) and the node TID.
 func flowUUID(full uint64, startMs int64, nodeTID string) uint64 {
-	b := make([]byte, 8, 8+len(nodeTID))
-	binary.BigEndian.PutUint64(b, uint64(startMs))
+	var arr [64]byte // on the stack for TIDs of up to 56 bytes
+	b := binary.BigEndian.AppendUint64(arr[:0], uint64(startMs))
 	b = append(b, nodeTID...)
 	return xxh64(b, full)
 }
-
-func hexID(v uint64) string { return strconv.FormatUint(v, 16) }

@@ -4,9 +4,9 @@ import (
 	"cmp"
 	"context"
 	"log/slog"
-	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -118,7 +118,19 @@ type entry struct {
 	prev   Metric // totals at the previous update
 	appTO  int64  // application timeout in ms, 0 if none
 	f      Flow
+
+	// The flow's layers live in the entry (f.Link points at link ...): a
+	// new flow is one allocation, not one per layer.
+	link, network FlowLayer
+	transport     TransportLayer
+	icmp          ICMPLayer
+	ipm           IPMetric
 }
+
+// entrySlab is the number of entries allocated at once: the table hands
+// them out one by one and reuses those of ended flows (Table.free), so a
+// new flow costs a fraction of an allocation.
+const entrySlab = 128
 
 // Table is a flow table for one capture. Packets are fed with FeedPacket
 // (from one goroutine or several: a mutex serialises them); flows are read
@@ -140,6 +152,70 @@ type Table struct {
 	vrrp layers.VRRPv2
 
 	rec [recordHeaderMax]byte // FeedRecord's packet header (record.go)
+
+	slab []entry  // entries not handed out yet (entrySlab at a time)
+	free []*entry // entries of ended flows, zeroed, to reuse
+	// paths interns LayersPath: flows of one kind share their string.
+	paths map[pathKey]string
+}
+
+// pathKey is the layer types of a LayersPath (their count is the index of
+// the first zero).
+type pathKey [maxLayers + 4]gopacket.LayerType
+
+// maxPaths bounds the interned LayersPaths: past it a path is a string of
+// its own (a crafted trace cannot grow the table's memory without bound).
+const maxPaths = 1024
+
+// newEntry returns a zeroed entry, from the free list or the slab.
+func (t *Table) newEntry() *entry {
+	if n := len(t.free); n > 0 {
+		e := t.free[n-1]
+		t.free = t.free[:n-1]
+		return e
+	}
+	if len(t.slab) == 0 {
+		t.slab = make([]entry, entrySlab)
+	}
+	e := &t.slab[0]
+	t.slab = t.slab[1:]
+	return e
+}
+
+// release gives back the entry of a flow removed from the table. Nothing
+// outside the table points into an entry (flows leave it as copies).
+func (t *Table) release(e *entry) {
+	*e = entry{}
+	t.free = append(t.free, e)
+}
+
+// layersPath returns the LayersPath of a sub-packet and its Application
+// (the last layer's name), interned per kind of flow.
+func (t *Table) layersPath(sp *subPacket) (path, app string) {
+	var k pathKey
+	n := copy(k[:], sp.layers[:sp.nLayers])
+	n = t.restLayerTypes(sp, k[:n], len(k))
+	if n == 0 {
+		return "", ""
+	}
+	path, ok := t.paths[k]
+	if !ok {
+		var b []byte
+		for i, lt := range k[:n] {
+			if i > 0 {
+				b = append(b, '/')
+			}
+			b = append(b, lt.String()...)
+		}
+		path = string(b)
+		if t.paths == nil {
+			t.paths = make(map[pathKey]string)
+		}
+		if len(t.paths) < maxPaths {
+			t.paths[k] = path
+		}
+	}
+	return path, path[strings.LastIndexByte(path, '/')+1:]
 }
 
 // NewTable returns an empty table.
@@ -237,7 +313,8 @@ func (t *Table) create(k key, sp *subPacket, parent *entry, tsNs, tsMs int64) *e
 		return nil
 	}
 	o := &t.opts
-	e := &entry{firstNs: tsNs, m: Metric{Start: tsMs, Last: tsMs}}
+	e := t.newEntry()
+	e.firstNs, e.m = tsNs, Metric{Start: tsMs, Last: tsMs}
 	f := &e.f
 	*f = Flow{
 		Metric:    &e.m,
@@ -246,23 +323,11 @@ func (t *Table) create(k key, sp *subPacket, parent *entry, tsNs, tsMs int64) *e
 		NodeTID:   o.NodeTID,
 		CaptureID: o.CaptureID,
 	}
-	names := make([]string, 0, sp.nLayers+4)
-	for _, l := range sp.layers[:sp.nLayers] {
-		names = append(names, l.String())
-	}
-	names = restLayerNames(sp, names)
-	f.LayersPath = strings.Join(names, "/")
-	if len(names) > 0 {
-		f.Application = names[len(names)-1]
-	}
+	f.LayersPath, f.Application = t.layersPath(sp)
 
 	if sp.hasLink {
-		f.Link = &FlowLayer{
-			Protocol: ProtoEthernet,
-			A:        net.HardwareAddr(sp.srcMAC[:]).String(),
-			B:        net.HardwareAddr(sp.dstMAC[:]).String(),
-			ID:       sp.vlan,
-		}
+		e.link = FlowLayer{Protocol: ProtoEthernet, ID: sp.vlan} // A and B below
+		f.Link = &e.link
 		e.hasLink, e.aMAC = true, sp.srcMAC
 	}
 	if sp.netVer != 0 {
@@ -270,13 +335,15 @@ func (t *Table) create(k key, sp *subPacket, parent *entry, tsNs, tsMs int64) *e
 		if sp.netVer == 6 {
 			proto = ProtoIPv6
 		}
-		f.Network = &FlowLayer{Protocol: proto, A: sp.srcIP.String(), B: sp.dstIP.String(), ID: sp.networkID}
+		e.network = FlowLayer{Protocol: proto, ID: sp.networkID} // A and B below
+		f.Network = &e.network
 		e.aIP = sp.srcIP
 		if o.IPDefrag && sp.netVer == 4 {
-			f.IPMetric = &IPMetric{}
+			f.IPMetric = &e.ipm
 		}
 		if sp.hasICMP {
-			f.ICMP = &ICMPLayer{Type: sp.icmpType, Code: uint32(sp.icmpCode)}
+			e.icmp = ICMPLayer{Type: sp.icmpType, Code: uint32(sp.icmpCode)}
+			f.ICMP = &e.icmp
 			if !sp.icmpV6 || sp.icmpV6Key {
 				f.ICMP.ID = uint32(sp.icmpID)
 			}
@@ -286,7 +353,8 @@ func (t *Table) create(k key, sp *subPacket, parent *entry, tsNs, tsMs int64) *e
 			}
 		}
 		if sp.l4 != l4None {
-			tl := &TransportLayer{A: int64(sp.srcPort), B: int64(sp.dstPort)}
+			e.transport = TransportLayer{A: int64(sp.srcPort), B: int64(sp.dstPort)}
+			tl := &e.transport
 			e.aPort = sp.srcPort
 			var ports map[uint16]string
 			switch sp.l4 {
@@ -355,15 +423,73 @@ func (t *Table) create(k key, sp *subPacket, parent *entry, tsNs, tsMs int64) *e
 		f.ParentUUID = parent.f.UUID
 	}
 	l3, l2, full := sp.ids(o.LayerKeyMode, f.ParentUUID)
-	f.L3TrackingID = hexID(l3)
-	f.TrackingID = hexID(l2)
-	f.UUID = hexID(flowUUID(full, tsMs, o.NodeTID))
+	setStrings(f, sp, l3, l2, flowUUID(full, tsMs, o.NodeTID))
 
 	t.serial++
 	e.serial = t.serial
 	e.prev = Metric{Start: tsMs}
 	t.flows[k] = e
 	return e
+}
+
+// setStrings sets the flow's string fields made from the packet: the
+// link and network addresses (A the packet's source), the TrackingIDs and
+// the UUID. They are substrings of one string: one allocation per flow
+// instead of seven.
+func setStrings(f *Flow, sp *subPacket, l3, l2, uuid uint64) {
+	var arr [2*17 + 2*64 + 3*16]byte
+	b := arr[:0]
+	var ends [7]int
+	if f.Link != nil {
+		b = appendMAC(b, &sp.srcMAC)
+		ends[0] = len(b)
+		b = appendMAC(b, &sp.dstMAC)
+	}
+	ends[1] = len(b)
+	if f.Network != nil {
+		b = appendAddr(b, sp.srcIP)
+		ends[2] = len(b)
+		b = appendAddr(b, sp.dstIP)
+	} else {
+		ends[2] = len(b)
+	}
+	ends[3] = len(b)
+	b = strconv.AppendUint(b, l3, 16)
+	ends[4] = len(b)
+	b = strconv.AppendUint(b, l2, 16)
+	ends[5] = len(b)
+	b = strconv.AppendUint(b, uuid, 16)
+	ends[6] = len(b)
+	s := string(b)
+	if f.Link != nil {
+		f.Link.A, f.Link.B = s[:ends[0]], s[ends[0]:ends[1]]
+	}
+	if f.Network != nil {
+		f.Network.A, f.Network.B = s[ends[1]:ends[2]], s[ends[2]:ends[3]]
+	}
+	f.L3TrackingID = s[ends[3]:ends[4]]
+	f.TrackingID = s[ends[4]:ends[5]]
+	f.UUID = s[ends[5]:ends[6]]
+}
+
+// appendMAC appends a MAC address as net.HardwareAddr.String does.
+func appendMAC(b []byte, mac *[6]byte) []byte {
+	const hexDigits = "0123456789abcdef"
+	for i, c := range mac {
+		if i > 0 {
+			b = append(b, ':')
+		}
+		b = append(b, hexDigits[c>>4], hexDigits[c&0xf])
+	}
+	return b
+}
+
+// appendAddr appends an address as netip.Addr.String does.
+func appendAddr(b []byte, a netip.Addr) []byte {
+	if !a.IsValid() {
+		return append(b, a.String()...)
+	}
+	return a.AppendTo(b)
 }
 
 // isAB tells whether a packet goes from A to B (inventory §14.1).
@@ -493,9 +619,15 @@ func (t *Table) Flows() []*Flow {
 		es = append(es, e)
 	}
 	slices.SortFunc(es, func(a, b *entry) int { return cmp.Compare(a.serial, b.serial) })
+	// The copies share two allocations: a flow kept keeps the others'
+	// memory, which a reader of the whole table (pcap flows, POST
+	// /api/pcap) does not mind.
 	out := make([]*Flow, len(es))
+	cps := make([]flowCopy, len(es))
 	for i, e := range es {
-		out[i] = e.snapshot()
+		e.f.Last = e.m.Last
+		e.f.cloneTo(&cps[i])
+		out[i] = &cps[i].flow
 	}
 	t.mu.Unlock()
 	return out
@@ -564,6 +696,7 @@ func (t *Table) tick(now time.Time, all bool) {
 			e.setLastUpdate(winStart, nowMs)
 			out = append(out, e.snapshot())
 			delete(t.flows, k)
+			t.release(e)
 			continue
 		}
 		if doUpdate {
