@@ -2,7 +2,6 @@ package flow
 
 import (
 	"encoding/binary"
-	"net/netip"
 )
 
 // key identifies a flow in a table. It is a packed comparable struct (no
@@ -11,16 +10,20 @@ import (
 // order, so that key equality matches hash equality of the original (but
 // for the tunnel pair, see transportTunnel).
 type key struct {
-	parent  uint64 // serial of the parent (encapsulating) flow, 0 if none
-	hasLink bool
+	// The fields are laid out with no padding and no pointer (addresses as
+	// 16 bytes, not netip.Addr whose zone is a pointer): the map hashes
+	// and compares the key as one block of memory.
+	parent  uint64   // serial of the parent (encapsulating) flow, 0 if none
+	netA    [16]byte // IPv4 addresses as IPv4-mapped IPv6, netVer tells
+	netB    [16]byte
+	tA, tB  uint32
+	app     uint64
 	linkA   [6]byte
 	linkB   [6]byte
-	netA    netip.Addr
-	netB    netip.Addr
+	netVer  uint8
+	hasLink bool
 	l4      uint8 // transport kind, see transport* below
-	tA, tB  uint32
 	hasApp  bool
-	app     uint32
 }
 
 // The key's transport is the decoder's l4 number (0 none, 1 TCP, 2 UDP,
@@ -94,7 +97,8 @@ func (sp *subPacket) keyOf(mode LayerKeyMode, parent uint64) key {
 	swap := sp.swapped(mode)
 	k := key{parent: parent}
 	if sp.netVer != 0 {
-		k.netA, k.netB = sp.srcIP, sp.dstIP
+		k.netVer = sp.netVer
+		k.netA, k.netB = sp.srcIP.As16(), sp.dstIP.As16()
 		if swap {
 			k.netA, k.netB = k.netB, k.netA
 		}
@@ -111,7 +115,7 @@ func (sp *subPacket) keyOf(mode LayerKeyMode, parent uint64) key {
 		}
 	}
 	if sp.hasICMP {
-		k.hasApp, k.app = true, sp.appValue()
+		k.hasApp, k.app = true, uint64(sp.appValue())
 	}
 	if sp.useLink(mode) {
 		k.hasLink = true
