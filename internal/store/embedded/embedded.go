@@ -13,25 +13,31 @@
 // the data. Pebble's write-ahead log makes a killed process lose nothing
 // that was committed.
 //
-// Layout (big-endian integers so that keys sort by time):
+// Layout, format 2 (big-endian integers so that keys sort by time; uid is
+// a flow UUID in 9 bytes when it is a hexadecimal uint64, as flow UUIDs
+// are, see appendUID):
 //
-//	f uuid                              -> start, last, lu.start, lu.last (8 B each) + flow JSON
-//	m uuid 0 lu.start lu.last           -> the LastUpdateMetric (7 × 8 B)
-//	p uuid 0 index                      -> raw packet: timestamp, link type, data
-//	x hour(4) 0 uuid                    -> start, last: the flows alive during the hour
-//	x hour(4) field(1) value 0 uuid     -> (empty) secondary index of the hour
+//	V                                   -> format version ("2")
+//	f uid                               -> flow record (binary, codec.go)
+//	m uid lu.start(8) lu.last(8)        -> LastUpdateMetric counters (varints)
+//	p uid index(8)                      -> raw packet: timestamp, link type, data
+//	x hour(4) uid                       -> start, last-start, index digest
+//	s id(4)                             -> dictionary string id
 //	r time(8) seq(8)                    -> topology row: kind, op, from + element JSON
 //	c name                              -> counters (flows, metrics)
 //
 // A flow has an "x" entry in every hour from its Start to its Last, so a
-// window query reads the hours of the window only; with an equality on an
-// indexed field (NodeTID, CaptureID, Network.A, Network.B, Application,
-// TrackingID) it reads only that field's entries. Retention deletes whole
+// window query reads the hours of the window only. The entry's digest holds
+// the dictionary codes of NodeTID, CaptureID, Network.A, Network.B and
+// Application and a hash of TrackingID: an equality (or IN) on one of them
+// is checked on the entries, and only the matching flows' records are read.
+// Format 1 (JSON records and one index key per field and hour) took 853
+// bytes a flow; format 2 about 150. A directory of format 1 is refused at
+// Open (ErrFormat): its flows are not converted. Retention deletes whole
 // hours of index entries and topology rows with range deletions.
 package embedded
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -72,29 +78,41 @@ type Options struct {
 	Logger       *slog.Logger
 }
 
-// indexed fields and their index ids (0 is the bucket's list of flows).
+// indexed are the fields an equality (or IN) condition checks on the index
+// entries (their position in the digest); TrackingID is hashed (it is
+// unique per flow, a dictionary would not help), the others are coded by
+// the dictionary.
 var indexed = []struct {
-	id    byte
 	field string
 	get   func(f *flow.Flow) string
 }{
-	{1, "NodeTID", func(f *flow.Flow) string { return f.NodeTID }},
-	{2, "CaptureID", func(f *flow.Flow) string { return f.CaptureID }},
-	{3, "Network.A", func(f *flow.Flow) string {
+	{"NodeTID", func(f *flow.Flow) string { return f.NodeTID }},
+	{"CaptureID", func(f *flow.Flow) string { return f.CaptureID }},
+	{"Network.A", func(f *flow.Flow) string {
 		if f.Network != nil {
 			return f.Network.A
 		}
 		return ""
 	}},
-	{4, "Network.B", func(f *flow.Flow) string {
+	{"Network.B", func(f *flow.Flow) string {
 		if f.Network != nil {
 			return f.Network.B
 		}
 		return ""
 	}},
-	{5, "Application", func(f *flow.Flow) string { return f.Application }},
-	{6, "TrackingID", func(f *flow.Flow) string { return f.TrackingID }},
+	{"Application", func(f *flow.Flow) string { return f.Application }},
+	{"TrackingID", func(f *flow.Flow) string { return f.TrackingID }},
 }
+
+// trackingIx is the position of TrackingID in indexed.
+const trackingIx = 5
+
+// formatVersion is the on-disk format this code reads and writes.
+const formatVersion = "2"
+
+// ErrFormat is returned (wrapped) by Open for a directory of another
+// format.
+var ErrFormat = errors.New("embedded store: unsupported on-disk format")
 
 // maxSpan bounds the buckets indexed for one flow (a flow claiming to span
 // more is indexed in its last buckets only).
@@ -119,10 +137,13 @@ type DB struct {
 	opts Options
 	log  *slog.Logger
 	wo   *pebble.WriteOptions
+	dict *dict
 
 	wmu        sync.Mutex // serialises Write and Prune
 	cache      map[string]flowMeta
 	cacheSince int64 // ms: the cache knows every flow written since
+	enc        encoder
+	buf        []byte // the writer's scratch space (under wmu)
 	nFlows     int64
 	nMetrics   int64
 	cmu        sync.Mutex // guards the counters for readers
@@ -140,7 +161,8 @@ func (p pebbleLogger) Fatalf(format string, args ...any) {
 	panic(msg)
 }
 
-// Open opens (or creates) the database in opts.Dir.
+// Open opens (or creates) the database in opts.Dir. A directory written in
+// another format is refused with an error wrapping ErrFormat.
 func Open(opts Options) (*DB, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("embedded store: no directory")
@@ -175,13 +197,70 @@ func Open(opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded store: open %s: %w", opts.Dir, err)
 	}
-	d := &DB{db: db, opts: opts, log: opts.Logger, cache: map[string]flowMeta{}, cacheSince: time.Now().UnixMilli(), wo: pebble.Sync}
+	d := &DB{db: db, opts: opts, log: opts.Logger, cache: map[string]flowMeta{}, cacheSince: time.Now().UnixMilli(), wo: pebble.Sync, dict: newDict()}
+	d.enc.d = d.dict
 	if opts.NoSync {
 		d.wo = pebble.NoSync
+	}
+	if err := d.checkFormat(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if err := d.loadDict(); err != nil {
+		_ = db.Close()
+		return nil, err
 	}
 	d.nFlows = d.counter("flows")
 	d.nMetrics = d.counter("metrics")
 	return d, nil
+}
+
+// checkFormat reads the format version; an empty database gets the
+// current one, a database without one is of format 1.
+func (d *DB) checkFormat() error {
+	v, c, err := d.db.Get([]byte("V"))
+	if err == nil {
+		ver := string(v)
+		c.Close()
+		if ver != formatVersion {
+			return fmt.Errorf("%w: %s holds format %q, this version reads format %s only; move the directory away (its flows and topology history are not converted)", ErrFormat, d.opts.Dir, ver, formatVersion)
+		}
+		return nil
+	}
+	if !errors.Is(err, pebble.ErrNotFound) {
+		return fmt.Errorf("embedded store: read format: %w", err)
+	}
+	it, err := d.db.NewIter(nil)
+	if err != nil {
+		return err
+	}
+	nonEmpty := it.First()
+	if err := it.Close(); err != nil {
+		return err
+	}
+	if nonEmpty {
+		return fmt.Errorf("%w: %s holds format 1 (JSON flow records, before the binary records), this version reads format %s only; move the directory away (its flows and topology history are not converted)", ErrFormat, d.opts.Dir, formatVersion)
+	}
+	return d.db.Set([]byte("V"), []byte(formatVersion), pebble.Sync)
+}
+
+func dictKey(id uint32) []byte { return binary.BigEndian.AppendUint32([]byte{'s'}, id) }
+
+// loadDict reads the dictionary: ids are dense, written in order.
+func (d *DB) loadDict() error {
+	it, err := d.iter([]byte{'s'}, []byte{'t'})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) != 5 || binary.BigEndian.Uint32(k[1:]) != uint32(d.dict.len()) {
+			return fmt.Errorf("embedded store: %s: dictionary key %x out of sequence", d.opts.Dir, k)
+		}
+		d.dict.add(string(it.Value()))
+	}
+	return it.Error()
 }
 
 func (d *DB) counter(name string) int64 {
@@ -208,23 +287,10 @@ func bucketOf(ms int64) uint32 {
 
 func u64(b []byte, v int64) []byte { return binary.BigEndian.AppendUint64(b, uint64(v)) }
 
-func flowKey(uuid string) []byte { return append([]byte{'f'}, uuid...) }
+func flowKey(b []byte, uuid string) []byte { return appendUID(append(b, 'f'), uuid) }
 
-func idxAll(b uint32, uuid string) []byte {
-	k := make([]byte, 0, 6+len(uuid))
-	k = append(k, 'x')
-	k = binary.BigEndian.AppendUint32(k, b)
-	k = append(k, 0)
-	return append(k, uuid...)
-}
-
-func idxPrefix(b uint32, id byte, value string) []byte {
-	k := make([]byte, 0, 7+len(value))
-	k = append(k, 'x')
-	k = binary.BigEndian.AppendUint32(k, b)
-	k = append(k, id)
-	k = append(k, value...)
-	return append(k, 0)
+func idxKey(b []byte, bk uint32, uuid string) []byte {
+	return appendUID(binary.BigEndian.AppendUint32(append(b, 'x'), bk), uuid)
 }
 
 func bucketKey(b uint32) []byte { return binary.BigEndian.AppendUint32([]byte{'x'}, b) }
@@ -255,7 +321,7 @@ func (d *DB) meta(uuid string, start int64) (flowMeta, bool, error) {
 	if start > d.cacheSince+cacheSkew.Milliseconds() {
 		return flowMeta{}, false, nil
 	}
-	v, c, err := d.db.Get(flowKey(uuid))
+	v, c, err := d.db.Get(flowKey(nil, uuid))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return flowMeta{}, false, nil
 	}
@@ -263,14 +329,25 @@ func (d *DB) meta(uuid string, start int64) (flowMeta, bool, error) {
 		return flowMeta{}, false, err
 	}
 	defer c.Close()
-	if len(v) < 32 {
+	f, err := decodeFlow(uuid, v, d.dict)
+	if err != nil {
 		return flowMeta{}, false, nil
 	}
-	return flowMeta{
-		bucket:  bucketOf(int64(binary.BigEndian.Uint64(v[8:]))),
-		luStart: int64(binary.BigEndian.Uint64(v[16:])),
-		luLast:  int64(binary.BigEndian.Uint64(v[24:])),
-	}, true, nil
+	m := flowMeta{bucket: bucketOf(f.Last)}
+	if lu := f.LastUpdateMetric; lu != nil {
+		m.luStart, m.luLast = lu.Start, lu.Last
+	}
+	return m, true, nil
+}
+
+// appendDigest appends the index digest of f: the dictionary codes of the
+// indexed fields (the encoder just coded them in the record) and the hash
+// of its TrackingID.
+func (d *DB) appendDigest(b []byte, f *flow.Flow) []byte {
+	for _, ix := range indexed[:trackingIx] {
+		b = binary.AppendUvarint(b, d.enc.code(ix.get(f)))
+	}
+	return binary.BigEndian.AppendUint32(b, hash32(f.TrackingID))
 }
 
 // Write implements store.Backend.
@@ -283,10 +360,17 @@ func (d *DB) Write(ctx context.Context, in *store.Batch) error {
 	b := d.db.NewBatch()
 	defer b.Close()
 	var dFlows, dMetrics int64
-	seen := map[string]flowMeta{}
+	seen := make(map[string]flowMeta, len(in.Flows))
+	dictLen := d.dict.len()
+	d.enc.added = d.enc.added[:0]
 	fail := func(err error) error {
 		d.resetCache() // the batch is not written: forget what it taught
+		d.dict.truncate(dictLen)
 		return err
+	}
+	buf := d.buf[:0]
+	if cap(buf) < 64<<10 {
+		buf = make([]byte, 0, 64<<10)
 	}
 	for _, f := range in.Flows {
 		if err := ctx.Err(); err != nil {
@@ -300,20 +384,23 @@ func (d *DB) Write(ctx context.Context, in *store.Batch) error {
 				return fail(fmt.Errorf("read flow %s: %w", f.UUID, err))
 			}
 		}
-		js, err := json.Marshal(f)
+		rec, err := d.enc.appendFlow(buf[:0], f)
 		if err != nil {
 			d.log.Warn("embedded store: flow not encodable, skipped", "uuid", f.UUID, "err", err)
 			continue
 		}
-		sl := u64(u64(nil, f.Start), f.Last)
+		nr := len(rec)
+		rec = vi(vi(rec, f.Start), f.Last-f.Start)
+		rec = d.appendDigest(rec, f)
+		xv := rec[nr:]
+		kstart := len(rec)
 		bk := bucketOf(f.Last)
 		from := bucketOf(f.Start)
 		switch {
 		case !known:
 			dFlows++
 		case bk > m.bucket:
-			b.Set(idxAll(m.bucket, f.UUID), sl, nil)
-			from = m.bucket + 1
+			from = m.bucket
 		default:
 			from = bk + 1 // nothing new to index
 		}
@@ -321,36 +408,44 @@ func (d *DB) Write(ctx context.Context, in *store.Batch) error {
 			from = bk - maxSpan
 		}
 		for x := from; x <= bk; x++ {
-			for _, ix := range indexed {
-				if v := ix.get(f); v != "" && !bytes.ContainsRune([]byte(v), 0) {
-					b.Set(append(idxPrefix(x, ix.id, v), f.UUID...), nil, nil)
-				}
+			if err := b.Set(idxKey(rec[kstart:], x, f.UUID), xv, nil); err != nil {
+				return fail(err)
 			}
-			b.Set(idxAll(x, f.UUID), sl, nil)
 		}
-		if bk < m.bucket && known {
+		switch {
+		case known && bk < m.bucket:
 			bk = m.bucket
-		} else {
-			b.Set(idxAll(bk, f.UUID), sl, nil)
+		case from > bk:
+			// Same bucket as before: its entry gets the new times.
+			if err := b.Set(idxKey(rec[kstart:], bk, f.UUID), xv, nil); err != nil {
+				return fail(err)
+			}
 		}
 		nm := flowMeta{bucket: bk, luStart: m.luStart, luLast: m.luLast}
 		if lu := f.LastUpdateMetric; lu != nil {
 			if !known || lu.Start != m.luStart || lu.Last != m.luLast {
-				b.Set(metricKey(f.UUID, lu.Start, lu.Last), encodeMetric(lu), nil)
+				mk := metricKey(rec[kstart:], f.UUID, lu.Start, lu.Last)
+				if err := b.Set(mk, encodeMetric(mk[len(mk):], lu), nil); err != nil {
+					return fail(err)
+				}
 				dMetrics++
 			}
 			nm.luStart, nm.luLast = lu.Start, lu.Last
 		}
-		rec := make([]byte, 0, 32+len(js))
-		rec = u64(u64(u64(u64(rec, f.Start), f.Last), nm.luStart), nm.luLast)
-		b.Set(flowKey(f.UUID), append(rec, js...), nil)
+		if err := b.Set(flowKey(rec[kstart:], f.UUID), rec[:nr], nil); err != nil {
+			return fail(err)
+		}
 		seen[f.UUID] = nm
+		buf = rec
 	}
+	d.buf = buf[:0]
 	for uuid, ps := range in.Raw {
 		for _, p := range ps {
-			k := append(append(append([]byte{'p'}, uuid...), 0), u64(nil, p.Index)...)
+			k := u64(appendUID([]byte{'p'}, uuid), p.Index)
 			v := u64(u64(nil, p.Timestamp), int64(p.LinkType))
-			b.Set(k, append(v, p.Data...), nil)
+			if err := b.Set(k, append(v, p.Data...), nil); err != nil {
+				return fail(err)
+			}
 		}
 	}
 	for i := range in.Revisions {
@@ -359,14 +454,26 @@ func (d *DB) Write(ctx context.Context, in *store.Batch) error {
 			d.log.Warn("embedded store: revision not encodable, skipped", "err", err)
 			continue
 		}
-		b.Set(k, v, nil)
+		if err := b.Set(k, v, nil); err != nil {
+			return fail(err)
+		}
+	}
+	for _, id := range d.enc.added {
+		s, _ := d.dict.str(uint64(id))
+		if err := b.Set(dictKey(id), []byte(s), nil); err != nil {
+			return fail(err)
+		}
 	}
 	d.cmu.Lock()
 	nf, nm := d.nFlows+dFlows, d.nMetrics+dMetrics
 	d.cmu.Unlock()
 	if dFlows != 0 || dMetrics != 0 {
-		b.Set([]byte("cflows"), u64(nil, nf), nil)
-		b.Set([]byte("cmetrics"), u64(nil, nm), nil)
+		if err := b.Set([]byte("cflows"), u64(nil, nf), nil); err != nil {
+			return fail(err)
+		}
+		if err := b.Set([]byte("cmetrics"), u64(nil, nm), nil); err != nil {
+			return fail(err)
+		}
 	}
 	if err := b.Commit(d.wo); err != nil {
 		return fail(fmt.Errorf("embedded store: commit: %w", err))
@@ -383,26 +490,26 @@ func (d *DB) Write(ctx context.Context, in *store.Batch) error {
 	return nil
 }
 
-func metricKey(uuid string, start, last int64) []byte {
-	k := make([]byte, 0, 18+len(uuid))
-	k = append(append(append(k, 'm'), uuid...), 0)
-	return u64(u64(k, start), last)
+func metricPrefix(b []byte, uuid string) []byte { return appendUID(append(b, 'm'), uuid) }
+
+func metricKey(b []byte, uuid string, start, last int64) []byte {
+	return u64(u64(metricPrefix(b, uuid), start), last)
 }
 
-func encodeMetric(m *flow.Metric) []byte {
-	b := make([]byte, 0, 56)
-	for _, v := range [...]int64{m.ABPackets, m.ABBytes, m.BAPackets, m.BABytes, m.Start, m.Last, m.RTT} {
-		b = u64(b, v)
-	}
-	return b
+func encodeMetric(b []byte, m *flow.Metric) []byte {
+	return vi(vi(vi(vi(vi(b, m.ABPackets), m.ABBytes), m.BAPackets), m.BABytes), m.RTT)
 }
 
-func decodeMetric(b []byte) (flow.Metric, bool) {
-	if len(b) < 56 {
+// decodeMetric decodes a metric row: the key's times after the prefix,
+// the value's counters.
+func decodeMetric(times, v []byte) (flow.Metric, bool) {
+	if len(times) != 16 {
 		return flow.Metric{}, false
 	}
-	g := func(i int) int64 { return int64(binary.BigEndian.Uint64(b[8*i:])) }
-	return flow.Metric{ABPackets: g(0), ABBytes: g(1), BAPackets: g(2), BABytes: g(3), Start: g(4), Last: g(5), RTT: g(6)}, true
+	r := &decoder{b: v}
+	m := flow.Metric{ABPackets: r.varint(), ABBytes: r.varint(), BAPackets: r.varint(), BABytes: r.varint(), RTT: r.varint()}
+	m.Start, m.Last = int64(binary.BigEndian.Uint64(times)), int64(binary.BigEndian.Uint64(times[8:]))
+	return m, r.err == nil && len(r.b) == 0
 }
 
 func revKey(t graph.Time, seq uint64) []byte {
@@ -478,19 +585,43 @@ func (d *DB) Flows(ctx context.Context, q store.BackendQuery) ([]*flow.Flow, err
 	if w1 < w0 {
 		return nil, nil
 	}
-	// The most selective usable index: an equality (or IN) on an indexed
-	// field.
-	var ixID byte
+	// The most selective usable condition on the digest: an equality (or
+	// IN) on an indexed field, the one of fewest values.
+	ixPos := -1
 	var ixValues []string
 	for _, c := range q.Conds {
 		if c.Op != store.Eq && c.Op != store.In {
 			continue
 		}
-		for _, ix := range indexed {
-			if ix.field == c.Field && (ixID == 0 || len(c.Values) < len(ixValues)) {
-				ixID, ixValues = ix.id, nil
+		for i, ix := range indexed {
+			if ix.field == c.Field && (ixPos < 0 || len(c.Values) < len(ixValues)) {
+				ixPos, ixValues = i, nil
 				for _, v := range c.Values {
-					ixValues = append(ixValues, v.(string))
+					s, ok := v.(string)
+					if !ok {
+						ixPos = -1
+						break
+					}
+					ixValues = append(ixValues, s)
+				}
+			}
+		}
+	}
+	// want holds the digest values that may match: dictionary codes (1,
+	// a string kept inline, may be any) or TrackingID hashes.
+	var want map[uint64]bool
+	if ixPos >= 0 {
+		want = map[uint64]bool{}
+		for _, v := range ixValues {
+			switch {
+			case ixPos == trackingIx:
+				want[uint64(hash32(v))] = true
+			case v == "":
+				want[0] = true
+			default:
+				want[1] = true
+				if id, ok := d.dict.lookup(v); ok {
+					want[uint64(id)+2] = true
 				}
 			}
 		}
@@ -503,38 +634,47 @@ func (d *DB) Flows(ctx context.Context, q store.BackendQuery) ([]*flow.Flow, err
 	defer it.Close()
 	uuids := map[string]struct{}{}
 	n := 0
-	for b := b0; b <= b1; {
-		if !it.SeekGE(bucketKey(b)) {
-			break
+	for ok := it.First(); ok; ok = it.Next() {
+		if n++; n&4095 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
 		}
-		kb := binary.BigEndian.Uint32(it.Key()[1:5])
-		if kb > b1 {
-			break
+		k := it.Key()
+		if len(k) < 6 {
+			continue
 		}
-		if ixID == 0 {
-			p := append(bucketKey(kb), 0)
-			for ok := it.SeekGE(p); ok && bytes.HasPrefix(it.Key(), p); ok = it.Next() {
-				if n++; n&4095 == 0 && ctx.Err() != nil {
-					return nil, ctx.Err()
+		r := decoder{b: it.Value()}
+		s := r.varint()
+		l := s + r.varint()
+		if r.err == nil && (s > w1 || l < w0) {
+			continue
+		}
+		if want != nil && r.err == nil {
+			var v uint64
+			if ixPos == trackingIx {
+				for range trackingIx {
+					r.uvarint()
 				}
-				v := it.Value()
-				if len(v) == 16 {
-					s, l := int64(binary.BigEndian.Uint64(v)), int64(binary.BigEndian.Uint64(v[8:]))
-					if s > w1 || l < w0 {
-						continue
-					}
+				if len(r.b) >= 4 {
+					v = uint64(binary.BigEndian.Uint32(r.b))
 				}
-				uuids[string(it.Key()[len(p):])] = struct{}{}
+			} else {
+				for range ixPos {
+					r.uvarint()
+				}
+				v = r.uvarint()
 			}
-		} else {
-			for _, val := range ixValues {
-				p := idxPrefix(kb, ixID, val)
-				for ok := it.SeekGE(p); ok && bytes.HasPrefix(it.Key(), p); ok = it.Next() {
-					uuids[string(it.Key()[len(p):])] = struct{}{}
-				}
+			if r.err == nil && !want[v] {
+				continue
 			}
 		}
-		b = kb + 1
+		id, _, good := readUID(k[5:])
+		if !good {
+			continue
+		}
+		uuids[id] = struct{}{}
+	}
+	if err := it.Error(); err != nil {
+		return nil, err
 	}
 	ids := make([]string, 0, len(uuids))
 	for id := range uuids {
@@ -558,7 +698,7 @@ func (d *DB) Flows(ctx context.Context, q store.BackendQuery) ([]*flow.Flow, err
 }
 
 func (d *DB) getFlow(uuid string, w0, w1 int64) (*flow.Flow, error) {
-	v, c, err := d.db.Get(flowKey(uuid))
+	v, c, err := d.db.Get(flowKey(nil, uuid))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, nil
 	}
@@ -566,24 +706,20 @@ func (d *DB) getFlow(uuid string, w0, w1 int64) (*flow.Flow, error) {
 		return nil, err
 	}
 	defer c.Close()
-	if len(v) < 32 {
-		return nil, nil
-	}
-	s, l := int64(binary.BigEndian.Uint64(v)), int64(binary.BigEndian.Uint64(v[8:]))
-	if s > w1 || l < w0 {
-		return nil, nil
-	}
-	f := &flow.Flow{}
-	if err := json.Unmarshal(v[32:], f); err != nil {
+	f, err := decodeFlow(uuid, v, d.dict)
+	if err != nil {
 		return nil, fmt.Errorf("flow %s: %w", uuid, err)
+	}
+	if f.Start > w1 || f.Last < w0 {
+		return nil, nil
 	}
 	return f, nil
 }
 
 // Metrics implements store.Backend.
 func (d *DB) Metrics(ctx context.Context, uuids []string, w *flowstore.Window) (map[string][]flow.Metric, error) {
-	return perFlow(d, 'm', uuids, func(_, _, v []byte) (flow.Metric, bool) {
-		m, good := decodeMetric(v)
+	return perFlow(d, 'm', uuids, func(p, k, v []byte) (flow.Metric, bool) {
+		m, good := decodeMetric(k[len(p):], v)
 		return m, good && (w == nil || w.Contains(m.Start, m.Last))
 	})
 }
@@ -606,15 +742,15 @@ func (d *DB) RawPackets(ctx context.Context, uuids []string) (map[string][]rawpa
 }
 
 // perFlow reads the records of each flow kept under the key prefix
-// kind+uuid+0, keeping those decode accepts; flows without any are left
-// out of the answer.
+// kind+uid, keeping those decode accepts; flows without any are left out
+// of the answer.
 func perFlow[T any](d *DB, kind byte, uuids []string, decode func(prefix, k, v []byte) (T, bool)) (map[string][]T, error) {
 	if err := d.checkOpen(); err != nil {
 		return nil, err
 	}
 	out := make(map[string][]T, len(uuids))
 	for _, id := range uuids {
-		p := append(append([]byte{kind}, id...), 0)
+		p := appendUID([]byte{kind}, id)
 		it, err := d.iter(p, prefixEnd(p))
 		if err != nil {
 			return nil, err
@@ -673,7 +809,9 @@ func (d *DB) Prune(ctx context.Context, flowsBefore, revsBefore time.Time) error
 	b := d.db.NewBatch()
 	defer b.Close()
 	revEnd := revKey(graph.TimeOf(revsBefore), 0)
-	b.DeleteRange([]byte{'r'}, revEnd, nil)
+	if err := b.DeleteRange([]byte{'r'}, revEnd, nil); err != nil {
+		return err
+	}
 
 	cb := bucketOf(flowsBefore.UnixMilli())
 	it, err := d.iter(bucketKey(0), bucketKey(cb))
@@ -682,16 +820,13 @@ func (d *DB) Prune(ctx context.Context, flowsBefore, revsBefore time.Time) error
 	}
 	var dFlows, dMetrics int64
 	done := map[string]bool{}
-	for ok := it.First(); ok; {
+	for ok := it.First(); ok; ok = it.Next() {
 		k := it.Key()
-		if len(k) < 6 || k[5] != 0 {
-			// Skip to the next bucket's flow list.
-			ok = it.SeekGE(bucketKey(binary.BigEndian.Uint32(k[1:5]) + 1))
+		if len(k) < 6 {
 			continue
 		}
-		uuid := string(k[6:])
-		ok = it.Next()
-		if done[uuid] {
+		uuid, _, good := readUID(k[5:])
+		if !good || done[uuid] {
 			continue
 		}
 		done[uuid] = true
@@ -707,10 +842,13 @@ func (d *DB) Prune(ctx context.Context, flowsBefore, revsBefore time.Time) error
 		if !found || m.bucket >= cb {
 			continue
 		}
-		b.Delete(flowKey(uuid), nil)
+		if err := b.Delete(flowKey(nil, uuid), nil); err != nil {
+			it.Close()
+			return err
+		}
 		dFlows++
 		for _, pfx := range []byte{'m', 'p'} {
-			p := append(append([]byte{pfx}, uuid...), 0)
+			p := appendUID([]byte{pfx}, uuid)
 			if pfx == 'm' {
 				mi, err := d.iter(p, prefixEnd(p))
 				if err == nil {
@@ -720,19 +858,28 @@ func (d *DB) Prune(ctx context.Context, flowsBefore, revsBefore time.Time) error
 					mi.Close()
 				}
 			}
-			b.DeleteRange(p, prefixEnd(p), nil)
+			if err := b.DeleteRange(p, prefixEnd(p), nil); err != nil {
+				it.Close()
+				return err
+			}
 		}
 		delete(d.cache, uuid)
 	}
 	if err := it.Close(); err != nil {
 		return err
 	}
-	b.DeleteRange(bucketKey(0), bucketKey(cb), nil)
+	if err := b.DeleteRange(bucketKey(0), bucketKey(cb), nil); err != nil {
+		return err
+	}
 	d.cmu.Lock()
 	nf, nm := max(d.nFlows-dFlows, 0), max(d.nMetrics-dMetrics, 0)
 	d.cmu.Unlock()
-	b.Set([]byte("cflows"), u64(nil, nf), nil)
-	b.Set([]byte("cmetrics"), u64(nil, nm), nil)
+	if err := b.Set([]byte("cflows"), u64(nil, nf), nil); err != nil {
+		return err
+	}
+	if err := b.Set([]byte("cmetrics"), u64(nil, nm), nil); err != nil {
+		return err
+	}
 	if err := b.Commit(d.wo); err != nil {
 		return fmt.Errorf("embedded store: prune: %w", err)
 	}
@@ -745,7 +892,6 @@ func (d *DB) Prune(ctx context.Context, flowsBefore, revsBefore time.Time) error
 	return nil
 }
 
-// Compact compacts the whole database (after a large prune, to give the
 // space back at once; Pebble also compacts in the background).
 func (d *DB) Compact(ctx context.Context) error {
 	if err := d.checkOpen(); err != nil {
