@@ -38,12 +38,14 @@
 package embedded
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"slices"
 	"sync"
@@ -118,17 +120,22 @@ var ErrFormat = errors.New("embedded store: unsupported on-disk format")
 // more is indexed in its last buckets only).
 const maxSpan = 24 * 62
 
-// maxCache bounds the flows the write cache remembers.
-const maxCache = 1 << 22
+// maxCache bounds the flows the write cache remembers (about 150 bytes
+// each).
+const maxCache = 1 << 21
 
 func (d *DB) resetCache() {
 	clear(d.cache)
 	d.cacheSince = time.Now().UnixMilli()
 }
 
+// flowMeta is what the writer needs of a flow it wrote: its last bucket
+// and its LastUpdateMetric, which the flow's record holds until the next
+// update turns it into a history row.
 type flowMeta struct {
-	bucket          uint32
-	luStart, luLast int64
+	bucket uint32
+	hasLU  bool
+	lu     flow.Metric
 }
 
 // DB is the embedded backend.
@@ -192,6 +199,8 @@ func Open(opts Options) (*DB, error) {
 		// new flow) cheap.
 		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 		po.Levels[i].FilterType = pebble.TableFilter
+		po.Levels[i].Compression = pebble.ZstdCompression
+		po.Levels[i].BlockSize = 32 << 10
 	}
 	db, err := pebble.Open(opts.Dir, po)
 	if err != nil {
@@ -335,7 +344,7 @@ func (d *DB) meta(uuid string, start int64) (flowMeta, bool, error) {
 	}
 	m := flowMeta{bucket: bucketOf(f.Last)}
 	if lu := f.LastUpdateMetric; lu != nil {
-		m.luStart, m.luLast = lu.Start, lu.Last
+		m.hasLU, m.lu = true, *lu
 	}
 	return m, true, nil
 }
@@ -421,16 +430,27 @@ func (d *DB) Write(ctx context.Context, in *store.Batch) error {
 				return fail(err)
 			}
 		}
-		nm := flowMeta{bucket: bk, luStart: m.luStart, luLast: m.luLast}
-		if lu := f.LastUpdateMetric; lu != nil {
-			if !known || lu.Start != m.luStart || lu.Last != m.luLast {
-				mk := metricKey(rec[kstart:], f.UUID, lu.Start, lu.Last)
-				if err := b.Set(mk, encodeMetric(mk[len(mk):], lu), nil); err != nil {
-					return fail(err)
-				}
-				dMetrics++
+		// The record keeps the latest LastUpdateMetric; the one it
+		// replaces becomes a history row (the record of a flow updated
+		// once, most of them, needs no row).
+		nm := flowMeta{bucket: bk}
+		lu := f.LastUpdateMetric
+		newLU := lu != nil && (!known || !m.hasLU || lu.Start != m.lu.Start || lu.Last != m.lu.Last)
+		if known && m.hasLU && (lu == nil || newLU) {
+			mk := metricKey(rec[kstart:], f.UUID, m.lu.Start, m.lu.Last)
+			if err := b.Set(mk, encodeMetric(mk[len(mk):], &m.lu), nil); err != nil {
+				return fail(err)
 			}
-			nm.luStart, nm.luLast = lu.Start, lu.Last
+		}
+		switch {
+		case newLU:
+			dMetrics++
+			nm.hasLU, nm.lu = true, *lu
+		case lu != nil:
+			nm.hasLU, nm.lu = true, *lu
+		case known && m.hasLU:
+			// No metric in this update: the record loses it, the
+			// history row written above keeps it.
 		}
 		if err := b.Set(flowKey(rec[kstart:], f.UUID), rec[:nr], nil); err != nil {
 			return fail(err)
@@ -716,12 +736,39 @@ func (d *DB) getFlow(uuid string, w0, w1 int64) (*flow.Flow, error) {
 	return f, nil
 }
 
-// Metrics implements store.Backend.
+// Metrics implements store.Backend: the history rows and the flow
+// record's LastUpdateMetric.
 func (d *DB) Metrics(ctx context.Context, uuids []string, w *flowstore.Window) (map[string][]flow.Metric, error) {
-	return perFlow(d, 'm', uuids, func(p, k, v []byte) (flow.Metric, bool) {
-		m, good := decodeMetric(k[len(p):], v)
-		return m, good && (w == nil || w.Contains(m.Start, m.Last))
+	rows, err := perFlow(d, 'm', uuids, func(p, k, v []byte) (flow.Metric, bool) {
+		return decodeMetric(k[len(p):], v)
 	})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]flow.Metric, len(uuids))
+	for i, id := range uuids {
+		if i&1023 == 1023 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		ms := rows[id]
+		f, err := d.getFlow(id, math.MinInt64, math.MaxInt64)
+		if err != nil {
+			return nil, err
+		}
+		if f != nil && f.LastUpdateMetric != nil {
+			lu := *f.LastUpdateMetric
+			ms = slices.DeleteFunc(ms, func(m flow.Metric) bool { return m.Start == lu.Start && m.Last == lu.Last })
+			ms = append(ms, lu)
+			slices.SortStableFunc(ms, func(a, b flow.Metric) int { return cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(a.Last, b.Last)) })
+		}
+		if w != nil {
+			ms = slices.DeleteFunc(ms, func(m flow.Metric) bool { return !w.Contains(m.Start, m.Last) })
+		}
+		if len(ms) > 0 {
+			out[id] = ms
+		}
+	}
+	return out, nil
 }
 
 // RawPackets implements store.Backend.
@@ -842,6 +889,9 @@ func (d *DB) Prune(ctx context.Context, flowsBefore, revsBefore time.Time) error
 		if !found || m.bucket >= cb {
 			continue
 		}
+		if m.hasLU {
+			dMetrics++
+		}
 		if err := b.Delete(flowKey(nil, uuid), nil); err != nil {
 			it.Close()
 			return err
@@ -897,7 +947,22 @@ func (d *DB) Compact(ctx context.Context) error {
 	if err := d.checkOpen(); err != nil {
 		return err
 	}
-	return d.db.Compact([]byte{0}, []byte{0xff}, false)
+	if err := d.db.Compact([]byte{0}, []byte{0xff}, false); err != nil {
+		return err
+	}
+	// Pebble deletes the replaced tables in the background: wait (a
+	// little) for the space to be given back, which is the point.
+	for range 100 {
+		if d.db.Metrics().Table.ObsoleteSize == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // Counts implements store.Backend.
