@@ -583,22 +583,30 @@ func (g *Graph) deleteEdgeLocked(id Identifier) {
 
 // DeleteWhere removes every node and edge for which match is true (edges of
 // removed nodes go with them). It returns how many nodes were removed.
+// The nodes go first, the most linked first: a host leaving with its
+// thousands of interfaces then takes its edges from the end of its own
+// list, each in constant time, instead of each interface's deletion
+// searching the host's list.
 func (g *Graph) DeleteWhere(match func(*Element) bool) int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	var nodes []*Node
+	for _, n := range g.nodes.m {
+		if match(&n.Element) {
+			nodes = append(nodes, n)
+		}
+	}
+	degree := func(n *Node) int { a := g.adj[n.ID]; return len(a.out) + len(a.in) }
+	slices.SortFunc(nodes, func(a, b *Node) int { return cmp.Compare(degree(b), degree(a)) })
+	for _, n := range nodes {
+		_ = g.deleteNodeLocked(n.ID)
+	}
 	for id, e := range g.edges.m {
 		if match(&e.Element) {
 			g.deleteEdgeLocked(id)
 		}
 	}
-	count := 0
-	for id, n := range g.nodes.m {
-		if match(&n.Element) {
-			_ = g.deleteNodeLocked(id)
-			count++
-		}
-	}
-	return count
+	return len(nodes)
 }
 
 // Node returns a node or nil.

@@ -3,6 +3,7 @@ package graph
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
 	"testing"
 )
 
@@ -137,5 +138,25 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A host leaving with many interfaces: DeleteWhere takes them and their
+// edges in time linear in their number (no search of the host's list per
+// edge), and leaves nothing behind.
+func BenchmarkDeleteWhereHub(b *testing.B) {
+	for range b.N {
+		b.StopTimer()
+		g := New()
+		g.AddNode(&Node{Element: Element{ID: "host", Origin: "agent.h"}})
+		for i := range 20000 {
+			id := Identifier("n" + strconv.Itoa(i))
+			g.AddNode(&Node{Element: Element{ID: id, Origin: "agent.h"}})
+			g.AddEdge(&Edge{Parent: "host", Child: id, Element: Element{ID: "e" + id, Origin: "agent.h"}})
+		}
+		b.StartTimer()
+		if n := g.DeleteWhere(func(e *Element) bool { return e.Origin == "agent.h" }); n != 20001 || len(g.Nodes()) != 0 || len(g.Edges()) != 0 {
+			b.Fatalf("deleted %d, left %d nodes %d edges", n, len(g.Nodes()), len(g.Edges()))
+		}
 	}
 }

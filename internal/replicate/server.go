@@ -191,8 +191,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		_ = conn.SetReadDeadline(time.Now().Add(s.pongWait()))
-		var msg v1.Message
-		if json.Unmarshal(data, &msg) == nil && msg.Namespace != v1.NamespaceGraph {
+		// Decoded once: the envelope tells where the message goes.
+		msg, err := decodeMessage(data)
+		if err == nil && msg.Namespace != v1.NamespaceGraph {
 			if msg.Namespace == v1.NamespaceStatus {
 				s.setProbes(host, msg, log)
 			} else if s.OnMessage != nil {
@@ -200,14 +201,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			continue
 		}
-		if err := s.apply(origin, data); err != nil {
+		if err == nil {
+			err = s.apply(origin, msg)
+		}
+		if err != nil {
 			// A bad message is reported and skipped, never fatal.
 			log.Warn("bad message from agent", "err", err)
 			continue
 		}
 		// The agent is ready once its graph is here: what is sent to it
 		// (capture assignments) is computed on that graph.
-		if !synced && isSync(data) {
+		if !synced && msg.Type == v1.SyncMsgType {
 			synced = true
 			if s.OnConnect != nil {
 				s.OnConnect(host)
@@ -249,8 +253,8 @@ func (s *Server) ping(conn *websocket.Conn, stop <-chan struct{}) {
 	}
 }
 
-func (s *Server) apply(origin string, data []byte) error {
-	refused, err := applyMessage(s.Graph, origin, data, false)
+func (s *Server) apply(origin string, msg v1.Message) error {
+	refused, err := applyDecoded(s.Graph, origin, msg, false)
 	if err != nil {
 		return err
 	}
@@ -271,14 +275,28 @@ var errNotJSON = errors.New("frame is not JSON")
 // cannot be taken are returned as refusals and the others are kept; err is
 // for a message that cannot be read at all.
 func applyMessage(g *graph.Graph, origin string, data []byte, validate bool) (refused []v1.ElementError, err error) {
+	msg, err := decodeMessage(data)
+	if err != nil {
+		return nil, err
+	}
+	return applyDecoded(g, origin, msg, validate)
+}
+
+// decodeMessage reads a frame's envelope.
+func decodeMessage(data []byte) (v1.Message, error) {
 	var msg v1.Message
 	if err := json.Unmarshal(data, &msg); err != nil {
 		var syntax *json.SyntaxError
 		if errors.As(err, &syntax) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("%w: %v", errNotJSON, err)
+			return msg, fmt.Errorf("%w: %v", errNotJSON, err)
 		}
-		return nil, fmt.Errorf("not a message: %w", err)
+		return msg, fmt.Errorf("not a message: %w", err)
 	}
+	return msg, nil
+}
+
+// applyDecoded is applyMessage on a decoded envelope.
+func applyDecoded(g *graph.Graph, origin string, msg v1.Message, validate bool) (refused []v1.ElementError, err error) {
 	if msg.Namespace != v1.NamespaceGraph {
 		return nil, fmt.Errorf("unexpected namespace %q", msg.Namespace)
 	}
@@ -401,10 +419,4 @@ func splitHostPort(addr string) (string, int) {
 	}
 	port, _ := strconv.Atoi(p)
 	return h, port
-}
-
-// isSync tells whether a (valid) message is a Sync.
-func isSync(data []byte) bool {
-	var head struct{ Type string }
-	return json.Unmarshal(data, &head) == nil && head.Type == v1.SyncMsgType
 }
