@@ -183,9 +183,10 @@ func (t *Table) FeedRecord(r Record) bool {
 		return false
 	}
 	k := sp.keyOf(t.opts.LayerKeyMode, 0)
-	e := t.flows[k]
+	h := t.flows.hash(&k)
+	e := t.flows.get(&k, h)
 	if e == nil {
-		if e = t.create(k, sp, nil, start.UnixNano(), startMs); e == nil {
+		if e = t.create(&k, h, sp, nil, start.UnixNano(), startMs); e == nil {
 			return false
 		}
 		e.rtt = rttNone // no packet times to measure it

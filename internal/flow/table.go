@@ -101,6 +101,8 @@ const (
 // every packet come first and the flow's Metric lives in the entry, so a
 // packet of a known flow touches few cache lines.
 type entry struct {
+	k       key    // the flow's key (index)
+	h       uint64 // its hash
 	hasLink bool
 	tcpFlow bool
 	rtt     rttMode
@@ -140,7 +142,7 @@ type Table struct {
 	opts    Options
 	log     *slog.Logger
 	dec     decoder
-	flows   map[key]*entry
+	flows   index
 	serial  uint64
 	stats   Stats
 	lastUpd time.Time
@@ -244,7 +246,7 @@ func NewTable(opts Options) *Table {
 	t := &Table{
 		opts:     opts,
 		log:      opts.Logger,
-		flows:    make(map[key]*entry),
+		flows:    newIndex(),
 		expireMs: opts.Expire.Milliseconds(),
 		holdMs:   opts.Hold.Milliseconds(),
 	}
@@ -296,9 +298,10 @@ func (t *Table) feed(data []byte, first gopacket.LayerType, ci gopacket.CaptureI
 			ps = parent.serial
 		}
 		k := sp.keyOf(t.opts.LayerKeyMode, ps)
-		e := t.flows[k]
+		h := t.flows.hash(&k)
+		e := t.flows.get(&k, h)
 		if e == nil {
-			if e = t.create(k, sp, parent, tsNs, tsMs); e == nil {
+			if e = t.create(&k, h, sp, parent, tsNs, tsMs); e == nil {
 				break
 			}
 		}
@@ -307,13 +310,14 @@ func (t *Table) feed(data []byte, first gopacket.LayerType, ci gopacket.CaptureI
 	}
 }
 
-func (t *Table) create(k key, sp *subPacket, parent *entry, tsNs, tsMs int64) *entry {
-	if len(t.flows) >= t.opts.MaxEntries {
+func (t *Table) create(k *key, h uint64, sp *subPacket, parent *entry, tsNs, tsMs int64) *entry {
+	if t.flows.n >= t.opts.MaxEntries {
 		t.stats.FlowDropped++
 		return nil
 	}
 	o := &t.opts
 	e := t.newEntry()
+	e.k, e.h = *k, h
 	e.firstNs, e.m = tsNs, Metric{Start: tsMs, Last: tsMs}
 	f := &e.f
 	*f = Flow{
@@ -428,7 +432,7 @@ func (t *Table) create(k key, sp *subPacket, parent *entry, tsNs, tsMs int64) *e
 	t.serial++
 	e.serial = t.serial
 	e.prev = Metric{Start: tsMs}
-	t.flows[k] = e
+	t.flows.put(e, h)
 	return e
 }
 
@@ -614,10 +618,8 @@ func (t *Table) updateTCPMetric(e *entry, tm *TCPMetric, sp *subPacket, ab bool,
 // Flows returns copies of the flows of the table, in creation order.
 func (t *Table) Flows() []*Flow {
 	t.mu.Lock()
-	es := make([]*entry, 0, len(t.flows))
-	for _, e := range t.flows {
-		es = append(es, e)
-	}
+	es := make([]*entry, 0, t.flows.n)
+	t.flows.each(func(e *entry) { es = append(es, e) })
 	slices.SortFunc(es, func(a, b *entry) int { return cmp.Compare(a.serial, b.serial) })
 	// The copies share two allocations: a flow kept keeps the others'
 	// memory, which a reader of the whole table (pcap flows, POST
@@ -637,7 +639,7 @@ func (t *Table) Flows() []*Flow {
 func (t *Table) Len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return len(t.flows)
+	return t.flows.n
 }
 
 // Stats returns the capture statistics.
@@ -649,7 +651,7 @@ func (t *Table) Stats() Stats {
 
 func (t *Table) statsLocked() Stats {
 	s := t.stats
-	s.FlowCount = int64(len(t.flows))
+	s.FlowCount = int64(t.flows.n)
 	return s
 }
 
@@ -684,7 +686,8 @@ func (t *Table) tick(now time.Time, all bool) {
 	doUpdate := now.Sub(t.lastUpd) >= t.opts.Update
 	winStart := t.lastUpd.UnixMilli()
 	var out []*Flow
-	for k, e := range t.flows {
+	var ended []*entry // removed after the walk, which must not see the index change
+	t.flows.each(func(e *entry) {
 		f := &e.f
 		idle := nowMs - e.m.Last
 		end := all || idle >= t.expireMs || (e.appTO > 0 && idle >= e.appTO)
@@ -695,9 +698,8 @@ func (t *Table) tick(now time.Time, all bool) {
 			}
 			e.setLastUpdate(winStart, nowMs)
 			out = append(out, e.snapshot())
-			delete(t.flows, k)
-			t.release(e)
-			continue
+			ended = append(ended, e)
+			return
 		}
 		if doUpdate {
 			if e.updated {
@@ -710,6 +712,10 @@ func (t *Table) tick(now time.Time, all bool) {
 				f.LastUpdateMetric = &Metric{Start: winStart, Last: nowMs}
 			}
 		}
+	})
+	for _, e := range ended {
+		t.flows.remove(e, e.h)
+		t.release(e)
 	}
 	if doUpdate {
 		t.lastUpd = now
