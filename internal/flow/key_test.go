@@ -16,3 +16,15 @@ func TestKeyPacked(t *testing.T) {
 		t.Fatalf("key is %d bytes, its fields %d: padding", unsafe.Sizeof(k), sum)
 	}
 }
+
+// TestEntryLayout: an entry is a whole number of cache lines (entryPad)
+// whose first three hold what every packet uses.
+func TestEntryLayout(t *testing.T) {
+	var e entry
+	if s := unsafe.Sizeof(e); s%64 != 0 {
+		t.Errorf("entry is %d bytes, not a multiple of 64: change entryPad by %d", s, 64-s%64)
+	}
+	if end := unsafe.Offsetof(e.tcp) + unsafe.Sizeof(e.tcp); end > 192 {
+		t.Errorf("the hot fields end at %d, past 3 cache lines", end)
+	}
+}

@@ -98,19 +98,21 @@ const (
 )
 
 // entry is a flow of the table and its private state. The fields used by
-// every packet come first and the flow's Metric lives in the entry, so a
-// packet of a known flow touches few cache lines.
+// every packet come first (192 bytes: the key, its hash, the A side, the
+// Metric) and the entry is a whole number of cache lines (entryPad), so a
+// packet of a known flow touches three cache lines of its entry.
 type entry struct {
 	k       key    // the flow's key (index)
 	h       uint64 // its hash
 	hasLink bool
+	hasNet  bool
 	tcpFlow bool
 	rtt     rttMode
 	updated bool
 	aICMP   uint8
 	aPort   uint16
 	aMAC    [6]byte
-	aIP     netip.Addr
+	aIP     [16]byte // As16 of the A side's address (the key tells the version)
 	firstNs int64
 	m       Metric     // f.Metric points here
 	tcpm    *TCPMetric // f.TCPMetric
@@ -127,7 +129,13 @@ type entry struct {
 	transport     TransportLayer
 	icmp          ICMPLayer
 	ipm           IPMetric
+
+	_ [entryPad]byte
 }
+
+// entryPad makes an entry a multiple of 64 bytes (TestEntryLayout): entries
+// come in slabs, page aligned, so each starts on a cache line.
+const entryPad = 32
 
 // entrySlab is the number of entries allocated at once: the table hands
 // them out one by one and reuses those of ended flows (Table.free), so a
@@ -341,7 +349,7 @@ func (t *Table) create(k *key, h uint64, sp *subPacket, parent *entry, tsNs, tsM
 		}
 		e.network = FlowLayer{Protocol: proto, ID: sp.networkID} // A and B below
 		f.Network = &e.network
-		e.aIP = sp.srcIP
+		e.hasNet, e.aIP = true, sp.srcIP.As16()
 		if o.IPDefrag && sp.netVer == 4 {
 			f.IPMetric = &e.ipm
 		}
@@ -501,10 +509,10 @@ func (e *entry) isAB(sp *subPacket, mode LayerKeyMode) bool {
 	if mode == L2 && sp.hasLink && e.hasLink && sp.srcMAC != sp.dstMAC {
 		return sp.srcMAC == e.aMAC
 	}
-	if sp.netVer != 0 && e.aIP.IsValid() {
+	if sp.netVer != 0 && e.hasNet {
 		switch {
 		case sp.srcIP != sp.dstIP:
-			return sp.srcIP == e.aIP
+			return sp.srcIP.As16() == e.aIP
 		case sp.l4 != l4None && sp.srcPort != sp.dstPort:
 			return sp.srcPort == e.aPort
 		case sp.hasICMP:
