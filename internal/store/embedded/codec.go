@@ -114,6 +114,9 @@ func (d *dict) len() int {
 type encoder struct {
 	d     *dict
 	added []uint32
+	// codes of the last record's indexed fields, in the order of
+	// indexed (see appendDigest).
+	codes [trackingIx]uint64
 }
 
 // code returns the dstr code of s, adding s to the dictionary if it fits.
@@ -121,10 +124,12 @@ func (e *encoder) code(s string) uint64 {
 	if s == "" {
 		return 0
 	}
-	if id, ok := e.d.lookup(s); ok {
+	// The writer is the dictionary's only mutator: it reads it without
+	// the lock (the lock orders its writes with the readers' reads).
+	if id, ok := e.d.ids[s]; ok {
 		return uint64(id) + 2
 	}
-	if len(s) > maxDictLen || e.d.len() >= maxDict {
+	if len(s) > maxDictLen || len(e.d.strs) >= maxDict {
 		return 1
 	}
 	id := e.d.add(s)
@@ -133,12 +138,18 @@ func (e *encoder) code(s string) uint64 {
 }
 
 func (e *encoder) dstr(b []byte, s string) []byte {
+	b, _ = e.dstrCode(b, s)
+	return b
+}
+
+// dstrCode appends s as a dstr and returns its code.
+func (e *encoder) dstrCode(b []byte, s string) ([]byte, uint64) {
 	c := e.code(s)
 	b = binary.AppendUvarint(b, c)
 	if c == 1 {
 		b = appendStr(b, s)
 	}
-	return b
+	return b, c
 }
 
 func appendStr(b []byte, s string) []byte {
@@ -170,17 +181,24 @@ func (e *encoder) appendFlow(b []byte, f *flow.Flow) ([]byte, error) {
 		}
 	}
 	b = binary.AppendUvarint(b, bits)
-	b = e.dstr(e.dstr(b, f.LayersPath), f.Application)
+	e.codes = [trackingIx]uint64{}
+	b = e.dstr(b, f.LayersPath)
+	b, e.codes[4] = e.dstrCode(b, f.Application)
 	b = vi(vi(b, f.Start), f.Last-f.Start)
 	b = appendStr(appendStr(appendStr(b, f.TrackingID), f.L3TrackingID), f.ParentUUID)
-	b = e.dstr(e.dstr(b, f.NodeTID), f.CaptureID)
+	b, e.codes[0] = e.dstrCode(b, f.NodeTID)
+	b, e.codes[1] = e.dstrCode(b, f.CaptureID)
 	b = vi(vi(b, f.RawPacketsCaptured), int64(f.FinishType))
-	for _, l := range [...]*flow.FlowLayer{f.Link, f.Network} {
-		if l != nil {
-			b = vi(b, int64(l.Protocol))
-			b = e.dstr(e.dstr(b, l.A), l.B)
-			b = vi(b, l.ID)
-		}
+	if l := f.Link; l != nil {
+		b = vi(b, int64(l.Protocol))
+		b = e.dstr(e.dstr(b, l.A), l.B)
+		b = vi(b, l.ID)
+	}
+	if l := f.Network; l != nil {
+		b = vi(b, int64(l.Protocol))
+		b, e.codes[2] = e.dstrCode(b, l.A)
+		b, e.codes[3] = e.dstrCode(b, l.B)
+		b = vi(b, l.ID)
 	}
 	if t := f.Transport; t != nil {
 		b = vi(vi(vi(vi(b, int64(t.Protocol)), t.A), t.B), t.ID)
