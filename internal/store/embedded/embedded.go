@@ -390,7 +390,11 @@ func (s *sortedBatch) put(k, v []byte) {
 // wins, as it would in put order.
 func (s *sortedBatch) apply(b *pebble.Batch) error {
 	a := s.arena
-	slices.SortStableFunc(s.ents, func(x, y sortedEnt) int { return bytes.Compare(a[x.k0:x.k1], a[y.k0:y.k1]) })
+	// Equal keys keep their put order (k0 grows with it): a stable
+	// sort, at the price of an unstable one.
+	slices.SortFunc(s.ents, func(x, y sortedEnt) int {
+		return cmp.Or(bytes.Compare(a[x.k0:x.k1], a[y.k0:y.k1]), cmp.Compare(x.k0, y.k0))
+	})
 	for _, e := range s.ents {
 		if err := b.Set(a[e.k0:e.k1], a[e.k1:e.v1], nil); err != nil {
 			return err
