@@ -2,7 +2,12 @@ package flow
 
 import (
 	"math/rand/v2"
+	"net"
 	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 )
 
 // TestIndex checks the index against a Go map through random additions
@@ -52,5 +57,23 @@ func TestIndex(t *testing.T) {
 	missing := key{parent: 1 << 40}
 	if x.get(&missing, x.hash(&missing)) != nil {
 		t.Fatal("found a key never added")
+	}
+}
+
+// TestLayersPathNotInterned: past maxPaths, a flow keeps its own
+// LayersPath, the same.
+func TestLayersPathNotInterned(t *testing.T) {
+	d := udpFrame(t, net.IP{10, 0, 0, 1}, net.IP{10, 0, 0, 2}, 1000, 2000, 10)
+	c := gopacket.CaptureInfo{Timestamp: time.Unix(1700000000, 0), CaptureLength: len(d), Length: len(d)}
+	want := NewTable(Options{})
+	want.FeedPacket(d, c, layers.LinkTypeEthernet)
+	full := NewTable(Options{})
+	for range maxPaths {
+		full.pathList = append(full.pathList, "x")
+	}
+	full.FeedPacket(d, c, layers.LinkTypeEthernet)
+	w, g := want.Flows()[0], full.Flows()[0]
+	if g.LayersPath != w.LayersPath || g.Application != w.Application || w.LayersPath == "" {
+		t.Fatalf("LayersPath %q, Application %q; want %q, %q", g.LayersPath, g.Application, w.LayersPath, w.Application)
 	}
 }

@@ -130,7 +130,7 @@ func (sp *subPacket) keyOf(mode LayerKeyMode, parent uint64) key {
 // ids computes the original's hashes (inventory §14.2): the L3 and L2
 // keys (L3TrackingID and TrackingID) and the full key including the
 // parent UUID, used as seed of the flow UUID.
-func (sp *subPacket) ids(mode LayerKeyMode, parentUUID string) (l3, l2, full uint64) {
+func (sp *subPacket) ids(mode LayerKeyMode, parentUUID []byte) (l3, l2, full uint64) {
 	var arr [192]byte
 	b := sp.l3Key(arr[:0], sp.swapped(mode))
 	// The L3 key follows a flow across routers, which rewrite the MACs: its

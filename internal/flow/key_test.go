@@ -17,12 +17,12 @@ func TestKeyPacked(t *testing.T) {
 	}
 }
 
-// TestEntryLayout: an entry is a whole number of cache lines (entryPad)
+// TestEntryLayout: an entry is a whole number of cache lines
 // whose first three hold what every packet uses.
 func TestEntryLayout(t *testing.T) {
 	var e entry
 	if s := unsafe.Sizeof(e); s%64 != 0 {
-		t.Errorf("entry is %d bytes, not a multiple of 64: change entryPad by %d", s, 64-s%64)
+		t.Errorf("entry is %d bytes, not a multiple of 64: pad it with %d bytes", s, 64-s%64)
 	}
 	if end := unsafe.Offsetof(e.tcp) + unsafe.Sizeof(e.tcp); end > 192 {
 		t.Errorf("the hot fields end at %d, past 3 cache lines", end)

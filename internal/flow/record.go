@@ -201,17 +201,17 @@ func (t *Table) FeedRecord(r Record) bool {
 		m.BABytes += by
 	}
 	if startMs < m.Start {
-		m.Start, e.f.Start = startMs, startMs
+		m.Start, e.start = startMs, startMs
 	}
 	if endMs > m.Last {
 		m.Last = endMs
 	}
-	if e.tcpFlow && e.f.FinishType == NotFinished {
+	if e.tcpFlow && e.finish == NotFinished {
 		switch {
 		case r.TCPFlags&0x04 != 0:
-			e.f.FinishType = TCPRst
+			e.finish = TCPRst
 		case r.TCPFlags&0x01 != 0:
-			e.f.FinishType = TCPFin
+			e.finish = TCPFin
 		}
 	}
 	e.updated = true

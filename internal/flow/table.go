@@ -97,10 +97,14 @@ const (
 	rttFirst         // first packet -> first packet back (other protocols)
 )
 
-// entry is a flow of the table and its private state. The fields used by
-// every packet come first (192 bytes: the key, its hash, the A side, the
-// Metric) and the entry is a whole number of cache lines (entryPad), so a
-// packet of a known flow touches three cache lines of its entry.
+// entry is a flow of the table and its private state, packed: values,
+// no strings, three pointers (nil but for TCP metrics and rare parts), so
+// that a new flow writes few bytes and the collector has little to scan
+// in the slabs. The Flow is made from it when the flow is read (snapshot),
+// its strings formatted then. The fields used by every packet come first
+// (192 bytes: the key, its hash, the A side, the Metric) and the entry is
+// a whole number of cache lines, so a packet of a known flow
+// touches three cache lines of its entry.
 type entry struct {
 	k       key    // the flow's key (index)
 	h       uint64 // its hash
@@ -112,30 +116,57 @@ type entry struct {
 	aICMP   uint8
 	aPort   uint16
 	aMAC    [6]byte
-	aIP     [16]byte // As16 of the A side's address (the key tells the version)
+	aIP     [16]byte // As16 of the A side's address (netVer tells the version)
 	firstNs int64
-	m       Metric     // f.Metric points here
-	tcpm    *TCPMetric // f.TCPMetric
+	m       Metric
+	tcpm    *TCPMetric // Flow.TCPMetric
 	tcp     *tcpTracker
 
-	serial uint64
-	prev   Metric // totals at the previous update
-	appTO  int64  // application timeout in ms, 0 if none
-	f      Flow
+	x *entryExtra // nil when the flow has none of its parts
 
-	// The flow's layers live in the entry (f.Link points at link ...): a
-	// new flow is one allocation, not one per layer.
-	link, network FlowLayer
-	transport     TransportLayer
-	icmp          ICMPLayer
-	ipm           IPMetric
+	serial  uint64
+	prev    Metric // totals at the previous update
+	appTO   int64  // application timeout in ms, 0 if none
+	start   int64  // Flow.Start
+	lastUpd Metric // Flow.LastUpdateMetric when hasLastUpd
+	ipm     IPMetric
 
-	_ [entryPad]byte
+	l3, l2, uuid, parentUUID uint64 // L3TrackingID, TrackingID, UUID, ParentUUID (when hasParent)
+
+	vlan, networkID  int64
+	icmpCode, icmpID uint32
+	icmpType         ICMPType
+	finish           FinishType
+	path             uint16 // LayersPath: 1 + its index in Table.pathList, 0: x.path or none
+	bPort            uint16
+	bMAC             [6]byte
+	bIP              [16]byte
+	netVer           uint8
+	l4               l4Kind
+	hasICMP          bool
+	hasIPM           bool
+	hasParent        bool
+	hasLastUpd       bool
+	// 448 bytes: a multiple of 64 (TestEntryLayout). Entries come in
+	// slabs, page aligned, so each starts on a cache line.
 }
 
-// entryPad makes an entry a multiple of 64 bytes (TestEntryLayout): entries
-// come in slabs, page aligned, so each starts on a cache line.
-const entryPad = 32
+// entryExtra holds the rare parts of a flow.
+type entryExtra struct {
+	path   string // LayersPath when not interned (Table.paths is full)
+	app    string // Application from Options.AppPorts
+	hasApp bool
+	dns    *DNS // replaced, never changed: snapshots share it
+	dhcp   *DHCPv4
+	vrrp   *VRRPv2
+}
+
+func (e *entry) extra() *entryExtra {
+	if e.x == nil {
+		e.x = new(entryExtra)
+	}
+	return e.x
+}
 
 // entrySlab is the number of entries allocated at once: the table hands
 // them out one by one and reuses those of ended flows (Table.free), so a
@@ -166,7 +197,8 @@ type Table struct {
 	slab []entry  // entries not handed out yet (entrySlab at a time)
 	free []*entry // entries of ended flows, zeroed, to reuse
 	// paths interns LayersPath: flows of one kind share their string.
-	paths map[pathKey]string
+	paths    map[pathKey]uint16 // 1 + index in pathList
+	pathList []string
 }
 
 // pathKey is the layer types of a LayersPath (their count is the index of
@@ -199,33 +231,42 @@ func (t *Table) release(e *entry) {
 	t.free = append(t.free, e)
 }
 
-// layersPath returns the LayersPath of a sub-packet and its Application
-// (the last layer's name), interned per kind of flow.
-func (t *Table) layersPath(sp *subPacket) (path, app string) {
+// layersPath returns the LayersPath of a sub-packet and its number in
+// t.pathList (1 + its index; 0 when the path is empty or t.paths is
+// full, the path then kept by the entry): flows of one kind share it.
+func (t *Table) layersPath(sp *subPacket) (path string, n uint16) {
 	var k pathKey
-	n := copy(k[:], sp.layers[:sp.nLayers])
-	n = t.restLayerTypes(sp, k[:n], len(k))
-	if n == 0 {
-		return "", ""
+	l := copy(k[:], sp.layers[:sp.nLayers])
+	l = t.restLayerTypes(sp, k[:l], len(k))
+	if l == 0 {
+		return "", 0
 	}
-	path, ok := t.paths[k]
-	if !ok {
-		var b []byte
-		for i, lt := range k[:n] {
-			if i > 0 {
-				b = append(b, '/')
-			}
-			b = append(b, lt.String()...)
-		}
-		path = string(b)
-		if t.paths == nil {
-			t.paths = make(map[pathKey]string)
-		}
-		if len(t.paths) < maxPaths {
-			t.paths[k] = path
-		}
+	if n, ok := t.paths[k]; ok {
+		return t.pathList[n-1], n
 	}
-	return path, path[strings.LastIndexByte(path, '/')+1:]
+	var b []byte
+	for i, lt := range k[:l] {
+		if i > 0 {
+			b = append(b, '/')
+		}
+		b = append(b, lt.String()...)
+	}
+	path = string(b)
+	if len(t.pathList) >= maxPaths {
+		return path, 0
+	}
+	if t.paths == nil {
+		t.paths = make(map[pathKey]uint16)
+	}
+	t.pathList = append(t.pathList, path)
+	n = uint16(len(t.pathList))
+	t.paths[k] = n
+	return path, n
+}
+
+// application is the last layer of a LayersPath.
+func application(path string) string {
+	return path[strings.LastIndexByte(path, '/')+1:]
 }
 
 // NewTable returns an empty table.
@@ -326,38 +367,28 @@ func (t *Table) create(k *key, h uint64, sp *subPacket, parent *entry, tsNs, tsM
 	o := &t.opts
 	e := t.newEntry()
 	e.k, e.h = *k, h
-	e.firstNs, e.m = tsNs, Metric{Start: tsMs, Last: tsMs}
-	f := &e.f
-	*f = Flow{
-		Metric:    &e.m,
-		Start:     tsMs,
-		Last:      tsMs,
-		NodeTID:   o.NodeTID,
-		CaptureID: o.CaptureID,
+	e.firstNs, e.m, e.start = tsNs, Metric{Start: tsMs, Last: tsMs}, tsMs
+	path, pn := t.layersPath(sp)
+	e.path = pn
+	if pn == 0 && path != "" {
+		e.extra().path = path
 	}
-	f.LayersPath, f.Application = t.layersPath(sp)
+	app := ""
+	if path != "" {
+		app = application(path)
+	}
 
 	if sp.hasLink {
-		e.link = FlowLayer{Protocol: ProtoEthernet, ID: sp.vlan} // A and B below
-		f.Link = &e.link
-		e.hasLink, e.aMAC = true, sp.srcMAC
+		e.hasLink, e.aMAC, e.bMAC, e.vlan = true, sp.srcMAC, sp.dstMAC, sp.vlan
 	}
 	if sp.netVer != 0 {
-		proto := ProtoIPv4
-		if sp.netVer == 6 {
-			proto = ProtoIPv6
-		}
-		e.network = FlowLayer{Protocol: proto, ID: sp.networkID} // A and B below
-		f.Network = &e.network
-		e.hasNet, e.aIP = true, sp.srcIP.As16()
-		if o.IPDefrag && sp.netVer == 4 {
-			f.IPMetric = &e.ipm
-		}
+		e.hasNet, e.netVer, e.networkID = true, sp.netVer, sp.networkID
+		e.aIP, e.bIP = sp.srcIP.As16(), sp.dstIP.As16()
+		e.hasIPM = o.IPDefrag && sp.netVer == 4
 		if sp.hasICMP {
-			e.icmp = ICMPLayer{Type: sp.icmpType, Code: uint32(sp.icmpCode)}
-			f.ICMP = &e.icmp
+			e.hasICMP, e.icmpType, e.icmpCode = true, sp.icmpType, uint32(sp.icmpCode)
 			if !sp.icmpV6 || sp.icmpV6Key {
-				f.ICMP.ID = uint32(sp.icmpID)
+				e.icmpID = uint32(sp.icmpID)
 			}
 			e.aICMP = sp.icmpRaw
 			if sp.isEchoRequest() {
@@ -365,20 +396,16 @@ func (t *Table) create(k *key, h uint64, sp *subPacket, parent *entry, tsNs, tsM
 			}
 		}
 		if sp.l4 != l4None {
-			e.transport = TransportLayer{A: int64(sp.srcPort), B: int64(sp.dstPort)}
-			tl := &e.transport
-			e.aPort = sp.srcPort
+			e.l4, e.aPort, e.bPort = sp.l4, sp.srcPort, sp.dstPort
 			var ports map[uint16]string
 			switch sp.l4 {
 			case l4TCP:
-				tl.Protocol = ProtoTCP
 				if o.AppPorts != nil {
 					ports = o.AppPorts.TCP
 				}
 				e.tcpFlow = true
 				if o.ExtraTCPMetric || o.ReassembleTCP {
 					e.tcpm = &TCPMetric{}
-					f.TCPMetric = e.tcpm
 				}
 				if o.ReassembleTCP {
 					e.tcp = &tcpTracker{}
@@ -387,26 +414,26 @@ func (t *Table) create(k *key, h uint64, sp *subPacket, parent *entry, tsNs, tsM
 					e.rtt = rttTCP
 				}
 			case l4UDP:
-				tl.Protocol = ProtoUDP
 				if o.AppPorts != nil {
 					ports = o.AppPorts.UDP
 				}
-			case l4SCTP:
-				tl.Protocol = ProtoSCTP
 			}
-			if app, ok := ports[sp.srcPort]; ok {
-				f.Application = app
-			} else if app, ok := ports[sp.dstPort]; ok {
-				f.Application = app
+			a, ok := ports[sp.srcPort]
+			if !ok {
+				a, ok = ports[sp.dstPort]
 			}
-			f.Transport = tl
+			if ok {
+				app = a
+				x := e.extra()
+				x.app, x.hasApp = a, true
+			}
 			if sp.l4 != l4TCP {
 				e.rtt = rttFirst
 			}
 		}
 		if o.ExtraLayers&ExtraDHCPv4 != 0 && sp.restType == layers.LayerTypeDHCPv4 {
 			if t.dhcp.DecodeFromBytes(sp.rest, gopacket.NilDecodeFeedback) == nil {
-				f.DHCPv4 = &DHCPv4{
+				e.extra().dhcp = &DHCPv4{
 					File:         string(t.dhcp.File),
 					Flags:        t.dhcp.Flags,
 					HardwareLen:  t.dhcp.HardwareLen,
@@ -418,7 +445,7 @@ func (t *Table) create(k *key, h uint64, sp *subPacket, parent *entry, tsNs, tsM
 		}
 		if o.ExtraLayers&ExtraVRRP != 0 && sp.restType == layers.LayerTypeVRRP {
 			if t.vrrp.DecodeFromBytes(sp.rest, gopacket.NilDecodeFeedback) == nil {
-				f.VRRPv2 = &VRRPv2{
+				e.extra().vrrp = &VRRPv2{
 					AdverInt:     t.vrrp.AdverInt,
 					Priority:     t.vrrp.Priority,
 					Version:      t.vrrp.Version,
@@ -427,15 +454,19 @@ func (t *Table) create(k *key, h uint64, sp *subPacket, parent *entry, tsNs, tsM
 			}
 		}
 	}
-	if d, ok := o.AppTimeout[f.Application]; ok && d > 0 {
+	if d, ok := o.AppTimeout[app]; ok && d > 0 {
 		e.appTO = d.Milliseconds()
 	}
 
+	// the parent's UUID, in hexadecimal, is hashed into the flow's
+	var pu []byte
+	var puArr [16]byte
 	if parent != nil {
-		f.ParentUUID = parent.f.UUID
+		e.hasParent, e.parentUUID = true, parent.uuid
+		pu = strconv.AppendUint(puArr[:0], parent.uuid, 16)
 	}
-	l3, l2, full := sp.ids(o.LayerKeyMode, f.ParentUUID)
-	setStrings(f, sp, l3, l2, flowUUID(full, tsMs, o.NodeTID))
+	l3, l2, full := sp.ids(o.LayerKeyMode, pu)
+	e.l3, e.l2, e.uuid = l3, l2, flowUUID(full, tsMs, o.NodeTID)
 
 	t.serial++
 	e.serial = t.serial
@@ -444,44 +475,126 @@ func (t *Table) create(k *key, h uint64, sp *subPacket, parent *entry, tsNs, tsM
 	return e
 }
 
-// setStrings sets the flow's string fields made from the packet: the
-// link and network addresses (A the packet's source), the TrackingIDs and
-// the UUID. They are substrings of one string: one allocation per flow
-// instead of seven.
-func setStrings(f *Flow, sp *subPacket, l3, l2, uuid uint64) {
-	var arr [2*17 + 2*64 + 3*16]byte
+// snapshot returns a copy of the flow.
+func (t *Table) snapshot(e *entry) *Flow {
+	cp := new(flowCopy)
+	t.flowTo(e, cp)
+	return &cp.flow
+}
+
+// flowTo makes the Flow of an entry in cp. Its string fields made from
+// the packet (the link and network addresses, A the first packet's
+// source, the TrackingIDs and the UUIDs) are substrings of one string.
+func (t *Table) flowTo(e *entry, cp *flowCopy) {
+	o := &t.opts
+	f := &cp.flow
+	*f = Flow{
+		Start:      e.start,
+		Last:       e.m.Last,
+		NodeTID:    o.NodeTID,
+		CaptureID:  o.CaptureID,
+		FinishType: e.finish,
+	}
+	x := e.x
+	if e.path != 0 {
+		f.LayersPath = t.pathList[e.path-1]
+	} else if x != nil {
+		f.LayersPath = x.path
+	}
+	if x != nil && x.hasApp {
+		f.Application = x.app
+	} else if f.LayersPath != "" {
+		f.Application = application(f.LayersPath)
+	}
+
+	var arr [2*17 + 2*46 + 4*16]byte
 	b := arr[:0]
-	var ends [7]int
-	if f.Link != nil {
-		b = appendMAC(b, &sp.srcMAC)
+	var ends [8]int
+	if e.hasLink {
+		b = appendMAC(b, &e.aMAC)
 		ends[0] = len(b)
-		b = appendMAC(b, &sp.dstMAC)
+		b = appendMAC(b, &e.bMAC)
 	}
 	ends[1] = len(b)
-	if f.Network != nil {
-		b = appendAddr(b, sp.srcIP)
+	if e.hasNet {
+		b = appendAddr(b, e.netVer, &e.aIP)
 		ends[2] = len(b)
-		b = appendAddr(b, sp.dstIP)
+		b = appendAddr(b, e.netVer, &e.bIP)
 	} else {
 		ends[2] = len(b)
 	}
 	ends[3] = len(b)
-	b = strconv.AppendUint(b, l3, 16)
+	b = strconv.AppendUint(b, e.l3, 16)
 	ends[4] = len(b)
-	b = strconv.AppendUint(b, l2, 16)
+	b = strconv.AppendUint(b, e.l2, 16)
 	ends[5] = len(b)
-	b = strconv.AppendUint(b, uuid, 16)
+	b = strconv.AppendUint(b, e.uuid, 16)
 	ends[6] = len(b)
+	if e.hasParent {
+		b = strconv.AppendUint(b, e.parentUUID, 16)
+	}
+	ends[7] = len(b)
 	s := string(b)
-	if f.Link != nil {
-		f.Link.A, f.Link.B = s[:ends[0]], s[ends[0]:ends[1]]
-	}
-	if f.Network != nil {
-		f.Network.A, f.Network.B = s[ends[1]:ends[2]], s[ends[2]:ends[3]]
-	}
 	f.L3TrackingID = s[ends[3]:ends[4]]
 	f.TrackingID = s[ends[4]:ends[5]]
 	f.UUID = s[ends[5]:ends[6]]
+	f.ParentUUID = s[ends[6]:ends[7]]
+
+	if e.hasLink {
+		cp.link = FlowLayer{Protocol: ProtoEthernet, A: s[:ends[0]], B: s[ends[0]:ends[1]], ID: e.vlan}
+		f.Link = &cp.link
+	}
+	if e.hasNet {
+		proto := ProtoIPv4
+		if e.netVer == 6 {
+			proto = ProtoIPv6
+		}
+		cp.network = FlowLayer{Protocol: proto, A: s[ends[1]:ends[2]], B: s[ends[2]:ends[3]], ID: e.networkID}
+		f.Network = &cp.network
+		if e.hasIPM {
+			cp.ipm = e.ipm
+			f.IPMetric = &cp.ipm
+		}
+	}
+	if e.hasICMP {
+		cp.icmp = ICMPLayer{Type: e.icmpType, Code: e.icmpCode, ID: e.icmpID}
+		f.ICMP = &cp.icmp
+	}
+	if e.l4 != l4None {
+		cp.transport = TransportLayer{Protocol: l4Protocol(e.l4), A: int64(e.aPort), B: int64(e.bPort)}
+		f.Transport = &cp.transport
+	}
+	if x != nil {
+		if x.dhcp != nil {
+			d := *x.dhcp
+			f.DHCPv4 = &d
+		}
+		if x.vrrp != nil {
+			v := *x.vrrp
+			f.VRRPv2 = &v
+		}
+		f.DNS = x.dns
+	}
+	cp.metric = e.m
+	f.Metric = &cp.metric
+	if e.hasLastUpd {
+		cp.lastUpd = e.lastUpd
+		f.LastUpdateMetric = &cp.lastUpd
+	}
+	if e.tcpm != nil {
+		m := *e.tcpm
+		f.TCPMetric = &m
+	}
+}
+
+func l4Protocol(l l4Kind) Protocol {
+	switch l {
+	case l4TCP:
+		return ProtoTCP
+	case l4UDP:
+		return ProtoUDP
+	}
+	return ProtoSCTP
 }
 
 // appendMAC appends a MAC address as net.HardwareAddr.String does.
@@ -496,12 +609,13 @@ func appendMAC(b []byte, mac *[6]byte) []byte {
 	return b
 }
 
-// appendAddr appends an address as netip.Addr.String does.
-func appendAddr(b []byte, a netip.Addr) []byte {
-	if !a.IsValid() {
-		return append(b, a.String()...)
+// appendAddr appends an address (As16, of IP version ver) as the
+// netip.Addr the decoder made of it prints.
+func appendAddr(b []byte, ver uint8, a *[16]byte) []byte {
+	if ver == 4 {
+		return netip.AddrFrom4([4]byte(a[12:])).AppendTo(b)
 	}
-	return a.AppendTo(b)
+	return netip.AddrFrom16(*a).AppendTo(b)
 }
 
 // isAB tells whether a packet goes from A to B (inventory §14.1).
@@ -557,18 +671,18 @@ func (t *Table) update(e *entry, sp *subPacket, tsNs, tsMs int64) {
 		}
 	}
 
-	if sp.reassembled && e.f.IPMetric != nil {
-		e.f.IPMetric.Fragments += sp.ipMetric.Fragments
-		e.f.IPMetric.FragmentErrors += sp.ipMetric.FragmentErrors
+	if sp.reassembled && e.hasIPM {
+		e.ipm.Fragments += sp.ipMetric.Fragments
+		e.ipm.FragmentErrors += sp.ipMetric.FragmentErrors
 	}
 
 	if e.tcpFlow && sp.l4 == l4TCP {
 		fl := sp.tcpFlags
 		switch {
 		case fl&tcpRST != 0:
-			e.f.FinishType = TCPRst
+			e.finish = TCPRst
 		case fl&tcpFIN != 0:
-			e.f.FinishType = TCPFin
+			e.finish = TCPFin
 		}
 		if tm := e.tcpm; tm != nil && (fl&(tcpSYN|tcpFIN|tcpRST) != 0 || e.tcp != nil) {
 			t.updateTCPMetric(e, tm, sp, ab, tsMs)
@@ -577,15 +691,9 @@ func (t *Table) update(e *entry, sp *subPacket, tsNs, tsMs int64) {
 
 	if t.opts.ExtraLayers&ExtraDNS != 0 && sp.restType == layers.LayerTypeDNS {
 		if t.dns.DecodeFromBytes(sp.rest, gopacket.NilDecodeFeedback) == nil {
-			e.f.DNS = dnsFromLayer(&t.dns, tsMs)
+			e.extra().dns = dnsFromLayer(&t.dns, tsMs)
 		}
 	}
-}
-
-// snapshot returns a copy of the flow, with Last brought up to date.
-func (e *entry) snapshot() *Flow {
-	e.f.Last = e.m.Last
-	return e.f.Clone()
 }
 
 func (t *Table) updateTCPMetric(e *entry, tm *TCPMetric, sp *subPacket, ab bool, tsMs int64) {
@@ -635,8 +743,7 @@ func (t *Table) Flows() []*Flow {
 	out := make([]*Flow, len(es))
 	cps := make([]flowCopy, len(es))
 	for i, e := range es {
-		e.f.Last = e.m.Last
-		e.f.cloneTo(&cps[i])
+		t.flowTo(e, &cps[i])
 		out[i] = &cps[i].flow
 	}
 	t.mu.Unlock()
@@ -696,28 +803,25 @@ func (t *Table) tick(now time.Time, all bool) {
 	var out []*Flow
 	var ended []*entry // removed after the walk, which must not see the index change
 	t.flows.each(func(e *entry) {
-		f := &e.f
 		idle := nowMs - e.m.Last
 		end := all || idle >= t.expireMs || (e.appTO > 0 && idle >= e.appTO)
-		held := (f.FinishType == TCPFin || f.FinishType == TCPRst) && idle >= t.holdMs
+		held := (e.finish == TCPFin || e.finish == TCPRst) && idle >= t.holdMs
 		if end || held {
-			if f.FinishType == NotFinished {
-				f.FinishType = Timeout
+			if e.finish == NotFinished {
+				e.finish = Timeout
 			}
 			e.setLastUpdate(winStart, nowMs)
-			out = append(out, e.snapshot())
+			out = append(out, t.snapshot(e))
 			ended = append(ended, e)
 			return
 		}
 		if doUpdate {
 			if e.updated {
 				e.setLastUpdate(winStart, nowMs)
-				out = append(out, e.snapshot())
-			} else if f.LastUpdateMetric != nil {
-				// idle since the previous update: an empty window
-				*f.LastUpdateMetric = Metric{Start: winStart, Last: nowMs}
+				out = append(out, t.snapshot(e))
 			} else {
-				f.LastUpdateMetric = &Metric{Start: winStart, Last: nowMs}
+				// idle since the previous update: an empty window
+				e.lastUpd, e.hasLastUpd = Metric{Start: winStart, Last: nowMs}, true
 			}
 		}
 	})
@@ -742,10 +846,8 @@ func (t *Table) tick(now time.Time, all bool) {
 
 func (e *entry) setLastUpdate(start, last int64) {
 	m := &e.m
-	if e.f.LastUpdateMetric == nil {
-		e.f.LastUpdateMetric = new(Metric)
-	}
-	*e.f.LastUpdateMetric = Metric{
+	e.hasLastUpd = true
+	e.lastUpd = Metric{
 		ABPackets: m.ABPackets - e.prev.ABPackets,
 		ABBytes:   m.ABBytes - e.prev.ABBytes,
 		BAPackets: m.BAPackets - e.prev.BAPackets,
