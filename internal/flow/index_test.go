@@ -77,3 +77,23 @@ func TestLayersPathNotInterned(t *testing.T) {
 		t.Fatalf("LayersPath %q, Application %q; want %q, %q", g.LayersPath, g.Application, w.LayersPath, w.Application)
 	}
 }
+
+// TestNewFlowAllocs: a flow's first packet allocates no object of its own
+// (entries come by slabs of 128, the index grows by doubling).
+func TestNewFlowAllocs(t *testing.T) {
+	d := udpFrame(t, net.IP{10, 0, 0, 1}, net.IP{192, 168, 0, 1}, 1, 53, 32)
+	c := gopacket.CaptureInfo{Timestamp: time.Unix(1700000000, 0), CaptureLength: len(d), Length: len(d)}
+	tbl := NewTable(Options{})
+	i := 0
+	allocs := testing.AllocsPerRun(20000, func() {
+		i++
+		d[29], d[34], d[35] = byte(i>>16), byte(i>>8), byte(i) // a new source address and port
+		tbl.FeedPacket(d, c, layers.LinkTypeEthernet)
+	})
+	if tbl.Len() < 20000 {
+		t.Fatalf("%d flows", tbl.Len())
+	}
+	if allocs > 0.05 {
+		t.Errorf("%.3f allocations per new flow, want at most 0.05", allocs)
+	}
+}
