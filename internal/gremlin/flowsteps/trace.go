@@ -163,7 +163,8 @@ func (t *tracer) trace(group []*flow.Flow) Trace {
 	tr := Trace{TrackingID: group[0].TrackingID, Hops: []TraceHop{}, Loss: []TraceLoss{}, Incomplete: []string{}}
 	hops := onePerNode(group)
 	ref := hops[0].flow // the earliest: its A is the trace's A
-	view := t.viewFor(hops)
+	from, to := window(group)
+	view := t.viewFor(hops, ref, from)
 	ix := indexNodes(view, false)
 	for i := range hops {
 		h := &hops[i]
@@ -179,21 +180,48 @@ func (t *tracer) trace(group []*flow.Flow) Trace {
 	for i := range hops {
 		tr.Hops = append(tr.Hops, hops[i].TraceHop)
 	}
-	tr.Loss, tr.Incomplete = p.losses(hops, tr.Incomplete)
+	// The hosts the flow crossed: its captures' and its two ends'; an agent
+	// of one of them away during the flow leaves counts short there.
+	var hosts []string
+	addHost := func(h string) {
+		if h != "" && !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	for _, h := range hops {
+		addHost(h.Host)
+	}
+	if ref.Network != nil {
+		for _, addr := range []string{ref.Network.A, ref.Network.B} {
+			if n := addressOwner(view, addr); n != nil {
+				addHost(n.Host)
+			}
+		}
+	}
+	away := map[string]bool{}
+	var gaps []string
+	if t.gaps != nil {
+		for _, h := range hosts {
+			if g := t.gaps.Gaps(from, to, []string{h}); len(g) > 0 {
+				away[h] = true
+				gaps = append(gaps, g...)
+			}
+		}
+	}
+	tr.Loss, tr.Incomplete = p.losses(hops, away, tr.Incomplete)
 	if len(hops) < 2 {
 		tr.Incomplete = append(tr.Incomplete, "the flow was captured at one place only: capture along its path to locate losses")
 	}
 	tr.Incomplete = append(tr.Incomplete, captureGaps(hops)...)
 	if t.gaps != nil {
-		from, to := window(group)
-		var hosts []string
-		for _, h := range hops {
-			if h.Host != "" && !slices.Contains(hosts, h.Host) {
-				hosts = append(hosts, h.Host)
+		// What concerns no host in particular (the store's losses) too.
+		for _, g := range t.gaps.Gaps(from, to, hosts) {
+			if !slices.Contains(gaps, g) {
+				gaps = append(gaps, g)
 			}
 		}
-		tr.Incomplete = append(tr.Incomplete, t.gaps.Gaps(from, to, hosts)...)
 	}
+	tr.Incomplete = append(tr.Incomplete, gaps...)
 	return tr
 }
 
@@ -235,28 +263,30 @@ func packets(f *flow.Flow) int64 {
 }
 
 // viewFor returns the graph to place the hops on: the query's, unless a
-// hop's node has left it (its agent gone) and history has the graph as it
-// was when every hop still captured.
-func (t *tracer) viewFor(hops []hop) graph.View {
+// hop's node or an end's interface has left it (its agent gone) and
+// history has the graph as it was when the flow began.
+func (t *tracer) viewFor(hops []hop, ref *flow.Flow, from time.Time) graph.View {
 	if t.timed || t.hist == nil {
 		return t.view
 	}
 	ix := indexNodes(t.view, false)
-	last := int64(0)
+	missing := false
 	for _, h := range hops {
 		if len(ix.byTID[h.Node]) == 0 && h.Node != "" {
-			last = -1
+			missing = true
 		}
 	}
-	if last == 0 {
+	if ref.Network != nil {
+		for _, addr := range []string{ref.Network.A, ref.Network.B} {
+			if addressOwner(t.view, addr) == nil {
+				missing = true
+			}
+		}
+	}
+	if !missing {
 		return t.view
 	}
-	for _, h := range hops {
-		if last <= 0 || h.flow.Last < last {
-			last = h.flow.Last
-		}
-	}
-	return t.hist.At(time.UnixMilli(last))
+	return t.hist.At(from)
 }
 
 // fill sets a hop's node, names and counts, oriented as ref.
@@ -553,12 +583,18 @@ func (p *paths) via(from, to *graph.Node) []string {
 // losses compares consecutive hops: AB packets seen at a hop and not at the
 // next, BA packets seen at a hop and not at the previous one. More packets
 // downstream than upstream means the counts were taken at different times
-// (an active flow): said in incomplete rather than reported as loss.
-func (p *paths) losses(hops []hop, incomplete []string) ([]TraceLoss, []string) {
+// (an active flow), and a hop on a host whose agent was away (away) counts
+// short: both said in incomplete rather than reported as loss.
+func (p *paths) losses(hops []hop, away map[string]bool, incomplete []string) ([]TraceLoss, []string) {
 	out := []TraceLoss{}
 	for i := 0; i+1 < len(hops); i++ {
 		up, down := &hops[i], &hops[i+1]
 		check := func(dir string, from, to *hop, sent, got int64) {
+			if sent != got && (away[from.Host] || away[to.Host]) {
+				incomplete = append(incomplete, fmt.Sprintf("no %s loss is measured between %s on %s and %s on %s: an agent there was away (below)",
+					dir, from.Name, from.Host, to.Name, to.Host))
+				return
+			}
 			switch {
 			case sent > got:
 				out = append(out, TraceLoss{From: from.Name, To: to.Name, FromHost: from.Host, ToHost: to.Host,
