@@ -37,7 +37,7 @@ func newCaptureCommand(cf *clientFlags) *cobra.Command {
 	f.StringVar(&c.BPFFilter, "bpf", "", "BPF filter")
 	f.StringVar(&c.Name, "name", "", "name")
 	f.StringVar(&c.Description, "description", "", "description")
-	f.StringVar(&c.Type, "type", "", "capture type: afpacket, pcap, pcapsocket")
+	f.StringVar(&c.Type, "type", "", "capture type: afpacket, pcap, pcapsocket, ebpf, sflow, ovssflow, ovsmirror, netflow, ovsnetflow")
 	f.IntVar(&c.Port, "port", 0, "pcapsocket port")
 	f.Uint32Var(&c.SamplingRate, "samplingrate", 1, "sampling rate (sFlow)")
 	f.Uint32Var(&c.PollingInterval, "pollinginterval", 10, "polling interval (sFlow)")
