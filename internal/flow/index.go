@@ -6,26 +6,52 @@ import (
 	"math/rand/v2"
 )
 
-// index is the table's flows by key: an open addressing hash table
-// (linear probing, at most 3/4 full) of slots holding a key's hash and its
-// entry, the key itself being in the entry. A lookup touches a slot (four
-// to a cache line) and the entry's first cache line, which the packet's
-// update needs anyway; a Go map would also touch its control word and the
-// 72-byte key stored in its slot (a cache miss more per packet of a table
-// bigger than the cache).
+// index is the table's flows: their entries, in slabs, and an open
+// addressing hash table (linear probing, at most 3/4 full) of slots
+// holding the low half of a key's hash and its entry's number, the key
+// itself being in the entry. A lookup touches a slot (eight to a cache
+// line) and the entry's first cache lines, which the packet's update needs
+// anyway; a Go map would also touch its control word and the 72-byte key
+// stored in its slot (a cache miss more per packet of a table bigger than
+// the cache). Entries and slots hold no pointer: the collector does not
+// scan them (a million flows are 450 MB); what points elsewhere (TCP
+// metrics, rare parts) is in sides, by the same number.
 type index struct {
 	slots []slot
 	n     int
 	seed  uint64 // random per table: a crafted trace cannot aim at one chain
+	slabs []*[entrySlab]entry
+	sides []*[entrySlab]side
+	free  []uint32 // numbers of removed entries, to reuse
+	next  uint32   // entries handed out so far
 }
 
+// entrySlab is the number of entries allocated at once: a new flow costs
+// a fraction of an allocation.
+const entrySlab = 128
+
 type slot struct {
-	h uint64 // hash of the key, never 0 in a used slot
-	e *entry // nil: empty
+	lo uint32 // low half of the key's hash
+	id uint32 // 1 + the entry's number, 0: empty
+}
+
+// side holds an entry's pointers.
+type side struct {
+	tcpm *TCPMetric // Flow.TCPMetric
+	tcp  *tcpTracker
+	x    *entryExtra
 }
 
 func newIndex() index {
 	return index{slots: make([]slot, 64), seed: rand.Uint64()}
+}
+
+func (x *index) entry(id uint32) *entry {
+	return &x.slabs[(id-1)/entrySlab][(id-1)%entrySlab]
+}
+
+func (x *index) side(e *entry) *side {
+	return &x.sides[(e.id-1)/entrySlab][(e.id-1)%entrySlab]
 }
 
 // hash mixes the key's 72 bytes (a pointerless, padless struct, see key)
@@ -54,31 +80,50 @@ func (x *index) hash(k *key) uint64 {
 
 // get returns the entry of k (h its hash), nil if none.
 func (x *index) get(k *key, h uint64) *entry {
-	mask := uint64(len(x.slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
-		s := &x.slots[i]
-		if s.e == nil {
+	lo := uint32(h)
+	mask := uint32(len(x.slots) - 1)
+	for i := lo & mask; ; i = (i + 1) & mask {
+		s := x.slots[i]
+		if s.id == 0 {
 			return nil
 		}
-		if s.h == h && s.e.k == *k {
-			return s.e
+		if s.lo == lo {
+			if e := x.entry(s.id); e.k == *k {
+				return e
+			}
 		}
 	}
 }
 
-// put adds e, whose key is not in the index, with its hash h.
-func (x *index) put(e *entry, h uint64) {
+// add returns a new zeroed entry for a key, not in the index, of hash h
+// (e.h and e.id set).
+func (x *index) add(h uint64) *entry {
+	var id uint32
+	if n := len(x.free); n > 0 {
+		id = x.free[n-1]
+		x.free = x.free[:n-1]
+	} else {
+		if x.next%entrySlab == 0 {
+			x.slabs = append(x.slabs, new([entrySlab]entry))
+			x.sides = append(x.sides, new([entrySlab]side))
+		}
+		x.next++
+		id = x.next
+	}
 	if (x.n+1)*4 > len(x.slots)*3 {
 		x.grow()
 	}
-	x.place(slot{h, e})
+	x.place(slot{uint32(h), id})
 	x.n++
+	e := x.entry(id)
+	e.h, e.id = h, id
+	return e
 }
 
 func (x *index) place(s slot) {
-	mask := uint64(len(x.slots) - 1)
-	i := s.h & mask
-	for x.slots[i].e != nil {
+	mask := uint32(len(x.slots) - 1)
+	i := s.lo & mask
+	for x.slots[i].id != 0 {
 		i = (i + 1) & mask
 	}
 	x.slots[i] = s
@@ -88,26 +133,28 @@ func (x *index) grow() {
 	old := x.slots
 	x.slots = make([]slot, 2*len(old))
 	for _, s := range old {
-		if s.e != nil {
+		if s.id != 0 {
 			x.place(s)
 		}
 	}
 }
 
-// remove takes e (hash h) out of the index, shifting back the slots after
-// it that probed past its slot (no tombstones: lookups stay short).
-func (x *index) remove(e *entry, h uint64) {
-	mask := uint64(len(x.slots) - 1)
-	i := h & mask
-	for x.slots[i].e != e {
-		if x.slots[i].e == nil {
+// remove takes e out of the index, shifting back the slots after it that
+// probed past its slot (no tombstones: lookups stay short), and zeroes it
+// for reuse. Nothing outside the table points into an entry (flows leave
+// it as copies).
+func (x *index) remove(e *entry) {
+	mask := uint32(len(x.slots) - 1)
+	i := uint32(e.h) & mask
+	for x.slots[i].id != e.id {
+		if x.slots[i].id == 0 {
 			return // not there
 		}
 		i = (i + 1) & mask
 	}
-	for j := (i + 1) & mask; x.slots[j].e != nil; j = (j + 1) & mask {
+	for j := (i + 1) & mask; x.slots[j].id != 0; j = (j + 1) & mask {
 		// j stays when its home slot is cyclically in (i, j]
-		home := x.slots[j].h & mask
+		home := x.slots[j].lo & mask
 		if (j-home)&mask < (j-i)&mask {
 			continue
 		}
@@ -116,13 +163,17 @@ func (x *index) remove(e *entry, h uint64) {
 	}
 	x.slots[i] = slot{}
 	x.n--
+	id := e.id
+	*x.side(e) = side{}
+	*e = entry{}
+	x.free = append(x.free, id)
 }
 
 // each calls fn for every entry; fn must not change the index.
 func (x *index) each(fn func(*entry)) {
 	for _, s := range x.slots {
-		if s.e != nil {
-			fn(s.e)
+		if s.id != 0 {
+			fn(x.entry(s.id))
 		}
 	}
 }

@@ -25,16 +25,15 @@ func TestIndex(t *testing.T) {
 			keys = keys[:len(keys)-1]
 			e := ref[k]
 			delete(ref, k)
-			x.remove(e, e.h)
+			x.remove(e)
 		} else {
 			k := key{parent: uint64(r.IntN(50)), tA: uint32(r.IntN(1000)), l4: uint8(round % 3)}
 			k.netA[15] = byte(r.IntN(4))
 			if _, ok := ref[k]; ok {
 				continue
 			}
-			e := &entry{k: k}
-			e.h = x.hash(&k)
-			x.put(e, e.h)
+			e := x.add(x.hash(&k))
+			e.k = k
 			ref[k] = e
 			keys = append(keys, k)
 		}

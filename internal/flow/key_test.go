@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"reflect"
 	"testing"
 	"unsafe"
 )
@@ -24,7 +25,31 @@ func TestEntryLayout(t *testing.T) {
 	if s := unsafe.Sizeof(e); s%64 != 0 {
 		t.Errorf("entry is %d bytes, not a multiple of 64: pad it with %d bytes", s, 64-s%64)
 	}
-	if end := unsafe.Offsetof(e.tcp) + unsafe.Sizeof(e.tcp); end > 192 {
+	if end := unsafe.Offsetof(e.hasX) + unsafe.Sizeof(e.hasX); end > 192 {
 		t.Errorf("the hot fields end at %d, past 3 cache lines", end)
 	}
+}
+
+// TestEntryNoPointer: entries and slots hold no pointer, so that the
+// collector does not scan them (index).
+func TestEntryNoPointer(t *testing.T) {
+	var walk func(reflect.Type) bool
+	walk = func(ty reflect.Type) bool {
+		switch ty.Kind() {
+		case reflect.Pointer, reflect.String, reflect.Slice, reflect.Map, reflect.Interface, reflect.Func, reflect.Chan, reflect.UnsafePointer:
+			return true
+		case reflect.Array:
+			return walk(ty.Elem())
+		case reflect.Struct:
+			for i := range ty.NumField() {
+				if walk(ty.Field(i).Type) {
+					t.Errorf("%s.%s holds a pointer", ty, ty.Field(i).Name)
+					return true
+				}
+			}
+		}
+		return false
+	}
+	walk(reflect.TypeFor[entry]())
+	walk(reflect.TypeFor[slot]())
 }

@@ -119,10 +119,10 @@ type entry struct {
 	aIP     [16]byte // As16 of the A side's address (netVer tells the version)
 	firstNs int64
 	m       Metric
-	tcpm    *TCPMetric // Flow.TCPMetric
-	tcp     *tcpTracker
-
-	x *entryExtra // nil when the flow has none of its parts
+	id      uint32 // 1 + its number in the index
+	hasTCPM bool   // side: tcpm
+	hasTCP  bool   // side: tcp
+	hasX    bool   // side: x
 
 	serial  uint64
 	prev    Metric // totals at the previous update
@@ -147,8 +147,10 @@ type entry struct {
 	hasIPM           bool
 	hasParent        bool
 	hasLastUpd       bool
-	// 448 bytes: a multiple of 64 (TestEntryLayout). Entries come in
-	// slabs, page aligned, so each starts on a cache line.
+
+	// to 448 bytes, a multiple of 64 (TestEntryLayout): entries come in
+	// slabs, page aligned, so each starts on a cache line
+	_ [16]byte
 }
 
 // entryExtra holds the rare parts of a flow.
@@ -161,17 +163,14 @@ type entryExtra struct {
 	vrrp   *VRRPv2
 }
 
-func (e *entry) extra() *entryExtra {
-	if e.x == nil {
-		e.x = new(entryExtra)
+// extra returns the rare parts of e, made if need be.
+func (t *Table) extra(e *entry) *entryExtra {
+	sd := t.flows.side(e)
+	if sd.x == nil {
+		sd.x, e.hasX = new(entryExtra), true
 	}
-	return e.x
+	return sd.x
 }
-
-// entrySlab is the number of entries allocated at once: the table hands
-// them out one by one and reuses those of ended flows (Table.free), so a
-// new flow costs a fraction of an allocation.
-const entrySlab = 128
 
 // Table is a flow table for one capture. Packets are fed with FeedPacket
 // (from one goroutine or several: a mutex serialises them); flows are read
@@ -194,8 +193,6 @@ type Table struct {
 
 	rec [recordHeaderMax]byte // FeedRecord's packet header (record.go)
 
-	slab []entry  // entries not handed out yet (entrySlab at a time)
-	free []*entry // entries of ended flows, zeroed, to reuse
 	// paths interns LayersPath: flows of one kind share their string.
 	paths    map[pathKey]uint16 // 1 + index in pathList
 	pathList []string
@@ -208,28 +205,6 @@ type pathKey [maxLayers + 4]gopacket.LayerType
 // maxPaths bounds the interned LayersPaths: past it a path is a string of
 // its own (a crafted trace cannot grow the table's memory without bound).
 const maxPaths = 1024
-
-// newEntry returns a zeroed entry, from the free list or the slab.
-func (t *Table) newEntry() *entry {
-	if n := len(t.free); n > 0 {
-		e := t.free[n-1]
-		t.free = t.free[:n-1]
-		return e
-	}
-	if len(t.slab) == 0 {
-		t.slab = make([]entry, entrySlab)
-	}
-	e := &t.slab[0]
-	t.slab = t.slab[1:]
-	return e
-}
-
-// release gives back the entry of a flow removed from the table. Nothing
-// outside the table points into an entry (flows leave it as copies).
-func (t *Table) release(e *entry) {
-	*e = entry{}
-	t.free = append(t.free, e)
-}
 
 // layersPath returns the LayersPath of a sub-packet and its number in
 // t.pathList (1 + its index; 0 when the path is empty or t.paths is
@@ -365,13 +340,13 @@ func (t *Table) create(k *key, h uint64, sp *subPacket, parent *entry, tsNs, tsM
 		return nil
 	}
 	o := &t.opts
-	e := t.newEntry()
-	e.k, e.h = *k, h
+	e := t.flows.add(h)
+	e.k = *k
 	e.firstNs, e.m, e.start = tsNs, Metric{Start: tsMs, Last: tsMs}, tsMs
 	path, pn := t.layersPath(sp)
 	e.path = pn
 	if pn == 0 && path != "" {
-		e.extra().path = path
+		t.extra(e).path = path
 	}
 	app := ""
 	if path != "" {
@@ -405,10 +380,10 @@ func (t *Table) create(k *key, h uint64, sp *subPacket, parent *entry, tsNs, tsM
 				}
 				e.tcpFlow = true
 				if o.ExtraTCPMetric || o.ReassembleTCP {
-					e.tcpm = &TCPMetric{}
+					t.flows.side(e).tcpm, e.hasTCPM = &TCPMetric{}, true
 				}
 				if o.ReassembleTCP {
-					e.tcp = &tcpTracker{}
+					t.flows.side(e).tcp, e.hasTCP = &tcpTracker{}, true
 				}
 				if sp.tcpFlags&(tcpSYN|tcpACK) == tcpSYN {
 					e.rtt = rttTCP
@@ -424,7 +399,7 @@ func (t *Table) create(k *key, h uint64, sp *subPacket, parent *entry, tsNs, tsM
 			}
 			if ok {
 				app = a
-				x := e.extra()
+				x := t.extra(e)
 				x.app, x.hasApp = a, true
 			}
 			if sp.l4 != l4TCP {
@@ -433,7 +408,7 @@ func (t *Table) create(k *key, h uint64, sp *subPacket, parent *entry, tsNs, tsM
 		}
 		if o.ExtraLayers&ExtraDHCPv4 != 0 && sp.restType == layers.LayerTypeDHCPv4 {
 			if t.dhcp.DecodeFromBytes(sp.rest, gopacket.NilDecodeFeedback) == nil {
-				e.extra().dhcp = &DHCPv4{
+				t.extra(e).dhcp = &DHCPv4{
 					File:         string(t.dhcp.File),
 					Flags:        t.dhcp.Flags,
 					HardwareLen:  t.dhcp.HardwareLen,
@@ -445,7 +420,7 @@ func (t *Table) create(k *key, h uint64, sp *subPacket, parent *entry, tsNs, tsM
 		}
 		if o.ExtraLayers&ExtraVRRP != 0 && sp.restType == layers.LayerTypeVRRP {
 			if t.vrrp.DecodeFromBytes(sp.rest, gopacket.NilDecodeFeedback) == nil {
-				e.extra().vrrp = &VRRPv2{
+				t.extra(e).vrrp = &VRRPv2{
 					AdverInt:     t.vrrp.AdverInt,
 					Priority:     t.vrrp.Priority,
 					Version:      t.vrrp.Version,
@@ -471,7 +446,6 @@ func (t *Table) create(k *key, h uint64, sp *subPacket, parent *entry, tsNs, tsM
 	t.serial++
 	e.serial = t.serial
 	e.prev = Metric{Start: tsMs}
-	t.flows.put(e, h)
 	return e
 }
 
@@ -495,7 +469,12 @@ func (t *Table) flowTo(e *entry, cp *flowCopy) {
 		CaptureID:  o.CaptureID,
 		FinishType: e.finish,
 	}
-	x := e.x
+	var x *entryExtra
+	var sd *side
+	if e.hasX || e.hasTCPM {
+		sd = t.flows.side(e)
+		x = sd.x
+	}
 	if e.path != 0 {
 		f.LayersPath = t.pathList[e.path-1]
 	} else if x != nil {
@@ -581,8 +560,8 @@ func (t *Table) flowTo(e *entry, cp *flowCopy) {
 		cp.lastUpd = e.lastUpd
 		f.LastUpdateMetric = &cp.lastUpd
 	}
-	if e.tcpm != nil {
-		m := *e.tcpm
+	if e.hasTCPM {
+		m := *sd.tcpm
 		f.TCPMetric = &m
 	}
 }
@@ -684,19 +663,20 @@ func (t *Table) update(e *entry, sp *subPacket, tsNs, tsMs int64) {
 		case fl&tcpFIN != 0:
 			e.finish = TCPFin
 		}
-		if tm := e.tcpm; tm != nil && (fl&(tcpSYN|tcpFIN|tcpRST) != 0 || e.tcp != nil) {
-			t.updateTCPMetric(e, tm, sp, ab, tsMs)
+		if e.hasTCPM && (fl&(tcpSYN|tcpFIN|tcpRST) != 0 || e.hasTCP) {
+			sd := t.flows.side(e)
+			t.updateTCPMetric(sd.tcpm, sd.tcp, sp, ab, tsMs)
 		}
 	}
 
 	if t.opts.ExtraLayers&ExtraDNS != 0 && sp.restType == layers.LayerTypeDNS {
 		if t.dns.DecodeFromBytes(sp.rest, gopacket.NilDecodeFeedback) == nil {
-			e.extra().dns = dnsFromLayer(&t.dns, tsMs)
+			t.extra(e).dns = dnsFromLayer(&t.dns, tsMs)
 		}
 	}
 }
 
-func (t *Table) updateTCPMetric(e *entry, tm *TCPMetric, sp *subPacket, ab bool, tsMs int64) {
+func (t *Table) updateTCPMetric(tm *TCPMetric, tcp *tcpTracker, sp *subPacket, ab bool, tsMs int64) {
 	fl := sp.tcpFlags
 	if t.opts.ExtraTCPMetric {
 		switch {
@@ -720,12 +700,12 @@ func (t *Table) updateTCPMetric(e *entry, tm *TCPMetric, sp *subPacket, ab bool,
 			}
 		}
 	}
-	if e.tcp != nil {
+	if tcp != nil {
 		if ab {
-			e.tcp.ab.segment(sp, &tcpDirMetric{&tm.ABSegmentOutOfOrder, &tm.ABSegmentSkipped,
+			tcp.ab.segment(sp, &tcpDirMetric{&tm.ABSegmentOutOfOrder, &tm.ABSegmentSkipped,
 				&tm.ABSegmentSkippedBytes, &tm.ABPackets, &tm.ABBytes, &tm.ABSawStart, &tm.ABSawEnd})
 		} else {
-			e.tcp.ba.segment(sp, &tcpDirMetric{&tm.BASegmentOutOfOrder, &tm.BASegmentSkipped,
+			tcp.ba.segment(sp, &tcpDirMetric{&tm.BASegmentOutOfOrder, &tm.BASegmentSkipped,
 				&tm.BASegmentSkippedBytes, &tm.BAPackets, &tm.BABytes, &tm.BASawStart, &tm.BASawEnd})
 		}
 	}
@@ -826,8 +806,7 @@ func (t *Table) tick(now time.Time, all bool) {
 		}
 	})
 	for _, e := range ended {
-		t.flows.remove(e, e.h)
-		t.release(e)
+		t.flows.remove(e)
 	}
 	if doUpdate {
 		t.lastUpd = now
