@@ -194,8 +194,10 @@ type Table struct {
 	rec [recordHeaderMax]byte // FeedRecord's packet header (record.go)
 
 	// paths interns LayersPath: flows of one kind share their string.
-	paths    map[pathKey]uint16 // 1 + index in pathList
-	pathList []string
+	paths     map[pathKey]uint16 // 1 + index in pathList
+	pathList  []string
+	lastPath  pathKey // the last path looked up, its number in lastPathN
+	lastPathN uint16
 }
 
 // pathKey is the layer types of a LayersPath (their count is the index of
@@ -216,7 +218,13 @@ func (t *Table) layersPath(sp *subPacket) (path string, n uint16) {
 	if l == 0 {
 		return "", 0
 	}
+	if t.lastPathN != 0 && k == t.lastPath {
+		// new flows often come in runs of one kind: an equality test of
+		// the key, not a hash of its 160 bytes
+		return t.pathList[t.lastPathN-1], t.lastPathN
+	}
 	if n, ok := t.paths[k]; ok {
+		t.lastPath, t.lastPathN = k, n
 		return t.pathList[n-1], n
 	}
 	var b []byte
@@ -236,6 +244,7 @@ func (t *Table) layersPath(sp *subPacket) (path string, n uint16) {
 	t.pathList = append(t.pathList, path)
 	n = uint16(len(t.pathList))
 	t.paths[k] = n
+	t.lastPath, t.lastPathN = k, n
 	return path, n
 }
 
