@@ -153,6 +153,7 @@ type DB struct {
 	enc        encoder
 	buf        []byte      // the writer's scratch space (under wmu)
 	sorted     sortedBatch // the write being built (under wmu)
+	uid        []byte      // the uid of the flow being written (under wmu)
 	nFlows     int64
 	nMetrics   int64
 	cmu        sync.Mutex // guards the counters for readers
@@ -300,10 +301,6 @@ func u64(b []byte, v int64) []byte { return binary.BigEndian.AppendUint64(b, uin
 
 func flowKey(b []byte, uuid string) []byte { return appendUID(append(b, 'f'), uuid) }
 
-func idxKey(b []byte, bk uint32, uuid string) []byte {
-	return appendUID(binary.BigEndian.AppendUint32(append(b, 'x'), bk), uuid)
-}
-
 func bucketKey(b uint32) []byte { return binary.BigEndian.AppendUint32([]byte{'x'}, b) }
 
 func prefixEnd(p []byte) []byte {
@@ -438,6 +435,9 @@ func (d *DB) Write(ctx context.Context, in *store.Batch) error {
 			continue
 		}
 		nr := len(rec)
+		// The flow's keys share its uid: the writer encodes it once.
+		d.uid = appendUID(d.uid[:0], f.UUID)
+		uid := d.uid
 		rec = vi(vi(rec, f.Start), f.Last-f.Start)
 		rec = d.appendDigest(rec, f)
 		xv := rec[nr:]
@@ -456,14 +456,14 @@ func (d *DB) Write(ctx context.Context, in *store.Batch) error {
 			from = bk - maxSpan
 		}
 		for x := from; x <= bk; x++ {
-			sb.put(idxKey(rec[kstart:], x, f.UUID), xv)
+			sb.put(append(binary.BigEndian.AppendUint32(append(rec[kstart:], 'x'), x), uid...), xv)
 		}
 		switch {
 		case known && bk < m.bucket:
 			bk = m.bucket
 		case from > bk:
 			// Same bucket as before: its entry gets the new times.
-			sb.put(idxKey(rec[kstart:], bk, f.UUID), xv)
+			sb.put(append(binary.BigEndian.AppendUint32(append(rec[kstart:], 'x'), bk), uid...), xv)
 		}
 		// The record keeps the latest LastUpdateMetric; the one it
 		// replaces becomes a history row (the record of a flow updated
@@ -472,7 +472,7 @@ func (d *DB) Write(ctx context.Context, in *store.Batch) error {
 		lu := f.LastUpdateMetric
 		newLU := lu != nil && (!known || !m.hasLU || lu.Start != m.lu.Start || lu.Last != m.lu.Last)
 		if known && m.hasLU && (lu == nil || newLU) {
-			mk := metricKey(rec[kstart:], f.UUID, m.lu.Start, m.lu.Last)
+			mk := u64(u64(append(append(rec[kstart:], 'm'), uid...), m.lu.Start), m.lu.Last)
 			sb.put(mk, encodeMetric(mk[len(mk):], &m.lu))
 		}
 		switch {
@@ -485,7 +485,7 @@ func (d *DB) Write(ctx context.Context, in *store.Batch) error {
 			// No metric in this update: the record loses it, the
 			// history row written above keeps it.
 		}
-		sb.put(flowKey(rec[kstart:], f.UUID), rec[:nr])
+		sb.put(append(append(rec[kstart:], 'f'), uid...), rec[:nr])
 		// The cache learns at once (a later update of the batch needs
 		// it); a batch that fails empties it.
 		d.cache[f.UUID] = nm
