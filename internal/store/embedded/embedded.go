@@ -367,7 +367,12 @@ type sortedBatch struct {
 	ents  []sortedEnt
 }
 
-type sortedEnt struct{ k0, k1, v1 int }
+// sortedEnt is an entry of the arena; pfx is the first 8 bytes of its key
+// (zero-padded), which orders most pairs with one comparison.
+type sortedEnt struct {
+	pfx        uint64
+	k0, k1, v1 int
+}
 
 func (s *sortedBatch) reset() {
 	if cap(s.arena) > 64<<20 {
@@ -380,7 +385,9 @@ func (s *sortedBatch) reset() {
 func (s *sortedBatch) put(k, v []byte) {
 	k0 := len(s.arena)
 	s.arena = append(append(s.arena, k...), v...)
-	s.ents = append(s.ents, sortedEnt{k0, k0 + len(k), len(s.arena)})
+	var p [8]byte
+	copy(p[:], k)
+	s.ents = append(s.ents, sortedEnt{binary.BigEndian.Uint64(p[:]), k0, k0 + len(k), len(s.arena)})
 }
 
 // apply sets the entries in b in key order; of equal keys the last put
@@ -390,6 +397,9 @@ func (s *sortedBatch) apply(b *pebble.Batch) error {
 	// Equal keys keep their put order (k0 grows with it): a stable
 	// sort, at the price of an unstable one.
 	slices.SortFunc(s.ents, func(x, y sortedEnt) int {
+		if x.pfx != y.pfx {
+			return cmp.Compare(x.pfx, y.pfx)
+		}
 		return cmp.Or(bytes.Compare(a[x.k0:x.k1], a[y.k0:y.k1]), cmp.Compare(x.k0, y.k0))
 	})
 	for _, e := range s.ents {
