@@ -117,6 +117,7 @@ type encoder struct {
 	// codes of the last record's indexed fields, in the order of
 	// indexed (see appendDigest).
 	codes [trackingIx]uint64
+	memo  [nSlots]memo
 }
 
 // code returns the dstr code of s, adding s to the dictionary if it fits.
@@ -137,14 +138,45 @@ func (e *encoder) code(s string) uint64 {
 	return uint64(id) + 2
 }
 
-func (e *encoder) dstr(b []byte, s string) []byte {
-	b, _ = e.dstrCode(b, s)
+// Slots of the encoder's memo: each string field remembers its last
+// string and code, since consecutive flows mostly share them (node,
+// capture, layers, application, often addresses).
+const (
+	slotLayers = iota
+	slotApp
+	slotNode
+	slotCapture
+	slotLinkA
+	slotLinkB
+	slotNetA
+	slotNetB
+	nSlots
+)
+
+type memo struct {
+	s string
+	c uint64
+}
+
+// resetMemo forgets the memo (at each write: a failed one takes its new
+// dictionary ids back).
+func (e *encoder) resetMemo() { e.memo = [nSlots]memo{} }
+
+func (e *encoder) dstr(b []byte, slot int, s string) []byte {
+	b, _ = e.dstrCode(b, slot, s)
 	return b
 }
 
 // dstrCode appends s as a dstr and returns its code.
-func (e *encoder) dstrCode(b []byte, s string) ([]byte, uint64) {
-	c := e.code(s)
+func (e *encoder) dstrCode(b []byte, slot int, s string) ([]byte, uint64) {
+	m := &e.memo[slot]
+	var c uint64
+	if m.c != 0 && m.s == s {
+		c = m.c
+	} else {
+		c = e.code(s)
+		*m = memo{s, c}
+	}
 	b = binary.AppendUvarint(b, c)
 	if c == 1 {
 		b = appendStr(b, s)
@@ -182,22 +214,22 @@ func (e *encoder) appendFlow(b []byte, f *flow.Flow) ([]byte, error) {
 	}
 	b = binary.AppendUvarint(b, bits)
 	e.codes = [trackingIx]uint64{}
-	b = e.dstr(b, f.LayersPath)
-	b, e.codes[4] = e.dstrCode(b, f.Application)
+	b = e.dstr(b, slotLayers, f.LayersPath)
+	b, e.codes[4] = e.dstrCode(b, slotApp, f.Application)
 	b = vi(vi(b, f.Start), f.Last-f.Start)
 	b = appendStr(appendStr(appendStr(b, f.TrackingID), f.L3TrackingID), f.ParentUUID)
-	b, e.codes[0] = e.dstrCode(b, f.NodeTID)
-	b, e.codes[1] = e.dstrCode(b, f.CaptureID)
+	b, e.codes[0] = e.dstrCode(b, slotNode, f.NodeTID)
+	b, e.codes[1] = e.dstrCode(b, slotCapture, f.CaptureID)
 	b = vi(vi(b, f.RawPacketsCaptured), int64(f.FinishType))
 	if l := f.Link; l != nil {
 		b = vi(b, int64(l.Protocol))
-		b = e.dstr(e.dstr(b, l.A), l.B)
+		b = e.dstr(e.dstr(b, slotLinkA, l.A), slotLinkB, l.B)
 		b = vi(b, l.ID)
 	}
 	if l := f.Network; l != nil {
 		b = vi(b, int64(l.Protocol))
-		b, e.codes[2] = e.dstrCode(b, l.A)
-		b, e.codes[3] = e.dstrCode(b, l.B)
+		b, e.codes[2] = e.dstrCode(b, slotNetA, l.A)
+		b, e.codes[3] = e.dstrCode(b, slotNetB, l.B)
 		b = vi(b, l.ID)
 	}
 	if t := f.Transport; t != nil {

@@ -423,6 +423,7 @@ func (d *DB) Write(ctx context.Context, in *store.Batch) error {
 	}
 	dictLen := d.dict.len()
 	d.enc.added = d.enc.added[:0]
+	d.enc.resetMemo()
 	fail := func(err error) error {
 		d.resetCache() // the batch is not written: forget what it taught
 		d.dict.truncate(dictLen)
