@@ -97,14 +97,14 @@ const (
 	rttFirst         // first packet -> first packet back (other protocols)
 )
 
-// entry is a flow of the table and its private state, packed: values,
-// no strings, three pointers (nil but for TCP metrics and rare parts), so
-// that a new flow writes few bytes and the collector has little to scan
-// in the slabs. The Flow is made from it when the flow is read (snapshot),
-// its strings formatted then. The fields used by every packet come first
-// (192 bytes: the key, its hash, the A side, the Metric) and the entry is
-// a whole number of cache lines, so a packet of a known flow
-// touches three cache lines of its entry.
+// entry is a flow of the table and its private state, packed: values, no
+// strings, no pointer (what points elsewhere is in the index's sides), so
+// that a new flow writes few bytes and the collector does not scan the
+// entries. The Flow is made from it when the flow is read (flowTo), its
+// strings formatted then. The fields used by every packet come first (the
+// key, its hash, the A side, the Metric: TestEntryLayout) and the entry is
+// a whole number of cache lines, so a packet of a known flow touches three
+// cache lines of its entry.
 type entry struct {
 	k       key    // the flow's key (index)
 	h       uint64 // its hash
@@ -153,7 +153,7 @@ type entry struct {
 	_ [16]byte
 }
 
-// entryExtra holds the rare parts of a flow.
+// entryExtra holds the rare parts of a flow (side.x).
 type entryExtra struct {
 	path   string // LayersPath when not interned (Table.paths is full)
 	app    string // Application from Options.AppPorts
