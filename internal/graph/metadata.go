@@ -156,13 +156,15 @@ func NormalizeMetadata(m Metadata) Metadata {
 
 // UnmarshalJSON decodes numbers exactly (integers stay int64).
 func (m *Metadata) UnmarshalJSON(b []byte) error {
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.UseNumber()
-	var raw map[string]any
-	if err := dec.Decode(&raw); err != nil {
+	if fast, ok := fastMetadata(b); ok {
+		*m = fast
+		return nil
+	}
+	slow, err := slowMetadata(b)
+	if err != nil {
 		return err
 	}
-	*m = NormalizeMetadata(raw)
+	*m = slow
 	return nil
 }
 
