@@ -2,6 +2,7 @@ package flow
 
 import (
 	"encoding/binary"
+	"net/netip"
 )
 
 // key identifies a flow in a table. It is a packed comparable struct (no
@@ -67,7 +68,7 @@ func (sp *subPacket) swapped(mode LayerKeyMode) bool {
 		}
 	}
 	if sp.netVer != 0 {
-		if c := sp.srcIP.Compare(sp.dstIP); c != 0 {
+		if c := compareAddr(sp.srcIP, sp.dstIP); c != 0 {
 			return c > 0
 		}
 		if sp.l4 != l4None {
@@ -75,6 +76,28 @@ func (sp *subPacket) swapped(mode LayerKeyMode) bool {
 		}
 	}
 	return false
+}
+
+// compareAddr is netip.Addr.Compare for two addresses of one IP header
+// (one family, no zone: TestCompareAddr), on their 16 bytes: a third of
+// its time, on every packet.
+func compareAddr(a, b netip.Addr) int {
+	a16, b16 := a.As16(), b.As16()
+	ah, bh := binary.BigEndian.Uint64(a16[:8]), binary.BigEndian.Uint64(b16[:8])
+	if ah != bh {
+		if ah < bh {
+			return -1
+		}
+		return 1
+	}
+	al, bl := binary.BigEndian.Uint64(a16[8:]), binary.BigEndian.Uint64(b16[8:])
+	if al != bl {
+		if al < bl {
+			return -1
+		}
+		return 1
+	}
+	return 0
 }
 
 func (sp *subPacket) useLink(mode LayerKeyMode) bool {

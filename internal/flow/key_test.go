@@ -1,6 +1,8 @@
 package flow
 
 import (
+	"math/rand/v2"
+	"net/netip"
 	"reflect"
 	"testing"
 	"unsafe"
@@ -52,4 +54,26 @@ func TestEntryNoPointer(t *testing.T) {
 	}
 	walk(reflect.TypeFor[entry]())
 	walk(reflect.TypeFor[slot]())
+}
+
+// TestCompareAddr: compareAddr is netip.Addr.Compare for addresses of one
+// family.
+func TestCompareAddr(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 20000 {
+		var a, b [16]byte
+		for i := range a {
+			// few values a byte: equal prefixes are frequent
+			a[i], b[i] = byte(r.IntN(3)), byte(r.IntN(3))
+		}
+		pairs := [][2]netip.Addr{
+			{netip.AddrFrom16(a), netip.AddrFrom16(b)},
+			{netip.AddrFrom4([4]byte(a[:4])), netip.AddrFrom4([4]byte(b[:4]))},
+		}
+		for _, p := range pairs {
+			if got, want := compareAddr(p[0], p[1]), p[0].Compare(p[1]); got != want {
+				t.Fatalf("compareAddr(%v, %v) = %d, want %d", p[0], p[1], got, want)
+			}
+		}
+	}
 }
