@@ -740,30 +740,39 @@ func (d *DB) Flows(ctx context.Context, q store.BackendQuery) ([]*flow.Flow, err
 		ids = append(ids, keyed{flowKey(nil, id), id})
 	}
 	slices.SortFunc(ids, func(a, b keyed) int { return bytes.Compare(a.key, b.key) })
+	// One iterator seeks forward from key to key: cheaper than a Get
+	// each (which builds an iterator and checks the filters).
+	fit, err := d.iter([]byte{'f'}, []byte{'g'})
+	if err != nil {
+		return nil, err
+	}
+	defer fit.Close()
 	out := make([]*flow.Flow, 0, len(ids))
 	for i, k := range ids {
 		if i&1023 == 1023 && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		f, err := d.getFlowAt(k.key, k.id, w0, w1)
-		if err != nil {
-			return nil, err
+		if !fit.SeekGE(k.key) || !bytes.Equal(fit.Key(), k.key) {
+			continue
 		}
-		if f != nil {
+		f, err := decodeFlow(k.id, fit.Value(), d.dict)
+		if err != nil {
+			return nil, fmt.Errorf("flow %s: %w", k.id, err)
+		}
+		if f.Start <= w1 && f.Last >= w0 {
 			out = append(out, f)
 		}
+	}
+	if err := fit.Error(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
+// getFlow reads the record of the flow uuid: nil when missing or not
+// within [w0, w1].
 func (d *DB) getFlow(uuid string, w0, w1 int64) (*flow.Flow, error) {
-	return d.getFlowAt(flowKey(nil, uuid), uuid, w0, w1)
-}
-
-// getFlowAt reads the record at key of the flow uuid: nil when missing or
-// not within [w0, w1].
-func (d *DB) getFlowAt(key []byte, uuid string, w0, w1 int64) (*flow.Flow, error) {
-	v, c, err := d.db.Get(key)
+	v, c, err := d.db.Get(flowKey(nil, uuid))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, nil
 	}
