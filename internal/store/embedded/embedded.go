@@ -19,7 +19,7 @@
 //
 //	V                                   -> format version ("2")
 //	f uid                               -> flow record (binary, codec.go)
-//	m uid lu.start(8) lu.last(8)        -> LastUpdateMetric counters (varints)
+//	m uid lu.start(8) lu.last(8)        -> an earlier LastUpdateMetric's counters (varints)
 //	p uid index(8)                      -> raw packet: timestamp, link type, data
 //	x hour(4) uid                       -> start, last-start, index digest
 //	s id(4)                             -> dictionary string id
@@ -31,10 +31,20 @@
 // the dictionary codes of NodeTID, CaptureID, Network.A, Network.B and
 // Application and a hash of TrackingID: an equality (or IN) on one of them
 // is checked on the entries, and only the matching flows' records are read.
-// Format 1 (JSON records and one index key per field and hour) took 853
-// bytes a flow; format 2 about 150. A directory of format 1 is refused at
-// Open (ErrFormat): its flows are not converted. Retention deletes whole
-// hours of index entries and topology rows with range deletions.
+// The flow record holds the latest LastUpdateMetric; an "m" row is written
+// when a later update replaces it, so a flow updated once has no row.
+// Blocks are compressed with zstd (32 KiB: the records of neighbouring
+// flows share strings and the index entries share their layout).
+//
+// Measured with storetest's benchmarks (1 000 000 flows over 24 h, two
+// cores): format 1 (JSON records, one index key per field and hour) took
+// 851 bytes a flow and wrote 32 000 flows/s; format 2 takes 149 bytes and
+// writes 160 000 flows/s (fsync per batch both). The price: an equality on
+// an indexed field reads every entry of the window's hours (15 ms for an
+// hour of 42 000 flows instead of 6 ms). A directory of format 1 is refused
+// at Open (ErrFormat): its flows are not converted. Retention deletes whole
+// hours of index entries and topology rows with range deletions; the
+// dictionary is never pruned (bounded by maxDict).
 package embedded
 
 import (
