@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -207,4 +208,53 @@ func FuzzDecodeFlow(f *testing.F) {
 			t.Fatalf("round trip changed the flow:\n%+v\n%+v", fl2, fl3)
 		}
 	})
+}
+
+// fill sets every field reachable from v to a distinct non-zero value
+// (pointers allocated, slices of one element).
+func fill(v reflect.Value, n *int) {
+	*n++
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(fmt.Sprintf("s%d", *n))
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		v.SetInt(int64(*n % 100))
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		v.SetUint(uint64(*n % 100))
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Pointer:
+		v.Set(reflect.New(v.Type().Elem()))
+		fill(v.Elem(), n)
+	case reflect.Struct:
+		for i := range v.NumField() {
+			fill(v.Field(i), n)
+		}
+	case reflect.Slice:
+		v.Set(reflect.MakeSlice(v.Type(), 1, 1))
+		fill(v.Index(0), n)
+	default:
+		panic("fill: unexpected kind " + v.Kind().String())
+	}
+}
+
+// TestFlowRecordKeepsEveryField fills every field of a Flow, the nested
+// parts included: a field added to flow.Flow and forgotten by the record
+// fails here.
+func TestFlowRecordKeepsEveryField(t *testing.T) {
+	f := &flow.Flow{}
+	n := 0
+	fill(reflect.ValueOf(f).Elem(), &n)
+	e := &encoder{d: newDict()}
+	b, err := e.appendFlow(nil, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeFlow(f.UUID, b, e.d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, f) {
+		t.Fatalf("decoded\n%+v\nwant\n%+v", got, f)
+	}
 }
