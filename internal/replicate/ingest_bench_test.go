@@ -2,6 +2,7 @@ package replicate
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -25,10 +26,11 @@ func BenchmarkIngest(b *testing.B) {
 			g := graph.New()
 			h := history.New(history.Options{Retention: time.Hour})
 			h.Attach(g)
-			var handler http.Handler = &Publishers{Graph: g}
+			quiet := slog.New(slog.DiscardHandler) // a log line would cut the benchmark's result line
+			var handler http.Handler = &Publishers{Graph: g, Logger: quiet}
 			path := ""
 			if kind == "agent" {
-				handler, path = &Server{Graph: g}, AgentTopologyPath
+				handler, path = &Server{Graph: g, Logger: quiet}, AgentTopologyPath
 			}
 			hs := httptest.NewServer(handler)
 			defer hs.Close()
