@@ -26,7 +26,7 @@ func startAnalyzer(t *testing.T, dataDir string) string {
 
 // startAnalyzerWith is startAnalyzer with changes to its configuration and
 // options.
-func startAnalyzerWith(t *testing.T, dataDir string, conf func(*config.Config), opt func(*Options)) string {
+func startAnalyzerWith(t testing.TB, dataDir string, conf func(*config.Config), opt func(*Options)) string {
 	t.Helper()
 	cfg := config.Default()
 	cfg.HostID = "an-test"
