@@ -26,6 +26,26 @@ func (m Metadata) String(key string) string {
 	return s
 }
 
+// Strings returns the strings of a top-level key: a list of strings ([]any
+// as JSON gives it, or []string) or one string.
+func (m Metadata) Strings(key string) []string {
+	switch v := m[key].(type) {
+	case string:
+		return []string{v}
+	case []string:
+		return v
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, e := range v {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
 // Clone deep-copies m.
 func (m Metadata) Clone() Metadata {
 	if m == nil {

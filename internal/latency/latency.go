@@ -75,7 +75,7 @@ func newResolver(nodes []*graph.Node) *resolver {
 			r.tidHost[tid] = n.Host
 		}
 		for _, key := range []string{topology.KeyIPV4, topology.KeyIPV6} {
-			for _, s := range stringList(n.Metadata[key]) {
+			for _, s := range n.Metadata.Strings(key) {
 				a, ok := parseAddr(s)
 				if !ok {
 					continue
@@ -87,25 +87,6 @@ func newResolver(nodes []*graph.Node) *resolver {
 		}
 	}
 	return r
-}
-
-// stringList reads a metadata list: []string, or []any of strings (JSON).
-func stringList(v any) []string {
-	switch l := v.(type) {
-	case []string:
-		return l
-	case []any:
-		out := make([]string, 0, len(l))
-		for _, x := range l {
-			if s, ok := x.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	case string:
-		return []string{l}
-	}
-	return nil
 }
 
 // parseAddr reads "10.0.0.1/24", "10.0.0.1" or "fe80::1%eth0".

@@ -76,7 +76,7 @@ func (p *Prober) hostAddrs() (hosts []string, addrs map[string][]hostAddr) {
 			if n == nil || n.Metadata.String(topology.KeyTID) == "" || n.Metadata.String("State") == "DOWN" {
 				continue
 			}
-			for _, s := range stringList(n.Metadata["IPV4"]) {
+			for _, s := range n.Metadata.Strings("IPV4") {
 				pre, err := netip.ParsePrefix(s)
 				if err != nil || pre.Addr().IsLoopback() || pre.Bits() == 32 {
 					continue

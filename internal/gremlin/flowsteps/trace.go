@@ -150,6 +150,7 @@ type tracer struct {
 	flows Querier
 	gaps  GapFinder
 	timed bool
+	live  *paths // the query's view read once for all the run's traces
 }
 
 // hop is a TraceHop being built, with what ordering needs.
@@ -164,16 +165,14 @@ func (t *tracer) trace(group []*flow.Flow) Trace {
 	hops := onePerNode(group)
 	ref := hops[0].flow // the earliest: its A is the trace's A
 	from, to := window(group)
-	view := t.viewFor(hops, ref, from)
-	ix := indexNodes(view, false)
+	p := t.viewFor(hops, ref, from)
 	for i := range hops {
 		h := &hops[i]
-		t.fill(h, ref, ix)
+		t.fill(h, ref, p.ix)
 		if h.node == nil {
 			tr.Incomplete = append(tr.Incomplete, fmt.Sprintf("the node %s that captured flow %s is not in the topology", h.Node, h.FlowUUID))
 		}
 	}
-	p := newPaths(view)
 	if why := p.order(hops, ref); why != "" {
 		tr.Incomplete = append(tr.Incomplete, why)
 	}
@@ -193,7 +192,7 @@ func (t *tracer) trace(group []*flow.Flow) Trace {
 	}
 	if ref.Network != nil {
 		for _, addr := range []string{ref.Network.A, ref.Network.B} {
-			if n := addressOwner(view, addr); n != nil {
+			if n := p.owner(addr); n != nil {
 				addHost(n.Host)
 			}
 		}
@@ -265,28 +264,26 @@ func packets(f *flow.Flow) int64 {
 // viewFor returns the graph to place the hops on: the query's, unless a
 // hop's node or an end's interface has left it (its agent gone) and
 // history has the graph as it was when the flow began.
-func (t *tracer) viewFor(hops []hop, ref *flow.Flow, from time.Time) graph.View {
-	if t.timed || t.hist == nil {
-		return t.view
+func (t *tracer) viewFor(hops []hop, ref *flow.Flow, from time.Time) *paths {
+	if t.live == nil {
+		t.live = newPaths(t.view)
 	}
-	ix := indexNodes(t.view, false)
+	if t.timed || t.hist == nil {
+		return t.live
+	}
 	missing := false
 	for _, h := range hops {
-		if len(ix.byTID[h.Node]) == 0 && h.Node != "" {
+		if len(t.live.ix.byTID[h.Node]) == 0 && h.Node != "" {
 			missing = true
 		}
 	}
-	if ref.Network != nil {
-		for _, addr := range []string{ref.Network.A, ref.Network.B} {
-			if addressOwner(t.view, addr) == nil {
-				missing = true
-			}
-		}
+	if ref.Network != nil && (t.live.owner(ref.Network.A) == nil || t.live.owner(ref.Network.B) == nil) {
+		missing = true
 	}
 	if !missing {
-		return t.view
+		return t.live
 	}
-	return t.hist.At(from)
+	return newPaths(t.hist.At(from))
 }
 
 // fill sets a hop's node, names and counts, oriented as ref.
@@ -368,7 +365,7 @@ func (p *paths) order(hops []hop, ref *flow.Flow) string {
 	if ref.Network == nil {
 		return fmt.Sprintf(unplaced, "not an IP flow")
 	}
-	endA, endB := addressOwner(p.view, ref.Network.A), addressOwner(p.view, ref.Network.B)
+	endA, endB := p.owner(ref.Network.A), p.owner(ref.Network.B)
 	if endA == nil || endB == nil {
 		return fmt.Sprintf(unplaced, "no interface holds "+ref.Network.A+" or "+ref.Network.B)
 	}
@@ -399,64 +396,34 @@ func (p *paths) order(hops []hop, ref *flow.Flow) string {
 	return ""
 }
 
-// addressOwner returns the interface whose IPV4 or IPV6 holds addr.
-func addressOwner(view graph.View, addr string) *graph.Node {
-	a, err := netip.ParseAddr(addr)
-	if err != nil {
-		return nil
-	}
-	key := "IPV4"
-	if a.Is6() {
-		key = "IPV6"
-	}
-	ns := view.Nodes()
-	graph.SortNodes(ns)
-	for _, n := range ns {
-		v, ok := n.Metadata[key]
-		if !ok {
-			continue
-		}
-		for _, s := range stringList(v) {
-			if p, err := netip.ParsePrefix(s); err == nil && p.Addr() == a {
-				return n
-			}
-			if b, err := netip.ParseAddr(s); err == nil && b == a {
-				return n
-			}
-		}
-	}
-	return nil
-}
-
-func stringList(v any) []string {
-	switch t := v.(type) {
-	case string:
-		return []string{t}
-	case []string:
-		return t
-	case []any:
-		out := make([]string, 0, len(t))
-		for _, e := range t {
-			if s, ok := e.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
-}
-
 // paths walks a view for the trace: its edges both ways, plus the link
 // between each tunnel interface and the underlay interface that carries its
 // packets (VtepDevIndex), which the topology has no edge for.
 type paths struct {
 	view     graph.View
 	underlay map[graph.Identifier][]graph.Identifier
+	ix       *nodeIndex                 // nodes by TID
+	owners   map[netip.Addr]*graph.Node // interfaces by address, the first in creation order
 }
 
+// newPaths reads the view once: what every trace of a run asks of it.
 func newPaths(view graph.View) *paths {
-	p := &paths{view: view, underlay: map[graph.Identifier][]graph.Identifier{}}
-	for _, n := range view.Nodes() {
+	p := &paths{view: view, underlay: map[graph.Identifier][]graph.Identifier{}, ix: indexNodes(view, false),
+		owners: map[netip.Addr]*graph.Node{}}
+	nodes := view.Nodes()
+	graph.SortNodes(nodes)
+	for _, n := range nodes {
+		for _, key := range []string{"IPV4", "IPV6"} {
+			for _, s := range n.Metadata.Strings(key) {
+				if a, ok := ifAddr(s); ok {
+					if _, seen := p.owners[a]; !seen {
+						p.owners[a] = n
+					}
+				}
+			}
+		}
+	}
+	for _, n := range nodes {
 		dev := number(n.Metadata["VtepDevIndex"])
 		if dev <= 0 {
 			continue
@@ -474,6 +441,24 @@ func newPaths(view graph.View) *paths {
 		}
 	}
 	return p
+}
+
+// owner returns the interface whose IPV4 or IPV6 holds addr.
+func (p *paths) owner(addr string) *graph.Node {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return nil
+	}
+	return p.owners[a]
+}
+
+// ifAddr reads an interface's address, "10.0.0.1/24" or "10.0.0.1".
+func ifAddr(s string) (netip.Addr, bool) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Addr(), true
+	}
+	a, err := netip.ParseAddr(s)
+	return a, err == nil
 }
 
 // detour is what crossing a link packets do not take costs: a host owns
