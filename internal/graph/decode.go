@@ -58,79 +58,66 @@ func (p *parser) literal(s string) bool {
 	return false
 }
 
-func (p *parser) object() (map[string]any, bool) {
-	if p.i >= len(p.b) || p.b[p.i] != '{' {
-		return nil, false
+// items reads open, the items item reads separated by commas, and close.
+func (p *parser) items(open, close byte, item func() bool) bool {
+	if p.i >= len(p.b) || p.b[p.i] != open {
+		return false
 	}
 	p.i++
-	out := map[string]any{}
 	p.space()
-	if p.i < len(p.b) && p.b[p.i] == '}' {
+	if p.i < len(p.b) && p.b[p.i] == close {
 		p.i++
-		return out, true
+		return true
 	}
 	for {
 		p.space()
-		k, ok := p.str()
-		if !ok {
-			return nil, false
+		if !item() {
+			return false
 		}
-		p.space()
-		if p.i >= len(p.b) || p.b[p.i] != ':' {
-			return nil, false
-		}
-		p.i++
-		p.space()
-		v, ok := p.value()
-		if !ok {
-			return nil, false
-		}
-		out[k] = v
 		p.space()
 		if p.i >= len(p.b) {
-			return nil, false
+			return false
 		}
 		switch p.b[p.i] {
 		case ',':
 			p.i++
-		case '}':
+		case close:
 			p.i++
-			return out, true
+			return true
 		default:
-			return nil, false
+			return false
 		}
 	}
 }
 
-func (p *parser) array() ([]any, bool) {
-	p.i++ // '['
-	out := []any{}
-	p.space()
-	if p.i < len(p.b) && p.b[p.i] == ']' {
+func (p *parser) object() (map[string]any, bool) {
+	out := map[string]any{}
+	ok := p.items('{', '}', func() bool {
+		k, ok := p.str()
+		if !ok {
+			return false
+		}
+		p.space()
+		if p.i >= len(p.b) || p.b[p.i] != ':' {
+			return false
+		}
 		p.i++
-		return out, true
-	}
-	for {
 		p.space()
 		v, ok := p.value()
-		if !ok {
-			return nil, false
-		}
+		out[k] = v
+		return ok
+	})
+	return out, ok
+}
+
+func (p *parser) array() ([]any, bool) {
+	out := []any{}
+	ok := p.items('[', ']', func() bool {
+		v, ok := p.value()
 		out = append(out, v)
-		p.space()
-		if p.i >= len(p.b) {
-			return nil, false
-		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-		case ']':
-			p.i++
-			return out, true
-		default:
-			return nil, false
-		}
-	}
+		return ok
+	})
+	return out, ok
 }
 
 func (p *parser) value() (any, bool) {
