@@ -92,6 +92,10 @@ func probeLatency(cmd *cobra.Command, cf *clientFlags, count int, get func() ([]
 	for _, s := range ans.Skipped {
 		fmt.Fprintln(errOut, "skipped:", s)
 	}
+	if len(ans.Probes) == 0 {
+		fmt.Fprintln(errOut, "no pair of hosts to ping: the map is the flows' alone")
+		return nil
+	}
 	if wait := time.Until(ans.ReadyAt); wait > 0 {
 		fmt.Fprintf(errOut, "waiting %s for the replies\n", wait.Round(100*time.Millisecond))
 	}
