@@ -18,7 +18,7 @@ func Incomplete(env eval.Env, v eval.Value) []string {
 	if !ok || len(fs) == 0 || env.Graph == nil {
 		return nil
 	}
-	ix := indexNodes(env.Graph, false)
+	byTID := capturingNodes(env.Graph, fs)
 	var hops []hop
 	var hosts []string
 	seen := map[string]bool{}
@@ -29,9 +29,9 @@ func Incomplete(env eval.Env, v eval.Value) []string {
 		}
 		seen[key] = true
 		h := hop{flow: f}
-		if ns := ix.byTID[f.NodeTID]; len(ns) > 0 {
-			h.node = ns[0]
-			h.Name, h.Host = ns[0].Metadata.String(graph.KeyName), ns[0].Host
+		if n := byTID[f.NodeTID]; n != nil {
+			h.node = n
+			h.Name, h.Host = n.Metadata.String(graph.KeyName), n.Host
 			if h.Host != "" && !slices.Contains(hosts, h.Host) {
 				hosts = append(hosts, h.Host)
 			}
@@ -44,6 +44,42 @@ func Incomplete(env eval.Env, v eval.Value) []string {
 		out = append(out, src.Gaps.Gaps(from, to, hosts)...)
 	}
 	return dedup(out)
+}
+
+// whereView is a view that selects nodes in place (the live graph).
+type whereView interface {
+	NodesWhere(graph.Where) []*graph.Node
+}
+
+// capturingNodes returns the nodes that captured fs, by TID (the first in
+// creation order when two share one). It runs on every flow answer: the
+// live graph tests its TID column in place rather than every node being
+// copied, sorted and indexed.
+func capturingNodes(view graph.View, fs Flows) map[string]*graph.Node {
+	want := map[string]bool{}
+	for _, f := range fs {
+		if f.NodeTID != "" {
+			want[f.NodeTID] = true
+		}
+	}
+	var nodes []*graph.Node
+	if wv, ok := view.(whereView); ok {
+		nodes = wv.NodesWhere(graph.Where{Columns: []graph.ColumnTest{{Key: keyTID, Match: func(v any, present bool) bool {
+			s, _ := v.(string)
+			return present && want[s]
+		}}}})
+	} else {
+		nodes = view.Nodes()
+		graph.SortNodes(nodes)
+	}
+	out := map[string]*graph.Node{}
+	for _, n := range nodes {
+		tid := n.Metadata.String(keyTID)
+		if want[tid] && out[tid] == nil {
+			out[tid] = n
+		}
+	}
+	return out
 }
 
 func dedup(list []string) []string {
