@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -99,8 +100,54 @@ func BenchmarkAnalyzerRSS500k(b *testing.B) {
 		runtime.GC()
 		debug.FreeOSMemory()
 		b.ReportMetric(float64(rssKB())/1024, "MB")
+		if path := os.Getenv("SKYDIVE_BENCH_HEAPPROFILE"); path != "" {
+			writeHeapProfile(b, path)
+		}
 		b.ReportMetric(float64(events)/took.Seconds(), "events/s")
 		c.Close()
+	}
+}
+
+// writeHeapProfile writes the heap profile to path and logs the runtime's
+// view of memory next to VmRSS: what RSS holds besides the live heap.
+func writeHeapProfile(b *testing.B, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		b.Fatal(err)
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b.Logf("RSS %d MB; HeapInuse %d MB, HeapIdle %d MB, HeapReleased %d MB, StackInuse %d MB, Sys %d MB, GCSys %d MB, OtherSys %d MB",
+		rssKB()/1024, ms.HeapInuse>>20, ms.HeapIdle>>20, ms.HeapReleased>>20, ms.StackInuse>>20, ms.Sys>>20, ms.GCSys>>20, ms.OtherSys>>20)
+	// The resident mappings, by name (anonymous ones by address: the Go
+	// heap's arenas start at 0xc000000000).
+	if data, err := os.ReadFile("/proc/self/smaps"); err == nil {
+		byName := map[string]int{}
+		name := ""
+		for _, line := range strings.Split(string(data), "\n") {
+			f := strings.Fields(line)
+			switch {
+			case len(f) >= 5 && strings.Contains(f[0], "-"):
+				name = "anon"
+				if len(f) >= 6 {
+					name = f[5]
+				} else if strings.HasPrefix(f[0], "c0") {
+					name = "anon go heap"
+				}
+			case len(f) == 3 && f[0] == "Rss:":
+				kb, _ := strconv.Atoi(f[1])
+				byName[name] += kb
+			}
+		}
+		for n, kb := range byName {
+			if kb >= 1024 {
+				b.Logf("RSS %-40s %d MB", n, kb/1024)
+			}
+		}
 	}
 }
 
