@@ -158,16 +158,17 @@ var _ View = (*Graph)(nil)
 
 // Graph is a concurrency-safe topology graph.
 type Graph struct {
-	mu    sync.RWMutex
-	nodes *orderedSet[*Node]
-	edges *orderedSet[*Edge]
-	adj   map[Identifier]*nodeAdj // node -> its edges
-	// adjAt is adj by creation position, valid up to the number of nodes
+	mu sync.RWMutex
+	// nodes keep their adjacency (their edges) beside them.
+	nodes *orderedSet[*Node, *nodeAdj]
+	edges *orderedSet[*Edge, struct{}]
+	// adjAt is the adjacencies by creation position, valid up to the number of nodes
 	// whenever the order is (see placed; beyond, stale entries).
 	adjAt []*nodeAdj
 	// edgeMeta holds the small metadata edges share (see
 	// shareEdgeMetadata).
 	edgeMeta  map[string]Metadata
+	intern    *interner
 	byType    map[string]*bucket
 	byName    map[string]*bucket
 	listeners map[int]Listener
@@ -185,16 +186,16 @@ func WithClock(now func() Time) Option { return func(g *Graph) { g.now = now } }
 func New(opts ...Option) *Graph {
 	g := &Graph{
 		nodes:     newColumnSet(),
-		edges:     newOrderedSet(edgeKey),
-		adj:       map[Identifier]*nodeAdj{},
+		edges:     newOrderedSet[*Edge, struct{}](edgeKey),
 		edgeMeta:  map[string]Metadata{},
+		intern:    newInterner(),
 		byType:    map[string]*bucket{},
 		byName:    map[string]*bucket{},
 		listeners: map[int]Listener{},
 		now:       Now,
 	}
-	g.nodes.placed = func(n *Node, i int) {
-		a := g.adj[n.ID]
+	g.nodes.posOf = func(a *nodeAdj) int { return a.ord }
+	g.nodes.placed = func(a *nodeAdj, i int) {
 		a.ord = i
 		for len(g.adjAt) <= i {
 			g.adjAt = append(g.adjAt, nil)
@@ -316,13 +317,28 @@ func (g *Graph) addNodeLocked(n *Node) error {
 	if _, ok := g.nodes.m[n.ID]; ok {
 		return fmt.Errorf("node %s: %w", n.ID, ErrExists)
 	}
-	n = n.Clone()
-	g.stamp(&n.Element)
-	g.adj[n.ID] = &nodeAdj{}
-	g.nodes.add(n.ID, n)
+	n = g.stored(n)
+	g.nodes.add(n.ID, n, &nodeAdj{})
 	g.index(n)
 	g.emit(Event{Type: NodeAdded, Node: n})
 	return nil
+}
+
+// stored returns the copy of n the graph stores: stamped, its metadata
+// canonical and interned (one copy: canonical already copies it deeply).
+func (g *Graph) stored(n *Node) *Node {
+	c := *n
+	g.stamp(&c.Element)
+	return &c
+}
+
+// storedEdge is stored for edges; its ends share their nodes' IDs.
+func (g *Graph) storedEdge(e *Edge, parent, child *Node) *Edge {
+	c := *e
+	g.stamp(&c.Element)
+	c.Metadata = g.shareEdgeMetadata(c.Metadata)
+	c.Parent, c.Child = parent.ID, child.ID
+	return &c
 }
 
 func (g *Graph) stamp(e *Element) {
@@ -336,7 +352,7 @@ func (g *Graph) stamp(e *Element) {
 	if e.Revision == 0 {
 		e.Revision = 1
 	}
-	e.Metadata = NormalizeMetadata(e.Metadata)
+	e.Metadata = g.intern.canonical(e.Metadata)
 }
 
 // ReplaceNode stores n in place of the node with the same ID, as given (used by
@@ -344,12 +360,11 @@ func (g *Graph) stamp(e *Element) {
 func (g *Graph) ReplaceNode(n *Node) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	old, ok := g.nodes.m[n.ID]
+	old, ok := g.nodes.get(n.ID)
 	if !ok {
 		return g.addNodeLocked(n)
 	}
-	n = n.Clone()
-	g.stamp(&n.Element)
+	n = g.stored(n)
 	g.replaceStored(old, n)
 	g.emit(Event{Type: NodeUpdated, Node: n, OldNode: old})
 	return nil
@@ -360,7 +375,7 @@ func (g *Graph) ReplaceNode(n *Node) error {
 func (g *Graph) UpdateNodeMetadata(id Identifier, change func(Metadata) bool) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	old, ok := g.nodes.m[id]
+	old, ok := g.nodes.get(id)
 	if !ok {
 		return fmt.Errorf("node %s: %w", id, ErrNodeNotFound)
 	}
@@ -368,7 +383,7 @@ func (g *Graph) UpdateNodeMetadata(id Identifier, change func(Metadata) bool) er
 	if !change(n.Metadata) {
 		return nil
 	}
-	n.Metadata = NormalizeMetadata(n.Metadata)
+	n.Metadata = g.intern.canonical(n.Metadata)
 	if sameNormalized(old.Metadata, n.Metadata) {
 		return nil
 	}
@@ -403,13 +418,13 @@ func (g *Graph) DeleteNode(id Identifier) error {
 }
 
 func (g *Graph) deleteNodeLocked(id Identifier) error {
-	n, ok := g.nodes.m[id]
+	sl, ok := g.nodes.m[id]
 	if !ok {
 		return fmt.Errorf("node %s: %w", id, ErrNodeNotFound)
 	}
+	n, a := sl.el, sl.x
 	// The last edge first: unlinking it from this node's list is then
 	// immediate.
-	a := g.adj[id]
 	for len(a.out) > 0 {
 		g.deleteEdgeLocked(a.out[len(a.out)-1].e.ID)
 	}
@@ -418,7 +433,6 @@ func (g *Graph) deleteNodeLocked(id Identifier) error {
 	}
 	g.unindex(n)
 	g.nodes.remove(id)
-	delete(g.adj, id)
 	d := *n
 	d.DeletedAt = g.now()
 	g.emit(Event{Type: NodeDeleted, Node: &d})
@@ -439,16 +453,16 @@ func (g *Graph) addEdgeLocked(e *Edge) error {
 	if _, ok := g.edges.m[e.ID]; ok {
 		return fmt.Errorf("edge %s: %w", e.ID, ErrExists)
 	}
-	if _, ok := g.nodes.m[e.Parent]; !ok {
+	parent, ok := g.nodes.get(e.Parent)
+	if !ok {
 		return fmt.Errorf("edge %s parent %s: %w", e.ID, e.Parent, ErrNodeNotFound)
 	}
-	if _, ok := g.nodes.m[e.Child]; !ok {
+	child, ok := g.nodes.get(e.Child)
+	if !ok {
 		return fmt.Errorf("edge %s child %s: %w", e.ID, e.Child, ErrNodeNotFound)
 	}
-	e = e.Clone()
-	g.stamp(&e.Element)
-	e.Metadata = g.shareEdgeMetadata(e.Metadata)
-	g.edges.add(e.ID, e)
+	e = g.storedEdge(e, parent, child)
+	g.edges.add(e.ID, e, struct{}{})
 	g.link(e)
 	g.emit(Event{Type: EdgeAdded, Edge: e})
 	return nil
@@ -471,14 +485,14 @@ type adjEdge struct {
 
 // link records e in the adjacency of both its ends.
 func (g *Graph) link(e *Edge) {
-	p, c := g.adj[e.Parent], g.adj[e.Child]
+	p, c := g.nodes.m[e.Parent].x, g.nodes.m[e.Child].x
 	p.out = append(p.out, adjEdge{e, c})
 	c.in = append(c.in, adjEdge{e, p})
 }
 
 // relink swaps a stored edge's revision in the adjacency of its ends.
 func (g *Graph) relink(e *Edge) {
-	for _, l := range [][]adjEdge{g.adj[e.Parent].out, g.adj[e.Child].in} {
+	for _, l := range [][]adjEdge{g.nodes.m[e.Parent].x.out, g.nodes.m[e.Child].x.in} {
 		if i := findAdj(l, e.ID); i >= 0 {
 			l[i].e = e
 		}
@@ -486,7 +500,7 @@ func (g *Graph) relink(e *Edge) {
 }
 
 func (g *Graph) unlink(e *Edge) {
-	p, c := g.adj[e.Parent], g.adj[e.Child]
+	p, c := g.nodes.m[e.Parent].x, g.nodes.m[e.Child].x
 	p.out = removeAdj(p.out, e.ID)
 	c.in = removeAdj(c.in, e.ID)
 }
@@ -519,7 +533,7 @@ func removeAdj(l []adjEdge, id Identifier) []adjEdge {
 func (g *Graph) ReplaceEdge(e *Edge) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	old, ok := g.edges.m[e.ID]
+	old, ok := g.edges.get(e.ID)
 	if !ok {
 		return g.addEdgeLocked(e)
 	}
@@ -527,9 +541,7 @@ func (g *Graph) ReplaceEdge(e *Edge) error {
 		g.deleteEdgeLocked(e.ID)
 		return g.addEdgeLocked(e)
 	}
-	e = e.Clone()
-	g.stamp(&e.Element)
-	e.Metadata = g.shareEdgeMetadata(e.Metadata)
+	e = g.storedEdge(e, g.nodes.m[old.Parent].el, g.nodes.m[old.Child].el)
 	g.edges.update(e.ID, e, old.CreatedAt != e.CreatedAt)
 	g.relink(e)
 	g.emit(Event{Type: EdgeUpdated, Edge: e, OldEdge: old})
@@ -540,7 +552,7 @@ func (g *Graph) ReplaceEdge(e *Edge) error {
 func (g *Graph) UpdateEdgeMetadata(id Identifier, change func(Metadata) bool) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	old, ok := g.edges.m[id]
+	old, ok := g.edges.get(id)
 	if !ok {
 		return fmt.Errorf("edge %s: %w", id, ErrEdgeNotFound)
 	}
@@ -548,7 +560,7 @@ func (g *Graph) UpdateEdgeMetadata(id Identifier, change func(Metadata) bool) er
 	if !change(e.Metadata) {
 		return nil
 	}
-	e.Metadata = NormalizeMetadata(e.Metadata)
+	e.Metadata = g.intern.canonical(e.Metadata)
 	if sameNormalized(old.Metadata, e.Metadata) {
 		return nil
 	}
@@ -573,7 +585,7 @@ func (g *Graph) DeleteEdge(id Identifier) error {
 }
 
 func (g *Graph) deleteEdgeLocked(id Identifier) {
-	e := g.edges.m[id]
+	e := g.edges.m[id].el
 	g.edges.remove(id)
 	g.unlink(e)
 	d := *e
@@ -591,18 +603,18 @@ func (g *Graph) DeleteWhere(match func(*Element) bool) int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var nodes []*Node
-	for _, n := range g.nodes.m {
-		if match(&n.Element) {
-			nodes = append(nodes, n)
+	for _, sl := range g.nodes.m {
+		if match(&sl.el.Element) {
+			nodes = append(nodes, sl.el)
 		}
 	}
-	degree := func(n *Node) int { a := g.adj[n.ID]; return len(a.out) + len(a.in) }
+	degree := func(n *Node) int { a := g.nodes.m[n.ID].x; return len(a.out) + len(a.in) }
 	slices.SortFunc(nodes, func(a, b *Node) int { return cmp.Compare(degree(b), degree(a)) })
 	for _, n := range nodes {
 		_ = g.deleteNodeLocked(n.ID)
 	}
-	for id, e := range g.edges.m {
-		if match(&e.Element) {
+	for id, sl := range g.edges.m {
+		if match(&sl.el.Element) {
 			g.deleteEdgeLocked(id)
 		}
 	}
@@ -613,14 +625,14 @@ func (g *Graph) DeleteWhere(match func(*Element) bool) int {
 func (g *Graph) Node(id Identifier) *Node {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	return g.nodes.m[id]
+	return g.nodes.m[id].el
 }
 
 // Edge returns an edge or nil.
 func (g *Graph) Edge(id Identifier) *Edge {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	return g.edges.m[id]
+	return g.edges.m[id].el
 }
 
 // Nodes returns every node, ordered by creation time then ID.
@@ -690,7 +702,7 @@ func (g *Graph) InEdges(id Identifier) []*Edge { return g.adjacent(id, false) }
 func (g *Graph) adjacent(id Identifier, parent bool) []*Edge {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	a := g.adj[id]
+	a := g.nodes.m[id].x
 	if a == nil {
 		return []*Edge{}
 	}

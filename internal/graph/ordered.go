@@ -9,14 +9,23 @@ import (
 // list whole sets often while membership changes seldom: the order is
 // computed again only after an addition or a removal, and an update swaps
 // the element in place.
-type orderedSet[T any] struct {
+//
+// m holds, with each element, X: what its owner keeps beside it (a node's
+// adjacency, which also holds the node's position: see posOf). A map of
+// adjacencies and a map of positions beside the elements cost about 35
+// bytes a node each at half a million nodes.
+type orderedSet[T, X any] struct {
 	key func(T) (Time, Identifier)
 
-	m map[Identifier]T
+	m map[Identifier]slot[T, X]
 
 	mu     sync.Mutex // guards the cache below; readers share the graph's read lock
 	sorted []T
-	pos    map[Identifier]int
+	// pos holds the positions, unless posOf reads them from the Xs, which
+	// placed keeps (a map entry can't be written under the graph's read
+	// lock, while an X's field can, under mu).
+	pos   map[Identifier]int
+	posOf func(X) int
 	// needSort: the order must be computed again (an element created
 	// before the last, a creation time changed). Otherwise sorted, pos and
 	// the columns are valid but for holes: the positions of the elements
@@ -33,7 +42,43 @@ type orderedSet[T any] struct {
 	// placed, when set, is told each element's position whenever the
 	// order is computed or extended (the graph keeps nodes' positions in
 	// their adjacency).
-	placed func(el T, i int)
+	placed func(x X, i int)
+}
+
+// slot is an element with what its owner keeps beside it.
+type slot[T, X any] struct {
+	el T
+	x  X
+}
+
+// get returns the element of id.
+func (s *orderedSet[T, X]) get(id Identifier) (T, bool) {
+	sl, ok := s.m[id]
+	return sl.el, ok
+}
+
+// setPosLocked records the position of an element (mu held).
+func (s *orderedSet[T, X]) setPosLocked(id Identifier, i int) {
+	if s.placed != nil {
+		s.placed(s.m[id].x, i)
+	}
+	if s.posOf == nil {
+		s.pos[id] = i
+	}
+}
+
+// posLocked returns the position of an element while the order is valid
+// (mu held).
+func (s *orderedSet[T, X]) posLocked(id Identifier) (int, bool) {
+	if s.posOf == nil {
+		i, ok := s.pos[id]
+		return i, ok
+	}
+	sl, ok := s.m[id]
+	if !ok {
+		return 0, false
+	}
+	return s.posOf(sl.x), true
 }
 
 // maxColumns bounds the keys kept as columns.
@@ -50,7 +95,7 @@ type column[T any] struct {
 }
 
 // valueOf is the column's entry for el.
-func (s *orderedSet[T]) valueOf(k colKey, c *column[T], el T) any {
+func (s *orderedSet[T, X]) valueOf(k colKey, c *column[T], el T) any {
 	v := s.colOf(el, k.key)
 	if c.derive == nil {
 		return v
@@ -61,14 +106,14 @@ func (s *orderedSet[T]) valueOf(k colKey, c *column[T], el T) any {
 	return c.derive(v, true)
 }
 
-func newOrderedSet[T any](key func(T) (Time, Identifier)) *orderedSet[T] {
-	return &orderedSet[T]{key: key, m: map[Identifier]T{}, needSort: true}
+func newOrderedSet[T, X any](key func(T) (Time, Identifier)) *orderedSet[T, X] {
+	return &orderedSet[T, X]{key: key, m: map[Identifier]slot[T, X]{}, needSort: true}
 }
 
 // The writers below run under the graph's write lock.
 
-func (s *orderedSet[T]) add(id Identifier, el T) {
-	s.m[id] = el
+func (s *orderedSet[T, X]) add(id Identifier, el T, x X) {
+	s.m[id] = slot[T, X]{el, x}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.needSort || !s.lastBeforeLocked(el) {
@@ -77,10 +122,7 @@ func (s *orderedSet[T]) add(id Identifier, el T) {
 	}
 	// Elements mostly arrive in creation order: append them rather than
 	// sort the whole set again at the next read.
-	s.pos[id] = len(s.sorted)
-	if s.placed != nil {
-		s.placed(el, len(s.sorted))
-	}
+	s.setPosLocked(id, len(s.sorted))
 	s.sorted = append(s.sorted, el)
 	for k, c := range s.cols {
 		c.vals = append(c.vals, s.valueOf(k, c, el))
@@ -89,7 +131,7 @@ func (s *orderedSet[T]) add(id Identifier, el T) {
 
 // lastBeforeLocked reports whether el sorts after every element of the
 // order (a removed last one included, which is as good a bound).
-func (s *orderedSet[T]) lastBeforeLocked(el T) bool {
+func (s *orderedSet[T, X]) lastBeforeLocked(el T) bool {
 	if len(s.sorted) == 0 {
 		return true
 	}
@@ -99,13 +141,15 @@ func (s *orderedSet[T]) lastBeforeLocked(el T) bool {
 }
 
 // update swaps an element; moved tells that its creation time changed.
-func (s *orderedSet[T]) update(id Identifier, el T, moved bool) {
-	s.m[id] = el
+func (s *orderedSet[T, X]) update(id Identifier, el T, moved bool) {
+	sl := s.m[id]
+	sl.el = el
+	s.m[id] = sl
 	s.mu.Lock()
 	if moved {
 		s.needSort = true
 	} else if !s.needSort {
-		i := s.pos[id]
+		i, _ := s.posLocked(id)
 		s.sorted[i] = el
 		for k, c := range s.cols {
 			c.vals[i] = s.valueOf(k, c, el)
@@ -114,23 +158,25 @@ func (s *orderedSet[T]) update(id Identifier, el T, moved bool) {
 	s.mu.Unlock()
 }
 
-func (s *orderedSet[T]) remove(id Identifier) {
-	delete(s.m, id)
+func (s *orderedSet[T, X]) remove(id Identifier) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer delete(s.m, id)
 	if s.needSort {
 		return
 	}
 	// Sorting half a million elements again after each removal took
 	// seconds: the hole is closed up at the next read instead.
-	if i, ok := s.pos[id]; ok {
+	if i, ok := s.posLocked(id); ok {
 		s.holes = append(s.holes, i)
-		delete(s.pos, id)
+		if s.posOf == nil {
+			delete(s.pos, id)
+		}
 	}
 }
 
 // list returns the elements in creation order (a copy).
-func (s *orderedSet[T]) list() []T {
+func (s *orderedSet[T, X]) list() []T {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.refreshLocked()
@@ -139,7 +185,7 @@ func (s *orderedSet[T]) list() []T {
 
 // columnLocked returns the column of k, made if need be with derive (nil:
 // the values themselves); ok is false when the set keeps no more columns.
-func (s *orderedSet[T]) columnLocked(k colKey, derive func(any, bool) any) ([]any, bool) {
+func (s *orderedSet[T, X]) columnLocked(k colKey, derive func(any, bool) any) ([]any, bool) {
 	if c, ok := s.cols[k]; ok {
 		return c.vals, true
 	}
@@ -159,7 +205,7 @@ func (s *orderedSet[T]) columnLocked(k colKey, derive func(any, bool) any) ([]an
 
 // orderedColumns is ordered with the columns of tests (nil for one the
 // set keeps no column of), not copied either.
-func (s *orderedSet[T]) orderedColumns(tests []ColumnTest) ([]T, map[Identifier]int, [][]any) {
+func (s *orderedSet[T, X]) orderedColumns(tests []ColumnTest) ([]T, [][]any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.refreshLocked()
@@ -175,27 +221,27 @@ func (s *orderedSet[T]) orderedColumns(tests []ColumnTest) ([]T, map[Identifier]
 		}
 		cols[i], _ = s.columnLocked(k, derive)
 	}
-	return s.sorted, s.pos, cols
+	return s.sorted, cols
 }
 
-// ordered returns the elements in creation order and their positions, not
-// copied: the caller holds the graph's read lock (no writer can change them
-// meanwhile) and only reads them.
-func (s *orderedSet[T]) ordered() ([]T, map[Identifier]int) {
+// ordered returns the elements in creation order and a function giving an
+// element's position, not copied: the caller holds the graph's read lock
+// (no writer can change them meanwhile) and only reads them.
+func (s *orderedSet[T, X]) ordered() ([]T, func(Identifier) (int, bool)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.refreshLocked()
-	return s.sorted, s.pos
+	return s.sorted, s.posLocked
 }
 
-func (s *orderedSet[T]) refreshLocked() {
+func (s *orderedSet[T, X]) refreshLocked() {
 	if !s.needSort && len(s.holes) > 0 {
 		s.closeHolesLocked()
 	}
 	if s.needSort {
 		s.sorted = s.sorted[:0]
-		for _, el := range s.m {
-			s.sorted = append(s.sorted, el)
+		for _, sl := range s.m {
+			s.sorted = append(s.sorted, sl.el)
 		}
 		slices.SortFunc(s.sorted, func(a, b T) int {
 			ta, ia := s.key(a)
@@ -212,17 +258,16 @@ func (s *orderedSet[T]) refreshLocked() {
 			}
 			return 0
 		})
-		if s.pos == nil {
-			s.pos = make(map[Identifier]int, len(s.sorted))
-		} else {
-			clear(s.pos)
+		if s.posOf == nil {
+			if s.pos == nil {
+				s.pos = make(map[Identifier]int, len(s.sorted))
+			} else {
+				clear(s.pos)
+			}
 		}
 		for i, el := range s.sorted {
 			_, id := s.key(el)
-			s.pos[id] = i
-			if s.placed != nil {
-				s.placed(el, i)
-			}
+			s.setPosLocked(id, i)
 		}
 		for k, c := range s.cols {
 			c.vals = make([]any, len(s.sorted))
@@ -237,7 +282,7 @@ func (s *orderedSet[T]) refreshLocked() {
 // closeHolesLocked moves the elements after the first hole (and their
 // column entries) down over the holes, keeping their order: no sort, and
 // only the elements after the first hole get new positions.
-func (s *orderedSet[T]) closeHolesLocked() {
+func (s *orderedSet[T, X]) closeHolesLocked() {
 	slices.Sort(s.holes)
 	h, w := 0, s.holes[0]
 	for r := s.holes[0]; r < len(s.sorted); r++ {
@@ -253,10 +298,7 @@ func (s *orderedSet[T]) closeHolesLocked() {
 			c.vals[w] = c.vals[r]
 		}
 		_, id := s.key(el)
-		s.pos[id] = w
-		if s.placed != nil {
-			s.placed(el, w)
-		}
+		s.setPosLocked(id, w)
 		w++
 	}
 	clear(s.sorted[w:])
@@ -282,8 +324,8 @@ func nodeColumn(n *Node, key string) any {
 	return absentKey{}
 }
 
-func newColumnSet() *orderedSet[*Node] {
-	s := newOrderedSet(nodeKey)
+func newColumnSet() *orderedSet[*Node, *nodeAdj] {
+	s := newOrderedSet[*Node, *nodeAdj](nodeKey)
 	s.colOf = nodeColumn
 	return s
 }

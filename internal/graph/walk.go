@@ -17,7 +17,7 @@ func (g *Graph) Neighbors(from []*Node, out, in bool, edgeOK func(*Edge) bool, w
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	// The positions in nodeAdj are valid once the order is.
-	sorted, _, cols := g.nodes.orderedColumns(where.Columns)
+	sorted, cols := g.nodes.orderedColumns(where.Columns)
 	sel := newOrdinals(len(sorted), len(from))
 	follow := func(l []adjEdge) {
 		for _, x := range l {
@@ -110,7 +110,7 @@ func (g *Graph) eachAdj(from, sorted []*Node, f func(*nodeAdj)) {
 		}
 	}
 	for _, n := range from[k:] {
-		if a := g.adj[n.ID]; a != nil {
+		if a := g.nodes.m[n.ID].x; a != nil {
 			f(a)
 		}
 	}
@@ -188,7 +188,7 @@ func (w *Where) match(cols [][]any, i int, n *Node) bool {
 func (g *Graph) NodesWhere(where Where) []*Node {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	sorted, _, cols := g.nodes.orderedColumns(where.Columns)
+	sorted, cols := g.nodes.orderedColumns(where.Columns)
 	out := make([]*Node, 0, 64)
 	for i, n := range sorted {
 		if where.match(cols, i, n) {
@@ -209,7 +209,7 @@ func (g *Graph) IncidentEdges(from []*Node, out, in bool, edgeOK func(*Edge) boo
 	sel := newOrdinals(len(sorted), len(from))
 	follow := func(l []adjEdge) {
 		for _, x := range l {
-			if i, ok := pos[x.e.ID]; ok {
+			if i, ok := pos(x.e.ID); ok {
 				sel.add(i)
 			}
 		}
