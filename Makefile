@@ -79,7 +79,9 @@ BENCH_COUNT := $(if $(filter full,$(BENCH)),3,1)
 BENCH_CAPTURE := $(if $(filter full,$(BENCH)),3x,1x)
 bench:
 	@mkdir -p bench
-	@set -o pipefail; $(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) -timeout 40m ./internal/... | tee bench/raw.txt
+	@# -p 1: one package's benchmarks at a time; two at once on two cores
+	@# measure each other (a memory-bound one by half)
+	@set -o pipefail; $(GO) test -p 1 -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) -timeout 40m ./internal/... | tee bench/raw.txt
 	@if [ "$$(id -u)" = 0 ]; then set -o pipefail; $(GO) test -tags privileged -run '^$$' -bench 'AFPacketSustained|CaptureAtRate' -benchtime $(BENCH_CAPTURE) ./internal/capture/ | tee -a bench/raw.txt; \
 	else echo "not root: afpacket capture benchmark skipped"; fi
 	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory build >/dev/null && \

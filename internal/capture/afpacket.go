@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/afpacket"
 	"github.com/gopacket/gopacket/layers"
 	"golang.org/x/net/bpf"
@@ -105,13 +104,14 @@ func tpacketFD(tp *afpacket.TPacket) (int, error) {
 	return int(f.Int()), nil
 }
 
-func (a *afPacket) run(ctx context.Context, feed func([]byte, gopacket.CaptureInfo, layers.LinkType)) error {
+func (a *afPacket) run(ctx context.Context, in *intake) error {
 	for ctx.Err() == nil {
 		data, ci, err := a.tp.ZeroCopyReadPacketData()
 		switch {
 		case err == nil:
-			feed(data, ci, layers.LinkTypeEthernet)
+			in.packet(data, ci, layers.LinkTypeEthernet)
 		case errors.Is(err, afpacket.ErrTimeout):
+			in.flush()
 		case errors.Is(err, unix.EINTR):
 		default:
 			return fmt.Errorf("reading packets: %w", err)

@@ -9,9 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-
 	"github.com/skydive-ng/skydive/internal/capture/ebpf"
 	"github.com/skydive-ng/skydive/internal/capture/rawpacket"
 	"github.com/skydive-ng/skydive/internal/flow"
@@ -39,9 +36,9 @@ type Stats struct {
 
 // source is one kind of capture.
 type source interface {
-	// run reads packets and hands them to feed until ctx is done or a
-	// read fails.
-	run(ctx context.Context, feed func([]byte, gopacket.CaptureInfo, layers.LinkType)) error
+	// run reads packets and hands them to in until ctx is done or a read
+	// fails.
+	run(ctx context.Context, in *intake) error
 	// stats returns the cumulative kernel counters (ok false if none).
 	stats() (Stats, bool)
 	close() error
@@ -132,16 +129,20 @@ func (t Target) String() string {
 	return fmt.Sprintf("%q in %s", t.IfName, t.NsPath)
 }
 
-func (c *Capture) feed(data []byte, ci gopacket.CaptureInfo, lt layers.LinkType) {
+func (c *Capture) feed(pkts []flow.Packet) {
 	if c.raw != nil {
-		c.raw.record(data, ci, lt)
+		for _, p := range pkts {
+			c.raw.record(p.Data, p.CI, p.LinkType)
+		}
 	}
-	c.table.FeedPacket(data, ci, lt)
-	c.read.Add(1)
+	c.table.FeedBatch(pkts)
+	c.read.Add(int64(len(pkts)))
 }
 
 func (c *Capture) run(ctx context.Context) {
-	err := c.src.run(ctx, c.feed)
+	in := newIntake(c.feed)
+	err := c.src.run(ctx, in)
+	in.flush()
 	if ctx.Err() != nil {
 		err = nil
 	}
@@ -245,7 +246,7 @@ type ebpfSource struct {
 	log   *slog.Logger
 }
 
-func (s *ebpfSource) run(ctx context.Context, _ func([]byte, gopacket.CaptureInfo, layers.LinkType)) error {
+func (s *ebpfSource) run(ctx context.Context, _ *intake) error {
 	tk := time.NewTicker(ebpfPoll)
 	defer tk.Stop()
 	feed := func(r flow.Record) { s.table.FeedRecord(r) }

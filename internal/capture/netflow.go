@@ -9,9 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-
 	"github.com/skydive-ng/skydive/internal/flow"
 )
 
@@ -55,7 +52,7 @@ func openNetFlow(spec Spec, table *flow.Table, log *slog.Logger) (*netflowSource
 
 func (s *netflowSource) addr() string { return s.conn.LocalAddr().String() }
 
-func (s *netflowSource) run(ctx context.Context, _ func([]byte, gopacket.CaptureInfo, layers.LinkType)) error {
+func (s *netflowSource) run(ctx context.Context, _ *intake) error {
 	buf := make([]byte, 65536)
 	// A UDP read does not watch ctx: closing the socket ends it.
 	stop := context.AfterFunc(ctx, func() { _ = s.conn.Close() })

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcap"
 	"github.com/skydive-ng/skydive/internal/nsexec"
@@ -61,13 +60,14 @@ func openPcap(spec Spec, target Target) (*pcapSource, error) {
 	return &pcapSource{h: h, lt: h.LinkType()}, nil
 }
 
-func (p *pcapSource) run(ctx context.Context, feed func([]byte, gopacket.CaptureInfo, layers.LinkType)) error {
+func (p *pcapSource) run(ctx context.Context, in *intake) error {
 	for ctx.Err() == nil {
 		data, ci, err := p.h.ZeroCopyReadPacketData()
 		switch {
 		case err == nil:
-			feed(data, ci, p.lt)
+			in.packet(data, ci, p.lt)
 		case errors.Is(err, pcap.NextErrorTimeoutExpired):
+			in.flush()
 		default:
 			return fmt.Errorf("reading packets: %w", err)
 		}

@@ -10,9 +10,6 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-
 	"github.com/skydive-ng/skydive/internal/flow"
 )
 
@@ -56,7 +53,7 @@ func openPcapSocket(spec Spec, log *slog.Logger) (*pcapSocket, error) {
 
 func (p *pcapSocket) addr() string { return p.ln.Addr().String() }
 
-func (p *pcapSocket) run(ctx context.Context, feed func([]byte, gopacket.CaptureInfo, layers.LinkType)) error {
+func (p *pcapSocket) run(ctx context.Context, in *intake) error {
 	stop := context.AfterFunc(ctx, func() { p.close() })
 	defer stop()
 	var wg sync.WaitGroup
@@ -86,7 +83,7 @@ func (p *pcapSocket) run(ctx context.Context, feed func([]byte, gopacket.Capture
 				p.mu.Unlock()
 				conn.Close()
 			}()
-			n, err := flow.ReadPcap(ctx, conn, feed)
+			n, err := flow.ReadPcapBatch(ctx, conn, in.feed)
 			// A sender that stops mid-packet ends its stream: not a fault.
 			if err != nil && ctx.Err() == nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, flow.ErrTruncated) {
 				p.log.Warn("pcapsocket stream", "remote", conn.RemoteAddr().String(), "packets", n, "err", err)

@@ -80,7 +80,7 @@ func listenUDPRange(what, addr string, lo, hi, port int) (*net.UDPConn, error) {
 
 func (s *sflowSource) addr() string { return s.conn.LocalAddr().String() }
 
-func (s *sflowSource) run(ctx context.Context, feed func([]byte, gopacket.CaptureInfo, layers.LinkType)) error {
+func (s *sflowSource) run(ctx context.Context, in *intake) error {
 	buf := make([]byte, 65536)
 	var dgram layers.SFlowDatagram
 	// A UDP read does not watch ctx: closing the socket ends it.
@@ -108,9 +108,10 @@ func (s *sflowSource) run(ctx context.Context, feed func([]byte, gopacket.Captur
 				}
 				data := raw.Header.Data()
 				s.received.Add(1)
-				feed(data, gopacket.CaptureInfo{Timestamp: now, CaptureLength: len(data), Length: int(raw.FrameLength)}, layers.LinkTypeEthernet)
+				in.packet(data, gopacket.CaptureInfo{Timestamp: now, CaptureLength: len(data), Length: int(raw.FrameLength)}, layers.LinkTypeEthernet)
 			}
 		}
+		in.flush()
 	}
 }
 

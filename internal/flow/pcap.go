@@ -32,7 +32,7 @@ var ErrTruncated = errors.New("pcap truncated")
 // the end of the stream or ctx is done. A stream cut in the middle of a
 // packet ends with ErrTruncated (the packets read so far count).
 func FeedPcap(ctx context.Context, r io.Reader, t *Table) error {
-	_, err := ReadPcap(ctx, r, t.FeedPacket)
+	_, err := ReadPcapBatch(ctx, r, t.FeedBatch)
 	return err
 }
 
@@ -42,6 +42,19 @@ func FeedPcap(ctx context.Context, r io.Reader, t *Table) error {
 // stream cut in the middle of a packet ends with ErrTruncated, a malformed
 // header or record with ErrBadPcap, data that is no pcap with ErrNotPcap.
 func ReadPcap(ctx context.Context, r io.Reader, feed func([]byte, gopacket.CaptureInfo, layers.LinkType)) (int, error) {
+	return ReadPcapBatch(ctx, r, func(pkts []Packet) {
+		for i := range pkts {
+			feed(pkts[i].Data, pkts[i].CI, pkts[i].LinkType)
+		}
+	})
+}
+
+// ReadPcapBatch is ReadPcap giving feed the packets in batches (for
+// Table.FeedBatch) of up to BatchSize: the packets of a classic pcap
+// stream already read into its buffer, read in place, or one packet. A
+// batch's data is valid until feed returns. Every packet read before an
+// error is fed before ReadPcapBatch returns.
+func ReadPcapBatch(ctx context.Context, r io.Reader, feed func([]Packet)) (int, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	magic, err := br.Peek(4)
 	if err != nil {
@@ -52,6 +65,10 @@ func ReadPcap(ctx context.Context, r io.Reader, feed func([]byte, gopacket.Captu
 	}
 	var read func() ([]byte, gopacket.CaptureInfo, error)
 	var linkType func(gopacket.CaptureInfo) layers.LinkType
+	// buffered, when set, returns the next packet when it is whole in the
+	// stream's buffer, without a read that would move the packets before
+	// it (ok false otherwise)
+	var buffered func() ([]byte, gopacket.CaptureInfo, bool)
 	switch binary.LittleEndian.Uint32(magic) {
 	case 0x0a0d0d0a: // pcapng section header block
 		ng, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true})
@@ -76,7 +93,7 @@ func ReadPcap(ctx context.Context, r io.Reader, feed func([]byte, gopacket.Captu
 			}
 			fr := newPcapReader(br, hdr)
 			_, _ = br.Discard(pcapHeaderLen)
-			read = fr.read
+			read, buffered = fr.read, fr.buffered
 			lt := pr.LinkType()
 			linkType = func(gopacket.CaptureInfo) layers.LinkType { return lt }
 			break
@@ -91,10 +108,28 @@ func ReadPcap(ctx context.Context, r io.Reader, feed func([]byte, gopacket.Captu
 	default:
 		return 0, fmt.Errorf("%w: bad magic number %#x", ErrNotPcap, magic)
 	}
+	batch := make([]Packet, 0, BatchSize)
+	flush := func() {
+		if len(batch) > 0 {
+			feed(batch)
+			batch = batch[:0]
+		}
+	}
+	defer flush()
 	for n := 0; ; n++ {
 		if n%1024 == 0 && ctx.Err() != nil {
 			return n, ctx.Err()
 		}
+		if len(batch) > 0 && buffered != nil {
+			if data, ci, ok := buffered(); ok {
+				batch = append(batch, Packet{Data: data, CI: ci, LinkType: linkType(ci)})
+				if len(batch) == cap(batch) {
+					flush()
+				}
+				continue
+			}
+		}
+		flush() // the next read may reuse the buffer the batch is in
 		data, ci, err := read()
 		switch {
 		case errors.Is(err, io.EOF):
@@ -104,7 +139,7 @@ func ReadPcap(ctx context.Context, r io.Reader, feed func([]byte, gopacket.Captu
 		case err != nil:
 			return n, fmt.Errorf("%w: packet %d: %v", ErrBadPcap, n+1, err)
 		}
-		feed(data, ci, linkType(ci))
+		batch = append(batch, Packet{Data: data, CI: ci, LinkType: linkType(ci)})
 	}
 }
 
@@ -165,17 +200,41 @@ func readFullErr(got, want int, err error) error {
 	return err
 }
 
-func (r *pcapReader) read() ([]byte, gopacket.CaptureInfo, error) {
-	var ci gopacket.CaptureInfo
-	h, err := r.br.Peek(pcapRecordHeaderLen)
-	if err != nil {
-		return nil, ci, readFullErr(len(h), pcapRecordHeaderLen, err)
-	}
+// captureInfo reads a record header.
+func (r *pcapReader) captureInfo(h []byte) (ci gopacket.CaptureInfo) {
 	o := r.order
 	// the uint32 product wraps as pcapgo's does
 	ci.Timestamp = time.Unix(int64(o.Uint32(h[0:4])), int64(o.Uint32(h[4:8])*r.factor)).UTC()
 	ci.CaptureLength = int(o.Uint32(h[8:12]))
 	ci.Length = int(o.Uint32(h[12:16]))
+	return ci
+}
+
+// buffered returns the next packet, in place, when its record is whole in
+// br's buffer and its lengths are plain (0 < capture length <= length and
+// the snap length); read takes the rest.
+func (r *pcapReader) buffered() ([]byte, gopacket.CaptureInfo, bool) {
+	avail := r.br.Buffered()
+	if avail < pcapRecordHeaderLen {
+		return nil, gopacket.CaptureInfo{}, false
+	}
+	h, _ := r.br.Peek(pcapRecordHeaderLen) // buffered: no read
+	ci := r.captureInfo(h)
+	n := ci.CaptureLength
+	if n == 0 || n > ci.Length || n > max(int(r.snaplen), pcapEagerMax) || pcapRecordHeaderLen+n > avail {
+		return nil, gopacket.CaptureInfo{}, false
+	}
+	rec, _ := r.br.Peek(pcapRecordHeaderLen + n)
+	_, _ = r.br.Discard(pcapRecordHeaderLen + n) // rec stays valid until a Peek past the buffered bytes
+	return rec[pcapRecordHeaderLen:], ci, true
+}
+
+func (r *pcapReader) read() ([]byte, gopacket.CaptureInfo, error) {
+	h, err := r.br.Peek(pcapRecordHeaderLen)
+	if err != nil {
+		return nil, gopacket.CaptureInfo{}, readFullErr(len(h), pcapRecordHeaderLen, err)
+	}
+	ci := r.captureInfo(h)
 	_, _ = r.br.Discard(pcapRecordHeaderLen)
 	n := ci.CaptureLength
 	if n > max(int(r.snaplen), pcapEagerMax) {

@@ -180,6 +180,7 @@ type Table struct {
 	opts    Options
 	log     *slog.Logger
 	dec     decoder
+	batch   *batch // FeedBatch's, made on its first call
 	flows   index
 	serial  uint64
 	stats   Stats
@@ -318,20 +319,33 @@ func (t *Table) feed(data []byte, first gopacket.LayerType, ci gopacket.CaptureI
 	defer t.mu.Unlock()
 	t.stats.PacketsReceived++
 	n := t.dec.decode(data, first, ci.Length, ci.Timestamp)
+	t.feedDecoded(&t.dec, n, ci, nil, 0)
+}
+
+// feedDecoded updates the flows of the n sub-packets decoded in d; k0 and
+// h0, when k0 is not nil, are the first sub-packet's key and hash, already
+// computed (FeedBatch).
+func (t *Table) feedDecoded(d *decoder, n int, ci gopacket.CaptureInfo, k0 *key, h0 uint64) {
 	tsNs := ci.Timestamp.UnixNano()
 	tsMs := ci.Timestamp.UnixMilli()
 	var parent *entry
 	for i := range n {
-		sp := &t.dec.subs[i]
+		sp := &d.subs[i]
 		if !sp.hasLink && sp.netVer == 0 {
 			break // nothing to key a flow on
 		}
-		var ps uint64
-		if parent != nil {
-			ps = parent.serial
+		var k key
+		var h uint64
+		if i == 0 && k0 != nil {
+			k, h = *k0, h0
+		} else {
+			var ps uint64
+			if parent != nil {
+				ps = parent.serial
+			}
+			k = sp.keyOf(t.opts.LayerKeyMode, ps)
+			h = t.flows.hash(&k)
 		}
-		k := sp.keyOf(t.opts.LayerKeyMode, ps)
-		h := t.flows.hash(&k)
 		e := t.flows.get(&k, h)
 		if e == nil {
 			if e = t.create(&k, h, sp, parent, tsNs, tsMs); e == nil {

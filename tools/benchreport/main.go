@@ -52,8 +52,10 @@ type Target struct {
 // targets are the figures issues asked for that a benchmark of `make bench`
 // measures; the others of those issues are listed as not measured.
 var targets = []Target{
-	{Issue: 14, What: "all-new flows per second, one core", Benchmark: "MillionUDPFlows/create", Unit: "pkts/s", Limit: 1e6},
-	{Issue: 14, What: "packets of known flows per second, one core", Benchmark: "MillionUDPFlows/known", Unit: "pkts/s", Limit: 2.5e6},
+	{Issue: 14, What: "all-new flows per second, one core", Benchmark: "MillionUDPFlows/create-batch", Unit: "pkts/s", Limit: 1e6,
+		Comment: "Table.FeedBatch, as captures and pcap readers feed tables; one packet at a time: MillionUDPFlows/create"},
+	{Issue: 14, What: "packets of known flows per second, one core", Benchmark: "MillionUDPFlows/known-batch", Unit: "pkts/s", Limit: 2.5e6,
+		Comment: "1,000,000 flows in the table, Table.FeedBatch; one packet at a time: MillionUDPFlows/known"},
 	{Issue: 14, What: "pcap flows end to end (read, decode, table, JSON), CPU per packet ≤ 0.4 µs", Package: "cli/pcapcmd", Benchmark: "PcapFlowsEndToEnd/default", Unit: "cpu-ns/pkt", AtMost: true, Limit: 400,
 		Comment: "300,000 packets, 5,000 flows; the original: 5,600-9,600"},
 	{Issue: 14, What: "flows written per second to the embedded store", Package: "store/embedded", Benchmark: "FlowInsert", Unit: "flows/s", Limit: 100000},

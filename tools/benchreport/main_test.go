@@ -14,6 +14,8 @@ cpu: Test CPU
 BenchmarkMillionUDPFlows/create-2   	 1000000	       450.0 ns/op	   1500000 pkts/s	     900 B/op	      12 allocs/op
 BenchmarkMillionUDPFlows/create-2   	 1000000	       550.0 ns/op	   1700000 pkts/s	     900 B/op	      14 allocs/op
 BenchmarkMillionUDPFlows/known-2    	 5000000	       300.0 ns/op	   2000000 pkts/s	       0 B/op	       0 allocs/op
+BenchmarkMillionUDPFlows/create-batch-2   	 100000	       9000 ns/op	   1600000 pkts/s	     900 B/op	      0 allocs/op
+BenchmarkMillionUDPFlows/known-batch-2    	 500000	       6000 ns/op	   2000000 pkts/s	       0 B/op	       0 allocs/op
 PASS
 pkg: github.com/skydive-ng/skydive/internal/topoquery
 BenchmarkIssue14Queries/20k/netns-out-mtu-2         	      50	   1173139 ns/op	         1.173 ms/query	  366483 B/op	     144 allocs/op
@@ -42,8 +44,8 @@ func TestReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"| 14 | all-new flows per second, one core | MillionUDPFlows/create | ≥ 1.00M pkts/s | 1.60M pkts/s | met |",
-		"| 14 | packets of known flows per second, one core | MillionUDPFlows/known | ≥ 2.50M pkts/s | 2.00M pkts/s | not met |",
+		"| 14 | all-new flows per second, one core (Table.FeedBatch, as captures and pcap readers feed tables; one packet at a time: MillionUDPFlows/create) | MillionUDPFlows/create-batch | ≥ 1.00M pkts/s | 1.60M pkts/s | met |",
+		"| 14 | packets of known flows per second, one core (1,000,000 flows in the table, Table.FeedBatch; one packet at a time: MillionUDPFlows/known) | MillionUDPFlows/known-batch | ≥ 2.50M pkts/s | 2.00M pkts/s | not met |",
 		"flows written per second to the embedded store | FlowInsert | ≥ 100.0k flows/s | 90.0k flows/s | not met |",
 		"| 13 allocs/op | met |",
 		"ui/collapsed_first_visit.wall_ms | ≤ 2000 ms | 1234 ms | met |",
