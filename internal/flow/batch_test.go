@@ -96,9 +96,7 @@ func TestReadPcapBatch(t *testing.T) {
 	// one byte at a time: a buffer that never holds a second packet
 	got = got[:0]
 	n, err = ReadPcapBatch(context.Background(), &oneByteReader{raw[:len(raw)-5]}, func(pkts []Packet) {
-		for _, p := range pkts {
-			got = append(got, p)
-		}
+		got = append(got, pkts...)
 	})
 	if n != len(want)-1 || len(got) != len(want)-1 || err == nil {
 		t.Fatalf("cut stream: %d read, %d fed, want %d (%v)", n, len(got), len(want)-1, err)
