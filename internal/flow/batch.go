@@ -69,7 +69,7 @@ func (t *Table) feedBatch(pkts []Packet) {
 		if b.n[i] == 0 || !d.subs[0].hasLink && d.subs[0].netVer == 0 {
 			continue
 		}
-		b.keys[i] = d.subs[0].keyOf(mode, 0)
+		d.subs[0].setKey(&b.keys[i], mode, 0)
 		b.hash[i] = t.flows.hash(&b.keys[i])
 	}
 	// A loop of loads alone: the CPU issues them all before the first

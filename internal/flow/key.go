@@ -117,8 +117,15 @@ func (sp *subPacket) appValue() uint32 {
 
 // keyOf computes the table key of a sub-packet. It allocates nothing.
 func (sp *subPacket) keyOf(mode LayerKeyMode, parent uint64) key {
+	var k key
+	sp.setKey(&k, mode, parent)
+	return k
+}
+
+// setKey is keyOf into *k, which a caller keeps (no 72-byte copy).
+func (sp *subPacket) setKey(k *key, mode LayerKeyMode, parent uint64) {
 	swap := sp.swapped(mode)
-	k := key{parent: parent}
+	*k = key{parent: parent}
 	if sp.netVer != 0 {
 		k.netVer = sp.netVer
 		k.netA, k.netB = sp.srcIP.As16(), sp.dstIP.As16()
@@ -147,7 +154,6 @@ func (sp *subPacket) keyOf(mode LayerKeyMode, parent uint64) key {
 			k.linkA, k.linkB = k.linkB, k.linkA
 		}
 	}
-	return k
 }
 
 // ids computes the original's hashes (inventory §14.2): the L3 and L2

@@ -65,10 +65,10 @@ func ReadPcapBatch(ctx context.Context, r io.Reader, feed func([]Packet)) (int, 
 	}
 	var read func() ([]byte, gopacket.CaptureInfo, error)
 	var linkType func(gopacket.CaptureInfo) layers.LinkType
-	// buffered, when set, returns the next packet when it is whole in the
-	// stream's buffer, without a read that would move the packets before
-	// it (ok false otherwise)
-	var buffered func() ([]byte, gopacket.CaptureInfo, bool)
+	// fr, for a classic pcap, gives the next packet when it is whole in
+	// the stream's buffer, without a read that would move the packets
+	// before it
+	var fr *pcapReader
 	switch binary.LittleEndian.Uint32(magic) {
 	case 0x0a0d0d0a: // pcapng section header block
 		ng, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true})
@@ -91,9 +91,9 @@ func ReadPcapBatch(ctx context.Context, r io.Reader, feed func([]Packet)) (int, 
 			if err != nil {
 				return 0, fmt.Errorf("%w: pcap header: %v", ErrBadPcap, err)
 			}
-			fr := newPcapReader(br, hdr)
+			fr = newPcapReader(br, hdr, pr.LinkType())
 			_, _ = br.Discard(pcapHeaderLen)
-			read, buffered = fr.read, fr.buffered
+			read = fr.read
 			lt := pr.LinkType()
 			linkType = func(gopacket.CaptureInfo) layers.LinkType { return lt }
 			break
@@ -120,14 +120,15 @@ func ReadPcapBatch(ctx context.Context, r io.Reader, feed func([]Packet)) (int, 
 		if n%1024 == 0 && ctx.Err() != nil {
 			return n, ctx.Err()
 		}
-		if len(batch) > 0 && buffered != nil {
-			if data, ci, ok := buffered(); ok {
-				batch = append(batch, Packet{Data: data, CI: ci, LinkType: linkType(ci)})
+		if len(batch) > 0 && fr != nil {
+			batch = batch[:len(batch)+1]
+			if fr.buffered(&batch[len(batch)-1]) {
 				if len(batch) == cap(batch) {
 					flush()
 				}
 				continue
 			}
+			batch = batch[:len(batch)-1]
 		}
 		flush() // the next read may reuse the buffer the batch is in
 		data, ci, err := read()
@@ -170,16 +171,17 @@ const (
 // TestPcapReaderAsPcapgo), the data in place in the bufio.Reader's buffer
 // when it fits: valid until the next read.
 type pcapReader struct {
-	br      *bufio.Reader
-	order   binary.ByteOrder
-	factor  uint32 // to nanoseconds
-	snaplen uint32
-	buf     []byte // packets larger than br's buffer
+	br       *bufio.Reader
+	order    binary.ByteOrder
+	factor   uint32 // to nanoseconds
+	snaplen  uint32
+	buf      []byte // packets larger than br's buffer
+	linkType layers.LinkType
 }
 
 // newPcapReader reads after hdr, a file header pcapgo accepted.
-func newPcapReader(br *bufio.Reader, hdr []byte) *pcapReader {
-	r := &pcapReader{br: br, order: binary.LittleEndian, factor: 1000}
+func newPcapReader(br *bufio.Reader, hdr []byte, lt layers.LinkType) *pcapReader {
+	r := &pcapReader{br: br, order: binary.LittleEndian, factor: 1000, linkType: lt}
 	switch binary.LittleEndian.Uint32(hdr) {
 	case 0xd4c3b2a1:
 		r.order = binary.BigEndian
@@ -210,23 +212,26 @@ func (r *pcapReader) captureInfo(h []byte) (ci gopacket.CaptureInfo) {
 	return ci
 }
 
-// buffered returns the next packet, in place, when its record is whole in
-// br's buffer and its lengths are plain (0 < capture length <= length and
-// the snap length); read takes the rest.
-func (r *pcapReader) buffered() ([]byte, gopacket.CaptureInfo, bool) {
+// buffered reads the next packet into *p, in place, when its record is
+// whole in br's buffer and its lengths are plain (0 < capture length <=
+// length and the snap length); read takes the rest. *p is written in
+// place: a batch's packet is a hundred bytes.
+func (r *pcapReader) buffered(p *Packet) bool {
 	avail := r.br.Buffered()
 	if avail < pcapRecordHeaderLen {
-		return nil, gopacket.CaptureInfo{}, false
+		return false
 	}
 	h, _ := r.br.Peek(pcapRecordHeaderLen) // buffered: no read
-	ci := r.captureInfo(h)
-	n := ci.CaptureLength
-	if n == 0 || n > ci.Length || n > max(int(r.snaplen), pcapEagerMax) || pcapRecordHeaderLen+n > avail {
-		return nil, gopacket.CaptureInfo{}, false
+	o := r.order
+	n, length := int(o.Uint32(h[8:12])), int(o.Uint32(h[12:16]))
+	if n == 0 || n > length || n > max(int(r.snaplen), pcapEagerMax) || pcapRecordHeaderLen+n > avail {
+		return false
 	}
 	rec, _ := r.br.Peek(pcapRecordHeaderLen + n)
 	_, _ = r.br.Discard(pcapRecordHeaderLen + n) // rec stays valid until a Peek past the buffered bytes
-	return rec[pcapRecordHeaderLen:], ci, true
+	p.CI = r.captureInfo(h)
+	p.Data, p.LinkType = rec[pcapRecordHeaderLen:], r.linkType
+	return true
 }
 
 func (r *pcapReader) read() ([]byte, gopacket.CaptureInfo, error) {

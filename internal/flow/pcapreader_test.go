@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 )
 
@@ -54,7 +55,7 @@ func checkPcapReader(t *testing.T, name string, file []byte) {
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
-	fr := newPcapReader(br, hdr)
+	fr := newPcapReader(br, hdr, layers.LinkTypeEthernet)
 	_, _ = br.Discard(pcapHeaderLen)
 	got := readAll(func() ([]byte, string, error) {
 		d, ci, err := fr.read()

@@ -181,6 +181,7 @@ type Table struct {
 	log     *slog.Logger
 	dec     decoder
 	batch   *batch // FeedBatch's, made on its first call
+	key     key    // the key of the sub-packet being fed
 	flows   index
 	serial  uint64
 	stats   Stats
@@ -334,21 +335,19 @@ func (t *Table) feedDecoded(d *decoder, n int, ci gopacket.CaptureInfo, k0 *key,
 		if !sp.hasLink && sp.netVer == 0 {
 			break // nothing to key a flow on
 		}
-		var k key
-		var h uint64
-		if i == 0 && k0 != nil {
-			k, h = *k0, h0
-		} else {
+		k, h := k0, h0
+		if i > 0 || k0 == nil {
 			var ps uint64
 			if parent != nil {
 				ps = parent.serial
 			}
-			k = sp.keyOf(t.opts.LayerKeyMode, ps)
-			h = t.flows.hash(&k)
+			k = &t.key
+			sp.setKey(k, t.opts.LayerKeyMode, ps)
+			h = t.flows.hash(k)
 		}
-		e := t.flows.get(&k, h)
+		e := t.flows.get(k, h)
 		if e == nil {
-			if e = t.create(&k, h, sp, parent, tsNs, tsMs); e == nil {
+			if e = t.create(k, h, sp, parent, tsNs, tsMs); e == nil {
 				break
 			}
 		}
