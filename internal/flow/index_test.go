@@ -78,7 +78,7 @@ func TestLayersPathNotInterned(t *testing.T) {
 }
 
 // TestNewFlowAllocs: a flow's first packet allocates no object of its own
-// (entries come by slabs of 128, the index grows by doubling).
+// (entries come by slabs of 128 and more, the index grows by doubling).
 func TestNewFlowAllocs(t *testing.T) {
 	d := udpFrame(t, net.IP{10, 0, 0, 1}, net.IP{192, 168, 0, 1}, 1, 53, 32)
 	c := gopacket.CaptureInfo{Timestamp: time.Unix(1700000000, 0), CaptureLength: len(d), Length: len(d)}
@@ -94,5 +94,23 @@ func TestNewFlowAllocs(t *testing.T) {
 	}
 	if allocs > 0.05 {
 		t.Errorf("%.3f allocations per new flow, want at most 0.05", allocs)
+	}
+}
+
+// TestLocate: entry numbers map one to one onto the slabs, filling each
+// slab in order, the slabs growing from firstSlab to maxSlab entries.
+func TestLocate(t *testing.T) {
+	slab, off := uint32(0), uint32(0)
+	for n := uint32(0); n < growEntries+3*maxSlab; n++ {
+		s, o := locate(n)
+		if s != slab || o != off {
+			t.Fatalf("entry %d at slab %d offset %d, want slab %d offset %d", n, s, o, slab, off)
+		}
+		if off++; int(off) == slabLen(int(slab)) {
+			slab, off = slab+1, 0
+		}
+	}
+	if slabLen(0) != firstSlab || slabLen(maxSlabLog) != maxSlab || slabLen(maxSlabLog+7) != maxSlab {
+		t.Errorf("slab lengths %d, %d, %d", slabLen(0), slabLen(maxSlabLog), slabLen(maxSlabLog+7))
 	}
 }
