@@ -19,11 +19,11 @@ import (
 type index struct {
 	slots []slot
 	n     int
-	seed  uint64 // random per table: a crafted trace cannot aim at one chain
+	seed  uint64    // random per table: a crafted trace cannot aim at one chain
 	slabs [][]entry // slab k: slabLen(k) entries, see locate
 	sides [][]side  // the same shape
-	free  []uint32 // numbers of removed entries, to reuse
-	next  uint32   // entries handed out so far
+	free  []uint32  // numbers of removed entries, to reuse
+	next  uint32    // entries handed out so far
 }
 
 // Entries are allocated in slabs, a new flow costing a fraction of an
