@@ -307,41 +307,49 @@ func (g *Graph) replaceStored(old, n *Node) {
 func (g *Graph) AddNode(n *Node) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.addNodeLocked(n)
+	return g.addNodeLocked(n, false)
 }
 
-func (g *Graph) addNodeLocked(n *Node) error {
+func (g *Graph) addNodeLocked(n *Node, owned bool) error {
 	if n.ID == "" {
 		return errors.New("node has no ID")
 	}
 	if _, ok := g.nodes.m[n.ID]; ok {
 		return fmt.Errorf("node %s: %w", n.ID, ErrExists)
 	}
-	n = g.stored(n)
+	n = g.stored(n, owned)
 	g.nodes.add(n.ID, n, &nodeAdj{})
 	g.index(n)
 	g.emit(Event{Type: NodeAdded, Node: n})
 	return nil
 }
 
-// stored returns the copy of n the graph stores: stamped, its metadata
-// canonical and interned (one copy: canonical already copies it deeply).
-func (g *Graph) stored(n *Node) *Node {
-	c := *n
-	g.stamp(&c.Element)
-	return &c
+// stored returns the node the graph stores: stamped, its metadata
+// canonical and interned. It is a copy (one copy: canonical already copies
+// the metadata deeply) unless owned: n itself, its metadata made canonical
+// in place (see ReplaceNodeOwned).
+func (g *Graph) stored(n *Node, owned bool) *Node {
+	if !owned {
+		c := *n
+		n = &c
+	}
+	g.stamp(&n.Element, owned)
+	return n
 }
 
 // storedEdge is stored for edges; its ends share their nodes' IDs.
-func (g *Graph) storedEdge(e *Edge, parent, child *Node) *Edge {
-	c := *e
-	g.stamp(&c.Element)
-	c.Metadata = g.shareEdgeMetadata(c.Metadata)
-	c.Parent, c.Child = parent.ID, child.ID
-	return &c
+func (g *Graph) storedEdge(e *Edge, parent, child *Node, owned bool) *Edge {
+	if !owned {
+		c := *e
+		e = &c
+	}
+	g.stamp(&e.Element, owned)
+	e.Metadata = g.shareEdgeMetadata(e.Metadata)
+	e.Parent, e.Child = parent.ID, child.ID
+	return e
 }
 
-func (g *Graph) stamp(e *Element) {
+func (g *Graph) stamp(e *Element, owned bool) {
 	now := g.now()
 	if e.CreatedAt == 0 {
 		e.CreatedAt = now
@@ -352,7 +360,11 @@ func (g *Graph) stamp(e *Element) {
 	if e.Revision == 0 {
 		e.Revision = 1
 	}
-	e.Metadata = g.intern.canonical(e.Metadata)
+	if owned {
+		e.Metadata = g.intern.own(e.Metadata)
+	} else {
+		e.Metadata = g.intern.canonical(e.Metadata)
+	}
 }
 
 // ReplaceNode stores n in place of the node with the same ID, as given (used by
@@ -360,11 +372,26 @@ func (g *Graph) stamp(e *Element) {
 func (g *Graph) ReplaceNode(n *Node) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	return g.replaceNodeLocked(n, false)
+}
+
+// ReplaceNodeOwned is ReplaceNode for a node that the caller gives to the
+// graph, as replication does with the nodes it decodes: n and its metadata
+// are stored as they are (the metadata made canonical and interned in
+// place) instead of copied, so that a node sent over a websocket is
+// allocated once. The caller must not change n nor its metadata afterwards.
+func (g *Graph) ReplaceNodeOwned(n *Node) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.replaceNodeLocked(n, true)
+}
+
+func (g *Graph) replaceNodeLocked(n *Node, owned bool) error {
 	old, ok := g.nodes.get(n.ID)
 	if !ok {
-		return g.addNodeLocked(n)
+		return g.addNodeLocked(n, owned)
 	}
-	n = g.stored(n)
+	n = g.stored(n, owned)
 	g.replaceStored(old, n)
 	g.emit(Event{Type: NodeUpdated, Node: n, OldNode: old})
 	return nil
@@ -443,10 +470,10 @@ func (g *Graph) deleteNodeLocked(id Identifier) error {
 func (g *Graph) AddEdge(e *Edge) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.addEdgeLocked(e)
+	return g.addEdgeLocked(e, false)
 }
 
-func (g *Graph) addEdgeLocked(e *Edge) error {
+func (g *Graph) addEdgeLocked(e *Edge, owned bool) error {
 	if e.ID == "" {
 		return errors.New("edge has no ID")
 	}
@@ -461,7 +488,7 @@ func (g *Graph) addEdgeLocked(e *Edge) error {
 	if !ok {
 		return fmt.Errorf("edge %s child %s: %w", e.ID, e.Child, ErrNodeNotFound)
 	}
-	e = g.storedEdge(e, parent, child)
+	e = g.storedEdge(e, parent, child, owned)
 	g.edges.add(e.ID, e, struct{}{})
 	g.link(e)
 	g.emit(Event{Type: EdgeAdded, Edge: e})
@@ -533,15 +560,26 @@ func removeAdj(l []adjEdge, id Identifier) []adjEdge {
 func (g *Graph) ReplaceEdge(e *Edge) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	return g.replaceEdgeLocked(e, false)
+}
+
+// ReplaceEdgeOwned is ReplaceNodeOwned for edges.
+func (g *Graph) ReplaceEdgeOwned(e *Edge) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.replaceEdgeLocked(e, true)
+}
+
+func (g *Graph) replaceEdgeLocked(e *Edge, owned bool) error {
 	old, ok := g.edges.get(e.ID)
 	if !ok {
-		return g.addEdgeLocked(e)
+		return g.addEdgeLocked(e, owned)
 	}
 	if old.Parent != e.Parent || old.Child != e.Child {
 		g.deleteEdgeLocked(e.ID)
-		return g.addEdgeLocked(e)
+		return g.addEdgeLocked(e, owned)
 	}
-	e = g.storedEdge(e, g.nodes.m[old.Parent].el, g.nodes.m[old.Child].el)
+	e = g.storedEdge(e, g.nodes.m[old.Parent].el, g.nodes.m[old.Child].el, owned)
 	g.edges.update(e.ID, e, old.CreatedAt != e.CreatedAt)
 	g.relink(e)
 	g.emit(Event{Type: EdgeUpdated, Edge: e, OldEdge: old})

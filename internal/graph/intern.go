@@ -106,3 +106,39 @@ func (in *interner) canonValue(k string, v any) any {
 	// Normalize gives one of the forms above.
 	return in.canonValue(k, Normalize(v))
 }
+
+// own makes m canonical and interned in place (as canonical does in a
+// copy) and returns it: for metadata the graph is given (see
+// ReplaceNodeOwned). Metadata decoded from JSON is canonical already: only
+// its keys and values are swapped for the shared ones.
+func (in *interner) own(m Metadata) Metadata {
+	if m == nil {
+		return Metadata{}
+	}
+	return Metadata(in.ownMap(m))
+}
+
+func (in *interner) ownMap(m map[string]any) map[string]any {
+	// Assigning an existing key stores the key given too (maps update
+	// string keys, see TestInternedMetadata): no entry is added.
+	for k, v := range m {
+		k = in.key(k)
+		m[k] = in.ownValue(k, v)
+	}
+	return m
+}
+
+func (in *interner) ownValue(k string, v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		return in.ownMap(t)
+	case Metadata:
+		return in.ownMap(t)
+	case []any:
+		for i, e := range t {
+			t[i] = in.ownValue(k, e)
+		}
+		return t
+	}
+	return in.canonValue(k, v)
+}

@@ -46,6 +46,31 @@ func TestInternedMetadata(t *testing.T) {
 	if strData(string(e.Parent)) != strData(string(a.ID)) || strData(string(e.Child)) != strData(string(b.ID)) {
 		t.Error("edge ends do not share the nodes' IDs")
 	}
+	// Owned: the node given is stored, its metadata interned in place.
+	keyC := string([]byte("Type"))
+	valC := string([]byte("veth"))
+	c := &Node{Element: Element{ID: "c", Metadata: Metadata{keyC: valC, "L": []any{int64(1500), map[string]any{string([]byte("State")): string([]byte("UP"))}}}}}
+	if err := g.ReplaceNodeOwned(c); err != nil {
+		t.Fatal(err)
+	}
+	if g.Node("c") != c {
+		t.Error("owned node copied")
+	}
+	for k, v := range c.Metadata {
+		if k == "Type" && (strData(k) == strData(keyC) || strData(v.(string)) != strData(a.Metadata.String("Type"))) {
+			t.Error("owned metadata not interned")
+		}
+	}
+	for k := range c.Metadata["L"].([]any)[1].(map[string]any) {
+		if strData(k) != strData(func() string {
+			for ka := range a.Metadata["Nested"].(map[string]any) {
+				return ka
+			}
+			return ""
+		}()) {
+			t.Error("owned nested key not interned")
+		}
+	}
 	if !a.Metadata.Equal(Metadata{"Type": "veth", "Name": "a-name", "MTU": 1500, "IPV4": []string{"10.0.0.1/24"}, "Nested": map[string]any{"State": "UP"}}) {
 		t.Errorf("metadata %v", a.Metadata)
 	}

@@ -507,8 +507,9 @@ func (p *Peers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = conn.SetReadDeadline(time.Now().Add(p.opts.PongWait))
 	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(p.opts.PongWait)) })
 	conn.SetReadLimit(256 << 20)
+	var frames frameReader
 	for {
-		_, data, err := conn.ReadMessage()
+		data, err := frames.next(conn)
 		if err != nil {
 			return
 		}
@@ -611,7 +612,7 @@ func (p *Peers) apply(in *peerIn, data []byte) error {
 			}
 			return nil
 		}
-		_ = p.opts.Graph.ReplaceNode(&n)
+		_ = p.opts.Graph.ReplaceNodeOwned(&n)
 		return nil
 	case v1.EdgeAddedMsgType, v1.EdgeUpdatedMsgType, v1.EdgeDeletedMsgType:
 		var e graph.Edge
@@ -632,7 +633,7 @@ func (p *Peers) apply(in *peerIn, data []byte) error {
 			return nil
 		}
 		// An edge whose ends are not here (yet) is skipped.
-		_ = p.opts.Graph.ReplaceEdge(&e)
+		_ = p.opts.Graph.ReplaceEdgeOwned(&e)
 		return nil
 	}
 	return fmt.Errorf("unknown message type %q", msg.Type)
@@ -657,7 +658,7 @@ func (p *Peers) syncLocked(origin string, nodes []*graph.Node, edges []*graph.Ed
 			old.Origin == origin && old.Revision == n.Revision && old.Metadata.Equal(n.Metadata)) {
 			continue
 		}
-		_ = g.ReplaceNode(n)
+		_ = g.ReplaceNodeOwned(n)
 	}
 	for _, e := range edges {
 		e.Origin = origin
@@ -666,6 +667,6 @@ func (p *Peers) syncLocked(origin string, nodes []*graph.Node, edges []*graph.Ed
 			old.Origin == origin && old.Revision == e.Revision && old.Metadata.Equal(e.Metadata)) {
 			continue
 		}
-		_ = g.ReplaceEdge(e)
+		_ = g.ReplaceEdgeOwned(e)
 	}
 }

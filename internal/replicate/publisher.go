@@ -83,8 +83,9 @@ func (p *Publishers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	conn.SetReadLimit(256 << 20)
+	var frames frameReader
 	for {
-		_, data, err := conn.ReadMessage()
+		data, err := frames.next(conn)
 		if err != nil {
 			return
 		}

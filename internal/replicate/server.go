@@ -1,6 +1,7 @@
 package replicate
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -185,8 +186,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return conn.SetReadDeadline(time.Now().Add(s.pongWait()))
 	})
 	conn.SetReadLimit(256 << 20)
+	var frames frameReader
 	for {
-		_, data, err := conn.ReadMessage()
+		data, err := frames.next(conn)
 		if err != nil {
 			return
 		}
@@ -331,7 +333,7 @@ func applyDecoded(g *graph.Graph, origin string, msg v1.Message, validate bool) 
 				return refused, nil
 			}
 		}
-		if err := g.ReplaceNode(&n); err != nil {
+		if err := g.ReplaceNodeOwned(&n); err != nil {
 			refuse(n.ID, err)
 		}
 		return refused, nil
@@ -351,7 +353,7 @@ func applyDecoded(g *graph.Graph, origin string, msg v1.Message, validate bool) 
 				return refused, nil
 			}
 		}
-		if err := g.ReplaceEdge(&e); err != nil {
+		if err := g.ReplaceEdgeOwned(&e); err != nil {
 			refuse(e.ID, err)
 		}
 		return refused, nil
@@ -390,7 +392,7 @@ func syncOrigin(g *graph.Graph, origin string, obj *GraphObj, refuse func(graph.
 		if old := g.Node(n.ID); old != nil && old.Revision == n.Revision && old.Metadata.Equal(n.Metadata) {
 			continue
 		}
-		if err := g.ReplaceNode(n); err != nil {
+		if err := g.ReplaceNodeOwned(n); err != nil {
 			refuse(n.ID, err)
 		}
 	}
@@ -399,7 +401,7 @@ func syncOrigin(g *graph.Graph, origin string, obj *GraphObj, refuse func(graph.
 		if old := g.Edge(e.ID); old != nil && old.Revision == e.Revision && old.Metadata.Equal(e.Metadata) {
 			continue
 		}
-		if err := g.ReplaceEdge(e); err != nil {
+		if err := g.ReplaceEdgeOwned(e); err != nil {
 			refuse(e.ID, err)
 		}
 	}
@@ -419,4 +421,29 @@ func splitHostPort(addr string) (string, int) {
 	}
 	port, _ := strconv.Atoi(p)
 	return h, port
+}
+
+// frameReader reads a connection's messages into one buffer, reused from
+// message to message instead of a new one each: what is decoded from a
+// message is copied out of it (encoding/json copies strings and
+// RawMessages), so the buffer is free once the message is applied. A
+// buffer that a large message (a Sync) grew past maxKeptFrame is let go
+// after it.
+type frameReader struct{ buf bytes.Buffer }
+
+const maxKeptFrame = 1 << 20
+
+func (r *frameReader) next(conn *websocket.Conn) ([]byte, error) {
+	if r.buf.Cap() > maxKeptFrame {
+		r.buf = bytes.Buffer{}
+	}
+	r.buf.Reset()
+	_, rd, err := conn.NextReader()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.buf.ReadFrom(rd); err != nil {
+		return nil, err
+	}
+	return r.buf.Bytes(), nil
 }
