@@ -16,9 +16,15 @@ import (
 
 // Scanner reads B from I.
 type Scanner struct {
-	B []byte
-	I int
+	B     []byte
+	I     int
+	depth int
 }
+
+// maxDepth bounds nesting: deeper documents are left to encoding/json,
+// which refuses them past 10,000 levels with an error (here, each level is
+// a few frames of recursion).
+const maxDepth = 1000
 
 // Space skips white space.
 func (p *Scanner) Space() {
@@ -57,10 +63,12 @@ func (p *Scanner) Literal(s string) bool {
 
 // Items reads open, the items item reads separated by commas, and close.
 func (p *Scanner) Items(open, close byte, item func() bool) bool {
-	if p.I >= len(p.B) || p.B[p.I] != open {
+	if p.I >= len(p.B) || p.B[p.I] != open || p.depth >= maxDepth {
 		return false
 	}
 	p.I++
+	p.depth++
+	defer func() { p.depth-- }()
 	p.Space()
 	if p.I < len(p.B) && p.B[p.I] == close {
 		p.I++
@@ -232,6 +240,7 @@ func (p *Scanner) Int() (int64, bool) {
 	start := p.I
 	s, ok := p.rawNumber()
 	if !ok {
+		p.I = start
 		return 0, false
 	}
 	neg := s[0] == '-'

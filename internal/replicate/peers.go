@@ -596,7 +596,7 @@ func (p *Peers) apply(in *peerIn, data []byte) error {
 		return nil
 	case v1.NodeAddedMsgType, v1.NodeUpdatedMsgType, v1.NodeDeletedMsgType:
 		var n graph.Node
-		if err := json.Unmarshal(msg.Obj, &n); err != nil {
+		if err := graph.DecodeNode(msg.Obj, &n); err != nil {
 			return fmt.Errorf("%s: %w", msg.Type, err)
 		}
 		if !p.takeLocked(in, n.Origin, false) {
@@ -616,7 +616,7 @@ func (p *Peers) apply(in *peerIn, data []byte) error {
 		return nil
 	case v1.EdgeAddedMsgType, v1.EdgeUpdatedMsgType, v1.EdgeDeletedMsgType:
 		var e graph.Edge
-		if err := json.Unmarshal(msg.Obj, &e); err != nil {
+		if err := graph.DecodeEdge(msg.Obj, &e); err != nil {
 			return fmt.Errorf("%s: %w", msg.Type, err)
 		}
 		if !p.takeLocked(in, e.Origin, false) {

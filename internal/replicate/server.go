@@ -18,6 +18,7 @@ import (
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
 	"github.com/skydive-ng/skydive/internal/graph"
+	"github.com/skydive-ng/skydive/internal/jsonscan"
 	"github.com/skydive-ng/skydive/internal/topology"
 )
 
@@ -286,6 +287,9 @@ func applyMessage(g *graph.Graph, origin string, data []byte, validate bool) (re
 
 // decodeMessage reads a frame's envelope.
 func decodeMessage(data []byte) (v1.Message, error) {
+	if msg, ok := fastMessage(data); ok {
+		return msg, nil
+	}
 	var msg v1.Message
 	if err := json.Unmarshal(data, &msg); err != nil {
 		var syntax *json.SyntaxError
@@ -295,6 +299,67 @@ func decodeMessage(data []byte) (v1.Message, error) {
 		return msg, fmt.Errorf("not a message: %w", err)
 	}
 	return msg, nil
+}
+
+// fastMessage reads an envelope of the usual shape (the fields by their
+// exact names, strings without escapes, an integer Status) in one pass,
+// as json.Unmarshal would (TestFastMessage); ok is false for anything
+// else, which json.Unmarshal then reads. Obj is a copy, as
+// json.RawMessage's: frames are read into a reused buffer.
+func fastMessage(data []byte) (msg v1.Message, ok bool) {
+	p := jsonscan.Scanner{B: data}
+	p.Space()
+	str := func(dst *string) bool {
+		s, ok := p.RawStr()
+		*dst = knownString(s)
+		return ok
+	}
+	ok = p.Members(func(k []byte) bool {
+		switch string(k) {
+		case "Namespace":
+			return str(&msg.Namespace)
+		case "Type":
+			return str(&msg.Type)
+		case "UUID":
+			return str(&msg.UUID)
+		case "Status":
+			v, ok := p.Int()
+			msg.Status = int(v)
+			return ok
+		case "Obj":
+			start := p.I
+			if p.Peek() == 'n' || !p.Skip() {
+				return false // null: encoding/json's RawMessage holds "null"
+			}
+			msg.Obj = append(json.RawMessage(nil), data[start:p.I]...)
+			return true
+		}
+		return false
+	})
+	return msg, ok && p.End()
+}
+
+// knownString returns the envelope's usual words without allocating.
+func knownString(b []byte) string {
+	switch string(b) {
+	case v1.NamespaceGraph:
+		return v1.NamespaceGraph
+	case v1.NodeAddedMsgType:
+		return v1.NodeAddedMsgType
+	case v1.NodeUpdatedMsgType:
+		return v1.NodeUpdatedMsgType
+	case v1.NodeDeletedMsgType:
+		return v1.NodeDeletedMsgType
+	case v1.EdgeAddedMsgType:
+		return v1.EdgeAddedMsgType
+	case v1.EdgeUpdatedMsgType:
+		return v1.EdgeUpdatedMsgType
+	case v1.EdgeDeletedMsgType:
+		return v1.EdgeDeletedMsgType
+	case v1.SyncMsgType:
+		return v1.SyncMsgType
+	}
+	return string(b)
 }
 
 // applyDecoded is applyMessage on a decoded envelope.
@@ -319,7 +384,7 @@ func applyDecoded(g *graph.Graph, origin string, msg v1.Message, validate bool) 
 		return refused, nil
 	case v1.NodeAddedMsgType, v1.NodeUpdatedMsgType, v1.NodeDeletedMsgType:
 		var n graph.Node
-		if err := json.Unmarshal(msg.Obj, &n); err != nil {
+		if err := graph.DecodeNode(msg.Obj, &n); err != nil {
 			return nil, fmt.Errorf("%s: %w", msg.Type, err)
 		}
 		n.Origin = origin
@@ -339,7 +404,7 @@ func applyDecoded(g *graph.Graph, origin string, msg v1.Message, validate bool) 
 		return refused, nil
 	case v1.EdgeAddedMsgType, v1.EdgeUpdatedMsgType, v1.EdgeDeletedMsgType:
 		var e graph.Edge
-		if err := json.Unmarshal(msg.Obj, &e); err != nil {
+		if err := graph.DecodeEdge(msg.Obj, &e); err != nil {
 			return nil, fmt.Errorf("%s: %w", msg.Type, err)
 		}
 		e.Origin = origin
