@@ -3,6 +3,7 @@ package analyzer
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"runtime"
@@ -102,6 +103,13 @@ func BenchmarkAnalyzerRSS500k(b *testing.B) {
 		b.ReportMetric(float64(rssKB())/1024, "MB")
 		if path := os.Getenv("SKYDIVE_BENCH_HEAPPROFILE"); path != "" {
 			writeHeapProfile(b, path)
+			if resp, err := http.Get("http://" + addr + "/api/status"); err == nil {
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if i := strings.Index(string(body), `"Storage"`); i >= 0 {
+					b.Logf("%.400s", body[i:])
+				}
+			}
 		}
 		b.ReportMetric(float64(events)/took.Seconds(), "events/s")
 		c.Close()
@@ -131,8 +139,8 @@ func writeHeapProfile(b *testing.B, path string) {
 		for _, line := range strings.Split(string(data), "\n") {
 			f := strings.Fields(line)
 			switch {
-			case len(f) >= 5 && strings.Contains(f[0], "-"):
-				name = "anon"
+			case len(f) >= 5 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":"):
+				name = "anon " + f[0]
 				if len(f) >= 6 {
 					name = f[5]
 				} else if strings.HasPrefix(f[0], "c0") {
@@ -144,7 +152,7 @@ func writeHeapProfile(b *testing.B, path string) {
 			}
 		}
 		for n, kb := range byName {
-			if kb >= 1024 {
+			if kb >= 4096 {
 				b.Logf("RSS %-40s %d MB", n, kb/1024)
 			}
 		}

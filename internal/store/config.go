@@ -53,6 +53,11 @@ type EmbeddedConfig struct {
 	NoSync bool `yaml:"no_sync"`
 	// CacheMB is the block cache size (default 64).
 	CacheMB int `yaml:"cache_mb"`
+	// MemTableMB is the size of a memtable, the write buffer of the
+	// store (default 16): Pebble keeps up to two in memory (one filling,
+	// one being flushed), outside the Go heap. A bigger one makes fewer,
+	// larger flushes.
+	MemTableMB int `yaml:"memtable_mb"`
 }
 
 // ClickHouseConfig configures the ClickHouse backend (native protocol;

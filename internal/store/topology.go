@@ -33,22 +33,45 @@ func (s *Store) nextSeqLocked() uint64 {
 // setLocked records a new revision of an element starting at t (times never
 // go backwards for an element).
 func (s *Store) setLocked(kind ElemKind, id graph.Identifier, n *graph.Node, e *graph.Edge, t graph.Time) Revision {
-	m := s.live[kind]
-	if l := m[id]; l != nil {
-		t = max(t, l.from, l.lastTime)
+	if kind == KindNode {
+		t = setLive(s.liveNodes, id, n, t)
+	} else {
+		t = setLive(s.liveEdges, id, e, t)
 	}
-	m[id] = &liveElem{from: t, lastTime: t, node: n, edge: e}
 	return Revision{Time: t, Seq: s.nextSeqLocked(), Kind: kind, Op: OpSet, From: t, Node: n, Edge: e}
 }
 
+// setLive records el live from t, or from its last row's time if later,
+// and returns that time.
+func setLive[T any](m map[graph.Identifier]live[T], id graph.Identifier, el T, t graph.Time) graph.Time {
+	if l, ok := m[id]; ok {
+		t = max(t, l.from, l.lastTime)
+	}
+	m[id] = live[T]{el: el, from: t, lastTime: t}
+	return t
+}
+
+// deleteLive forgets a live element and returns the time of its deletion
+// (t, or its last row's time if later); ok is false if it was not live.
+func deleteLive[T any](m map[graph.Identifier]live[T], id graph.Identifier, t graph.Time) (graph.Time, bool) {
+	l, ok := m[id]
+	if !ok {
+		return 0, false
+	}
+	delete(m, id)
+	return max(t, l.from, l.lastTime), true
+}
+
 func (s *Store) deleteLocked(kind ElemKind, id graph.Identifier, n *graph.Node, e *graph.Edge, t graph.Time) (Revision, bool) {
-	m := s.live[kind]
-	l := m[id]
-	if l == nil {
+	var ok bool
+	if kind == KindNode {
+		t, ok = deleteLive(s.liveNodes, id, t)
+	} else {
+		t, ok = deleteLive(s.liveEdges, id, t)
+	}
+	if !ok {
 		return Revision{}, false
 	}
-	t = max(t, l.from, l.lastTime)
-	delete(m, id)
 	return Revision{Time: t, Seq: s.nextSeqLocked(), Kind: kind, Op: OpDelete, From: t, Node: n, Edge: e}, true
 }
 
@@ -72,7 +95,7 @@ func (s *Store) Handle(ev graph.Event) {
 	}
 	s.topoMu.Unlock()
 	if ok {
-		s.enqueue(&queued{revs: []Revision{r}}) // drops are counted in Status
+		s.enqueueRevision(r)
 	}
 }
 
@@ -98,30 +121,30 @@ func (s *Store) Attach(g *graph.Graph) (detach func()) {
 	seenE := map[graph.Identifier]bool{}
 	for _, n := range nodes {
 		seenN[n.ID] = true
-		if _, ok := s.live[KindNode][n.ID]; !ok {
+		if _, ok := s.liveNodes[n.ID]; !ok {
 			from := start(&n.Element)
-			s.live[KindNode][n.ID] = &liveElem{from: from, lastTime: max(now, from), node: n}
+			s.liveNodes[n.ID] = live[*graph.Node]{el: n, from: from, lastTime: max(now, from)}
 			revs = append(revs, Revision{Time: max(now, from), Seq: s.nextSeqLocked(), Kind: KindNode, Op: OpCheckpoint, From: from, Node: n})
 		}
 	}
 	for _, e := range edges {
 		seenE[e.ID] = true
-		if _, ok := s.live[KindEdge][e.ID]; !ok {
+		if _, ok := s.liveEdges[e.ID]; !ok {
 			from := start(&e.Element)
-			s.live[KindEdge][e.ID] = &liveElem{from: from, lastTime: max(now, from), edge: e}
+			s.liveEdges[e.ID] = live[*graph.Edge]{el: e, from: from, lastTime: max(now, from)}
 			revs = append(revs, Revision{Time: max(now, from), Seq: s.nextSeqLocked(), Kind: KindEdge, Op: OpCheckpoint, From: from, Edge: e})
 		}
 	}
 	if prev != nil {
 		for _, n := range prev.Nodes() {
 			id := n.ID
-			if prev.Node(id) == n && !seenN[id] && s.live[KindNode][id] == nil {
+			if prev.Node(id) == n && !seenN[id] && !liveIn(s.liveNodes, id) {
 				revs = append(revs, Revision{Time: now, Seq: s.nextSeqLocked(), Kind: KindNode, Op: OpDelete, From: now, Node: n})
 			}
 		}
 		for _, e := range prev.Edges() {
 			id := e.ID
-			if prev.Edge(id) == e && !seenE[id] && s.live[KindEdge][id] == nil {
+			if prev.Edge(id) == e && !seenE[id] && !liveIn(s.liveEdges, id) {
 				revs = append(revs, Revision{Time: now, Seq: s.nextSeqLocked(), Kind: KindEdge, Op: OpDelete, From: now, Edge: e})
 			}
 		}
@@ -141,12 +164,16 @@ func (s *Store) Attach(g *graph.Graph) (detach func()) {
 func (s *Store) Checkpoint(now time.Time) {
 	t := graph.TimeOf(now)
 	s.topoMu.Lock()
-	var revs []Revision
-	for kind, m := range s.live {
-		for _, l := range m {
-			l.lastTime = max(t, l.lastTime)
-			revs = append(revs, Revision{Time: l.lastTime, Seq: s.nextSeqLocked(), Kind: kind, Op: OpCheckpoint, From: l.from, Node: l.node, Edge: l.edge})
-		}
+	revs := make([]Revision, 0, len(s.liveNodes)+len(s.liveEdges))
+	for id, l := range s.liveNodes {
+		l.lastTime = max(t, l.lastTime)
+		s.liveNodes[id] = l
+		revs = append(revs, Revision{Time: l.lastTime, Seq: s.nextSeqLocked(), Kind: KindNode, Op: OpCheckpoint, From: l.from, Node: l.el})
+	}
+	for id, l := range s.liveEdges {
+		l.lastTime = max(t, l.lastTime)
+		s.liveEdges[id] = l
+		revs = append(revs, Revision{Time: l.lastTime, Seq: s.nextSeqLocked(), Kind: KindEdge, Op: OpCheckpoint, From: l.from, Edge: l.el})
 	}
 	s.lastCkpt = now
 	s.topoMu.Unlock()
@@ -155,6 +182,11 @@ func (s *Store) Checkpoint(now time.Time) {
 			s.log.Warn("store checkpoint", "err", err)
 		}
 	}
+}
+
+func liveIn[T any](m map[graph.Identifier]live[T], id graph.Identifier) bool {
+	_, ok := m[id]
+	return ok
 }
 
 // AtContext returns the graph as it was at t.

@@ -57,7 +57,8 @@ func Open(ctx context.Context, cfg store.Config, env Env) (*store.Store, error) 
 			}
 			dir = filepath.Join(env.DataDir, "store")
 		}
-		db, err := embedded.Open(embedded.Options{Dir: dir, NoSync: cfg.Embedded.NoSync, CacheSize: int64(cfg.Embedded.CacheMB) << 20, Logger: log})
+		db, err := embedded.Open(embedded.Options{Dir: dir, NoSync: cfg.Embedded.NoSync, CacheSize: int64(cfg.Embedded.CacheMB) << 20,
+			MemTableSize: uint64(max(cfg.Embedded.MemTableMB, 0)) << 20, Logger: log})
 		if err != nil {
 			return nil, fmt.Errorf("storage: %w", err)
 		}

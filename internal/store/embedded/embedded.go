@@ -86,7 +86,9 @@ type Options struct {
 	NoSync bool
 	// CacheSize is the block cache in bytes (default 64 MiB).
 	CacheSize int64
-	// MemTableSize in bytes (default 32 MiB).
+	// MemTableSize in bytes (default 16 MiB). Pebble keeps up to two
+	// memtables in memory (one filling, one being flushed): at 32 MiB,
+	// they were a tenth of an analyzer's memory with 500,000 nodes.
 	MemTableSize uint64
 	Logger       *slog.Logger
 }
@@ -194,7 +196,7 @@ func Open(opts Options) (*DB, error) {
 		opts.CacheSize = 64 << 20
 	}
 	if opts.MemTableSize == 0 {
-		opts.MemTableSize = 32 << 20
+		opts.MemTableSize = 16 << 20
 	}
 	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("embedded store: %w", err)
