@@ -49,6 +49,84 @@ func (b *bucket) replace(old, n *Node) {
 	b.add(n)
 }
 
+// index is the nodes of each value of an indexed key (Type, Name), in
+// creation order. A value of one node (most Names) is kept in one, without
+// a bucket: a bucket and its slice cost 32 bytes more a node, 16 MB at
+// 500,000 names. A value of more nodes has a bucket in many (and keeps it
+// until it has none).
+type index struct {
+	one  map[string]*Node
+	many map[string]*bucket
+}
+
+func newIndex() *index {
+	return &index{one: map[string]*Node{}, many: map[string]*bucket{}}
+}
+
+func sameNode(a, b *Node) bool { return a.CreatedAt == b.CreatedAt && a.ID == b.ID }
+
+func (x *index) add(key string, n *Node) {
+	if key == "" {
+		return
+	}
+	if b := x.many[key]; b != nil {
+		b.add(n)
+		return
+	}
+	o, ok := x.one[key]
+	if !ok || sameNode(o, n) {
+		x.one[key] = n
+		return
+	}
+	delete(x.one, key)
+	b := &bucket{nodes: make([]*Node, 1, 2)}
+	b.nodes[0] = o
+	b.add(n)
+	x.many[key] = b
+}
+
+// remove takes out the node stored as old from the nodes of key.
+func (x *index) remove(key string, old *Node) {
+	if o, ok := x.one[key]; ok {
+		if sameNode(o, old) {
+			delete(x.one, key)
+		}
+		return
+	}
+	if b := x.many[key]; b != nil {
+		b.remove(old)
+		if len(b.nodes) == 0 {
+			delete(x.many, key)
+		}
+	}
+}
+
+// replace swaps the stored revision old of a node of key for n.
+func (x *index) replace(key string, old, n *Node) {
+	if o, ok := x.one[key]; ok {
+		if sameNode(o, old) {
+			x.one[key] = n
+		} else {
+			x.add(key, n)
+		}
+		return
+	}
+	if b := x.many[key]; b != nil {
+		b.replace(old, n)
+	}
+}
+
+// get returns the nodes of key (a copy), nil if none.
+func (x *index) get(key string) []*Node {
+	if o, ok := x.one[key]; ok {
+		return []*Node{o}
+	}
+	if b := x.many[key]; b != nil {
+		return slices.Clone(b.nodes)
+	}
+	return nil
+}
+
 // maxSharedMetadata bounds the distinct metadata edges share.
 const maxSharedMetadata = 4096
 

@@ -85,3 +85,42 @@ func sameMap(a, b Metadata) bool {
 	}
 	return false
 }
+
+// TestIndexOneAndMany: a value's nodes, kept alone then in a bucket, come
+// back in creation order through additions, replacements and removals.
+func TestIndexOneAndMany(t *testing.T) {
+	x := newIndex()
+	n := func(id string, at Time) *Node { return &Node{Element: Element{ID: Identifier(id), CreatedAt: at}} }
+	ids := func(ns []*Node) string {
+		s := ""
+		for _, n := range ns {
+			s += string(n.ID) + " "
+		}
+		return s
+	}
+	b1, a2, c3 := n("b", 1), n("a", 2), n("c", 3)
+	x.add("k", a2)
+	if got := ids(x.get("k")); got != "a " {
+		t.Fatalf("one: %q", got)
+	}
+	a2b := n("a", 2)
+	x.replace("k", a2, a2b)
+	if x.get("k")[0] != a2b {
+		t.Fatal("replace of the one node")
+	}
+	x.add("k", c3)
+	x.add("k", b1)
+	if got := ids(x.get("k")); got != "b a c " {
+		t.Fatalf("many: %q", got)
+	}
+	x.remove("k", a2b)
+	x.remove("k", b1)
+	x.remove("k", c3)
+	if got := x.get("k"); got != nil || len(x.many) != 0 || len(x.one) != 0 {
+		t.Fatalf("after removals: %v %v %v", got, x.one, x.many)
+	}
+	x.add("", a2)
+	if len(x.one) != 0 {
+		t.Fatal("empty value indexed")
+	}
+}

@@ -169,8 +169,8 @@ type Graph struct {
 	// shareEdgeMetadata).
 	edgeMeta  map[string]Metadata
 	intern    *interner
-	byType    map[string]*bucket
-	byName    map[string]*bucket
+	byType    *index
+	byName    *index
 	listeners map[int]Listener
 	nextL     int
 	now       func() Time
@@ -189,8 +189,8 @@ func New(opts ...Option) *Graph {
 		edges:     newOrderedSet[*Edge, struct{}](edgeKey),
 		edgeMeta:  map[string]Metadata{},
 		intern:    newInterner(),
-		byType:    map[string]*bucket{},
-		byName:    map[string]*bucket{},
+		byType:    newIndex(),
+		byName:    newIndex(),
 		listeners: map[int]Listener{},
 		now:       Now,
 	}
@@ -251,54 +251,30 @@ func (g *Graph) emit(ev Event) {
 	}
 }
 
-func indexAdd(idx map[string]*bucket, key string, n *Node) {
-	if key == "" {
-		return
-	}
-	b := idx[key]
-	if b == nil {
-		b = &bucket{}
-		idx[key] = b
-	}
-	b.add(n)
-}
-
-// indexDel removes the node stored as old from the bucket of key.
-func indexDel(idx map[string]*bucket, key string, old *Node) {
-	if b := idx[key]; b != nil {
-		b.remove(old)
-		if len(b.nodes) == 0 {
-			delete(idx, key)
-		}
-	}
-}
-
 func (g *Graph) index(n *Node) {
-	indexAdd(g.byType, n.Metadata.String(KeyType), n)
-	indexAdd(g.byName, n.Metadata.String(KeyName), n)
+	g.byType.add(n.Metadata.String(KeyType), n)
+	g.byName.add(n.Metadata.String(KeyName), n)
 }
 
 func (g *Graph) unindex(n *Node) {
-	indexDel(g.byType, n.Metadata.String(KeyType), n)
-	indexDel(g.byName, n.Metadata.String(KeyName), n)
+	g.byType.remove(n.Metadata.String(KeyType), n)
+	g.byName.remove(n.Metadata.String(KeyName), n)
 }
 
 // replaceStored swaps the stored revision of a node, keeping the orders.
 func (g *Graph) replaceStored(old, n *Node) {
 	g.nodes.update(n.ID, n, old.CreatedAt != n.CreatedAt)
-	for _, ix := range []struct {
-		idx map[string]*bucket
+	for _, ix := range [...]struct {
+		idx *index
 		key string
 	}{{g.byType, KeyType}, {g.byName, KeyName}} {
 		ok, nk := old.Metadata.String(ix.key), n.Metadata.String(ix.key)
 		if ok == nk {
-			if b := ix.idx[nk]; b != nil {
-				b.replace(old, n)
-			}
+			ix.idx.replace(nk, old, n)
 			continue
 		}
-		indexDel(ix.idx, ok, old)
-		indexAdd(ix.idx, nk, n)
+		ix.idx.remove(ok, old)
+		ix.idx.add(nk, n)
 	}
 }
 
@@ -714,7 +690,7 @@ func SortEdges(es []*Edge) {
 // NodesByIndex returns the nodes whose indexed key (Type or Name) equals
 // value; ok is false when key is not indexed.
 func (g *Graph) NodesByIndex(key, value string) (nodes []*Node, ok bool) {
-	var idx map[string]*bucket
+	var idx *index
 	switch key {
 	case KeyType:
 		idx = g.byType
@@ -725,10 +701,7 @@ func (g *Graph) NodesByIndex(key, value string) (nodes []*Node, ok bool) {
 	}
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	if b := idx[value]; b != nil {
-		return slices.Clone(b.nodes), true
-	}
-	return nil, true
+	return idx.get(value), true
 }
 
 // OutEdges returns the edges whose parent is id.

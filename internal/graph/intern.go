@@ -138,7 +138,7 @@ func (in *interner) ownValue(k string, v any) any {
 		for i, e := range t {
 			t[i] = in.ownValue(k, e)
 		}
-		return t
+		return v // not t: a slice put in an interface is boxed again
 	}
 	return in.canonValue(k, v)
 }
