@@ -41,10 +41,23 @@ func (p *Probe) desired() *topology.Desired {
 	d := topology.NewDesired()
 	g := p.rec.W.G
 	nodes := g.Nodes()
+	// The nodes of the MACs that some PeerMAC names (most often none): a
+	// map of every node's MAC, built at each pass, was 50 MB at 500,000
+	// interfaces.
 	byMAC := map[string][]*graph.Node{}
 	for _, n := range nodes {
+		if mac := n.Metadata.String(KeyPeerMAC); mac != "" {
+			byMAC[mac] = nil
+		}
+	}
+	if len(byMAC) == 0 {
+		return d
+	}
+	for _, n := range nodes {
 		if mac := n.Metadata.String(topology.KeyMAC); mac != "" {
-			byMAC[mac] = append(byMAC[mac], n)
+			if l, ok := byMAC[mac]; ok {
+				byMAC[mac] = append(l, n)
+			}
 		}
 	}
 	for _, n := range nodes {
