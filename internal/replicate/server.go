@@ -339,25 +339,16 @@ func fastMessage(data []byte) (msg v1.Message, ok bool) {
 	return msg, ok && p.End()
 }
 
+// envelopeWords are the Namespace and Type values of graph events.
+var envelopeWords = [...]string{v1.NamespaceGraph, v1.NodeAddedMsgType, v1.NodeUpdatedMsgType, v1.NodeDeletedMsgType,
+	v1.EdgeAddedMsgType, v1.EdgeUpdatedMsgType, v1.EdgeDeletedMsgType, v1.SyncMsgType}
+
 // knownString returns the envelope's usual words without allocating.
 func knownString(b []byte) string {
-	switch string(b) {
-	case v1.NamespaceGraph:
-		return v1.NamespaceGraph
-	case v1.NodeAddedMsgType:
-		return v1.NodeAddedMsgType
-	case v1.NodeUpdatedMsgType:
-		return v1.NodeUpdatedMsgType
-	case v1.NodeDeletedMsgType:
-		return v1.NodeDeletedMsgType
-	case v1.EdgeAddedMsgType:
-		return v1.EdgeAddedMsgType
-	case v1.EdgeUpdatedMsgType:
-		return v1.EdgeUpdatedMsgType
-	case v1.EdgeDeletedMsgType:
-		return v1.EdgeDeletedMsgType
-	case v1.SyncMsgType:
-		return v1.SyncMsgType
+	for _, w := range envelopeWords {
+		if string(b) == w {
+			return w
+		}
 	}
 	return string(b)
 }
