@@ -339,13 +339,11 @@ func fastMessage(data []byte) (msg v1.Message, ok bool) {
 	return msg, ok && p.End()
 }
 
-// envelopeWords are the Namespace and Type values of graph events.
-var envelopeWords = [...]string{v1.NamespaceGraph, v1.NodeAddedMsgType, v1.NodeUpdatedMsgType, v1.NodeDeletedMsgType,
-	v1.EdgeAddedMsgType, v1.EdgeUpdatedMsgType, v1.EdgeDeletedMsgType, v1.SyncMsgType}
-
-// knownString returns the envelope's usual words without allocating.
+// knownString returns the envelope's usual words (graph events'
+// Namespace and Type) without allocating.
 func knownString(b []byte) string {
-	for _, w := range envelopeWords {
+	for _, w := range [...]string{v1.NamespaceGraph, v1.NodeAddedMsgType, v1.NodeUpdatedMsgType, v1.NodeDeletedMsgType,
+		v1.EdgeAddedMsgType, v1.EdgeUpdatedMsgType, v1.EdgeDeletedMsgType, v1.SyncMsgType} {
 		if string(b) == w {
 			return w
 		}
