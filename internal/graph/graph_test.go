@@ -3,6 +3,8 @@ package graph
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"testing"
 )
@@ -158,5 +160,66 @@ func BenchmarkDeleteWhereHub(b *testing.B) {
 		if n := g.DeleteWhere(func(e *Element) bool { return e.Origin == "agent.h" }); n != 20001 || len(g.Nodes()) != 0 || len(g.Edges()) != 0 {
 			b.Fatalf("deleted %d, left %d nodes %d edges", n, len(g.Nodes()), len(g.Edges()))
 		}
+	}
+}
+
+// TestAdjacency: a node's out and in edges stay those of the graph's
+// edges through additions and removals in any order, self-loops included.
+func TestAdjacency(t *testing.T) {
+	g := New()
+	const nodes = 6
+	for i := range nodes {
+		must(t, g.AddNode(&Node{Element: Element{ID: Identifier(fmt.Sprint("n", i))}}))
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	live := map[Identifier]*Edge{}
+	for step := range 3000 {
+		if len(live) > 0 && rng.IntN(3) == 0 {
+			for id := range live {
+				must(t, g.DeleteEdge(id))
+				delete(live, id)
+				break
+			}
+		} else {
+			e := &Edge{Element: Element{ID: Identifier(fmt.Sprint("e", step))},
+				Parent: Identifier(fmt.Sprint("n", rng.IntN(nodes))), Child: Identifier(fmt.Sprint("n", rng.IntN(nodes)))}
+			must(t, g.AddEdge(e))
+			live[e.ID] = e
+		}
+		if step%97 != 0 {
+			continue
+		}
+		for i := range nodes {
+			id := Identifier(fmt.Sprint("n", i))
+			wantOut, wantIn := 0, 0
+			for _, e := range live {
+				if e.Parent == id {
+					wantOut++
+				}
+				if e.Child == id {
+					wantIn++
+				}
+			}
+			out, in := g.OutEdges(id), g.InEdges(id)
+			if len(out) != wantOut || len(in) != wantIn {
+				t.Fatalf("step %d, %s: %d out %d in, want %d %d", step, id, len(out), len(in), wantOut, wantIn)
+			}
+			for _, e := range out {
+				if e.Parent != id || live[e.ID] == nil {
+					t.Fatalf("step %d, %s: out edge %s", step, id, e.ID)
+				}
+			}
+			for _, e := range in {
+				if e.Child != id || live[e.ID] == nil {
+					t.Fatalf("step %d, %s: in edge %s", step, id, e.ID)
+				}
+			}
+		}
+	}
+	for i := range nodes {
+		must(t, g.DeleteNode(Identifier(fmt.Sprint("n", i))))
+	}
+	if n, e := g.Len(); n != 0 || e != 0 {
+		t.Fatalf("left %d nodes, %d edges", n, e)
 	}
 }
