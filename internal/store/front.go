@@ -261,11 +261,51 @@ func (s *Store) enqueueRevision(r Revision) {
 	s.enqueue(&queued{revs: revs, merges: true}) // drops are counted in Status
 }
 
+// enqueueBulk queues rows of the store's own making (checkpoints, what
+// Attach finds) without dropping any, however many: a quarter of the queue
+// at a time, each when the queue is at most half full, so that graph
+// events, which never wait, keep room (the queue's bound is for them). It
+// returns when the last rows are queued, the store closes or ctx ends.
+func (s *Store) enqueueBulk(ctx context.Context, revs []Revision) error {
+	chunk := max(s.opts.QueueRevisions/4, 1)
+	for len(revs) > 0 {
+		n := min(chunk, len(revs))
+		s.mu.Lock()
+		if s.closed || s.closing {
+			s.mu.Unlock()
+			return flowstore.ErrClosed
+		}
+		if s.qRevs > 0 && s.qRevs+n > s.opts.QueueRevisions/2 {
+			ch := s.progress
+			s.kickLocked()
+			s.mu.Unlock()
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return fmt.Errorf("%d topology rows not queued: %w", len(revs), ctx.Err())
+			case <-time.After(time.Second): // closing: seen on the next round
+			}
+			continue
+		}
+		_, _, err := s.enqueueLocked(&queued{revs: revs[:n:n]})
+		s.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		revs = revs[n:]
+	}
+	return nil
+}
+
 // enqueue appends an op, dropping what does not fit; it returns the number
 // of flows and revisions dropped.
 func (s *Store) enqueue(q *queued) (droppedFlows, droppedRevs int, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.enqueueLocked(q)
+}
+
+func (s *Store) enqueueLocked(q *queued) (droppedFlows, droppedRevs int, err error) {
 	if s.closed || s.closing {
 		return 0, 0, flowstore.ErrClosed
 	}
@@ -686,7 +726,7 @@ func (s *Store) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-ckpt.C:
-			s.Checkpoint(s.opts.Now())
+			s.checkpoint(ctx, s.opts.Now())
 		case <-prune.C:
 			if err := s.Prune(ctx, s.opts.Now()); err != nil && ctx.Err() == nil {
 				s.log.Warn("store prune", "err", err)

@@ -102,7 +102,8 @@ func (s *Store) Handle(ev graph.Event) {
 // Attach implements TopologyStore: it records the graph's elements (rows
 // dated now for those the store did not know live, and deletions for the
 // elements the store had live that the graph no longer has, e.g. removed
-// while the analyzer was down) and every later change.
+// while the analyzer was down) and every later change. It returns once
+// the first rows are queued, which it waits for room for (none dropped).
 func (s *Store) Attach(g *graph.Graph) (detach func()) {
 	now := graph.TimeOf(s.opts.Now())
 	var prev *View
@@ -151,17 +152,22 @@ func (s *Store) Attach(g *graph.Graph) (detach func()) {
 	}
 	s.lastCkpt = s.opts.Now()
 	s.topoMu.Unlock()
-	if len(revs) > 0 {
-		if _, _, err := s.enqueue(&queued{revs: revs}); err != nil {
-			s.log.Warn("store attach", "err", err)
-		}
+	// Every row is kept: after a restart, the elements the graph no longer
+	// has (all of them until agents are back) are as many rows as the
+	// history held, more than the queue takes at once.
+	if err := s.enqueueBulk(context.Background(), revs); err != nil {
+		s.log.Warn("store attach", "err", err)
 	}
 	return remove
 }
 
 // Checkpoint queues a checkpoint row for every live element (Run calls it
-// every CheckpointInterval/2).
+// every CheckpointInterval/2), waiting for room rather than dropping any.
 func (s *Store) Checkpoint(now time.Time) {
+	s.checkpoint(context.Background(), now)
+}
+
+func (s *Store) checkpoint(ctx context.Context, now time.Time) {
 	t := graph.TimeOf(now)
 	s.topoMu.Lock()
 	revs := make([]Revision, 0, len(s.liveNodes)+len(s.liveEdges))
@@ -177,10 +183,8 @@ func (s *Store) Checkpoint(now time.Time) {
 	}
 	s.lastCkpt = now
 	s.topoMu.Unlock()
-	if len(revs) > 0 {
-		if _, _, err := s.enqueue(&queued{revs: revs}); err != nil {
-			s.log.Warn("store checkpoint", "err", err)
-		}
+	if err := s.enqueueBulk(ctx, revs); err != nil {
+		s.log.Warn("store checkpoint", "err", err)
 	}
 }
 

@@ -108,6 +108,7 @@ func TopologySuite(t *testing.T, newStore NewStore) {
 	t.Run("MatchesHistoryWithCheckpoints", func(t *testing.T) { topoMatches(t, newStore, 20*time.Second) })
 	t.Run("Prune", func(t *testing.T) { topoPrune(t, newStore) })
 	t.Run("NeverBlocks", func(t *testing.T) { topoNeverBlocks(t, newStore) })
+	t.Run("BulkRowsKept", func(t *testing.T) { topoBulkRowsKept(t, newStore) })
 }
 
 type clock struct {
@@ -264,5 +265,32 @@ func topoNeverBlocks(t *testing.T, newStore NewStore) {
 	st := s.Status()
 	if st.DroppedRevisions == 0 || st.WrittenRevisions+st.DroppedRevisions+uint64(st.QueuedRevisions) != 100000 {
 		t.Errorf("status %+v: want drops counted, written+dropped+queued = 100000", st)
+	}
+}
+
+// topoBulkRowsKept: the rows of Attach and of a checkpoint, many times
+// the queue's size, are all written: they wait for room where graph
+// events would be dropped.
+func topoBulkRowsKept(t *testing.T, newStore NewStore) {
+	const queue, nodes = 40, 1000
+	clk := &clock{t: time.UnixMilli(1_700_000_000_000)}
+	s := newStore(t, store.Options{Now: clk.now, QueueRevisions: queue})
+	defer s.Close()
+	g := graph.New(graph.WithClock(func() graph.Time { return graph.TimeOf(clk.now()) }))
+	for i := range nodes {
+		g.AddNode(&graph.Node{Element: graph.Element{ID: graph.Identifier(fmt.Sprintf("n%d", i)), Metadata: graph.Metadata{"Type": "host"}}})
+	}
+	defer s.Attach(g)()
+	clk.add(time.Minute)
+	s.Checkpoint(clk.now())
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st := s.Status()
+	if st.DroppedRevisions != 0 || st.WrittenRevisions != 2*nodes {
+		t.Errorf("status %+v: want %d rows written (attach and checkpoint), none dropped", st, 2*nodes)
+	}
+	if n := len(s.At(clk.now()).Nodes()); n != nodes {
+		t.Errorf("At(now): %d nodes, want %d", n, nodes)
 	}
 }
