@@ -1,10 +1,12 @@
 package graph
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"testing"
 )
@@ -221,5 +223,96 @@ func TestAdjacency(t *testing.T) {
 	}
 	if n, e := g.Len(); n != 0 || e != 0 {
 		t.Fatalf("left %d nodes, %d edges", n, e)
+	}
+}
+
+// TestCreationOrderOutOfOrderAdditions: nodes added out of creation order
+// (ties within a millisecond, older nodes), removed and updated, are
+// listed, scanned by column and reached by edges in creation order, their
+// positions right, whether they were inserted in place or sorted again.
+func TestCreationOrderOutOfOrderAdditions(t *testing.T) {
+	clock := Time(1_700_000_000_000)
+	g := New(WithClock(func() Time { return clock }))
+	must(t, g.AddNode(&Node{Element: Element{ID: "hub", CreatedAt: 1}}))
+	rng := rand.New(rand.NewPCG(3, 4))
+	live := map[Identifier]*Node{}
+	isTap := func(v any, present bool) bool { return present && v == "tap" }
+	for step := range 4000 {
+		switch r := rng.IntN(20); {
+		case r < 2 && len(live) > 0:
+			for id := range live {
+				must(t, g.DeleteNode(id))
+				delete(live, id)
+				break
+			}
+		case r < 3 && len(live) > 0:
+			for id, n := range live {
+				c := n.Clone()
+				c.Metadata["Type"] = "veth"
+				must(t, g.ReplaceNode(c))
+				live[id] = g.Node(id)
+				break
+			}
+		default:
+			created := clock
+			switch rng.IntN(10) {
+			case 0:
+				created -= Time(rng.IntN(5000)) // far back
+			case 1, 2:
+				clock++
+				created = clock
+			}
+			id := Identifier(fmt.Sprintf("n%06d", rng.IntN(1_000_000)))
+			if live[id] != nil || g.Node(id) != nil {
+				continue
+			}
+			must(t, g.AddNode(&Node{Element: Element{ID: id, CreatedAt: created, Metadata: Metadata{"Type": "tap"}}}))
+			must(t, g.AddEdge(&Edge{Element: Element{ID: "e" + id}, Parent: "hub", Child: id}))
+			live[id] = g.Node(id)
+		}
+		if step%3 != 0 {
+			continue // some steps without a read between them: removals leave holes
+		}
+		var want []*Node
+		for _, n := range live {
+			want = append(want, n)
+		}
+		slices.SortFunc(want, func(a, b *Node) int {
+			if c := cmp.Compare(a.CreatedAt, b.CreatedAt); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.ID, b.ID)
+		})
+		all := g.Nodes()
+		if len(all) != len(want)+1 || all[0].ID != "hub" {
+			t.Fatalf("step %d: %d nodes, want %d and the hub first", step, len(all), len(want)+1)
+		}
+		for i, n := range want {
+			if all[i+1] != n {
+				t.Fatalf("step %d: node %d is %s, want %s", step, i+1, all[i+1].ID, n.ID)
+			}
+		}
+		var wantTaps []Identifier
+		for _, n := range want {
+			if n.Metadata["Type"] == "tap" {
+				wantTaps = append(wantTaps, n.ID)
+			}
+		}
+		var gotTaps []Identifier
+		for _, n := range g.NodesWhere(Where{Columns: []ColumnTest{{Key: "Type", Match: isTap}}}) {
+			gotTaps = append(gotTaps, n.ID)
+		}
+		if !slices.Equal(gotTaps, wantTaps) {
+			t.Fatalf("step %d: column scan %v, want %v", step, gotTaps, wantTaps)
+		}
+		children := g.Neighbors([]*Node{g.Node("hub")}, true, false, nil, Where{})
+		if len(children) != len(want) {
+			t.Fatalf("step %d: %d children of the hub, want %d", step, len(children), len(want))
+		}
+		for i, n := range want {
+			if children[i] != n {
+				t.Fatalf("step %d: child %d is %s, want %s", step, i, children[i].ID, n.ID)
+			}
+		}
 	}
 }

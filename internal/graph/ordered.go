@@ -124,8 +124,11 @@ func (s *orderedSet[T, X]) add(id Identifier, el T, x X) {
 	s.m[id] = slot[T, X]{el, x}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.needSort || !s.lastBeforeLocked(el) {
-		s.needSort = true
+	if s.needSort {
+		return
+	}
+	if !s.lastBeforeLocked(el) {
+		s.needSort = !s.insertLocked(id, el)
 		return
 	}
 	// Elements mostly arrive in creation order: append them rather than
@@ -135,6 +138,52 @@ func (s *orderedSet[T, X]) add(id Identifier, el T, x X) {
 	for k, c := range s.cols {
 		c.vals = append(c.vals, s.valueOf(k, c, el))
 	}
+}
+
+// maxInsertBack bounds how far before the end of the order insertLocked
+// places an element.
+const maxInsertBack = 1024
+
+// insertLocked puts el, created before the last element, at its place when
+// that is among the last maxInsertBack and no hole follows it; false
+// otherwise (the set is then sorted again at the next read). Elements of
+// one millisecond come in their sender's order, not by ID: with an agent
+// or a publisher sending, most additions were out of order by a few, and
+// each next read sorted half a million nodes again.
+func (s *orderedSet[T, X]) insertLocked(id Identifier, el T) bool {
+	lo := max(len(s.sorted)-maxInsertBack, 0)
+	i, found := slices.BinarySearchFunc(s.sorted[lo:], el, s.compare)
+	i += lo
+	if found || i == lo && lo > 0 {
+		return false
+	}
+	for _, h := range s.holes {
+		if h >= i {
+			return false
+		}
+	}
+	s.sorted = slices.Insert(s.sorted, i, el)
+	for k, c := range s.cols {
+		c.vals = slices.Insert(c.vals, i, s.valueOf(k, c, el))
+	}
+	if s.placed != nil {
+		s.setPosLocked(id, i)
+		for j := i + 1; j < len(s.sorted); j++ {
+			_, jid := s.key(s.sorted[j])
+			s.setPosLocked(jid, j)
+		}
+	}
+	return true
+}
+
+// compare orders elements by creation time, then ID.
+func (s *orderedSet[T, X]) compare(a, b T) int {
+	ta, ia := s.key(a)
+	tb, ib := s.key(b)
+	if c := cmp.Compare(ta, tb); c != 0 {
+		return c
+	}
+	return cmp.Compare(ia, ib)
 }
 
 // lastBeforeLocked reports whether el sorts after every element of the
@@ -248,21 +297,7 @@ func (s *orderedSet[T, X]) refreshLocked() {
 		for _, sl := range s.m {
 			s.sorted = append(s.sorted, sl.el)
 		}
-		slices.SortFunc(s.sorted, func(a, b T) int {
-			ta, ia := s.key(a)
-			tb, ib := s.key(b)
-			switch {
-			case ta < tb:
-				return -1
-			case ta > tb:
-				return 1
-			case ia < ib:
-				return -1
-			case ia > ib:
-				return 1
-			}
-			return 0
-		})
+		slices.SortFunc(s.sorted, s.compare)
 		if s.placed != nil {
 			for i, el := range s.sorted {
 				_, id := s.key(el)
