@@ -86,6 +86,8 @@ var targets = []Target{
 	{Issue: 14, What: "graph events ingested per second, one agent connection (graph and history)", Package: "replicate", Benchmark: "Ingest/agent", Unit: "events/s", Limit: 100000,
 		Comment: "the sender shares the two cores"},
 	{Issue: 14, What: "graph events ingested per second, one publisher connection (validated)", Package: "replicate", Benchmark: "Ingest/publisher", Unit: "events/s", Limit: 100000},
+	{Issue: 14, What: "graph events ingested per second by the whole analyzer (validated, embedded store, probes) while it grows to 500,000 nodes", Package: "analyzer", Benchmark: "AnalyzerRSS500k", Unit: "events/s", Limit: 100000,
+		Comment: "BENCH=full; the sender shares the two cores"},
 }
 
 func main() {

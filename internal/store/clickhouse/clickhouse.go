@@ -245,9 +245,9 @@ func (d *DB) Write(ctx context.Context, b *store.Batch) error {
 			r := &b.Revisions[i]
 			var js []byte
 			if r.Node != nil {
-				js, err = json.Marshal(r.Node)
+				js, err = r.Node.AppendJSON(nil)
 			} else {
-				js, err = json.Marshal(r.Edge)
+				js, err = r.Edge.AppendJSON(nil)
 			}
 			if err != nil {
 				d.log.Warn("clickhouse store: revision not encodable, skipped", "err", err)
@@ -551,10 +551,10 @@ func (d *DB) Revisions(ctx context.Context, from, to graph.Time) ([]store.Revisi
 		switch r.Kind {
 		case store.KindNode:
 			r.Node = &graph.Node{}
-			err = json.Unmarshal([]byte(js), r.Node)
+			err = graph.DecodeNode([]byte(js), r.Node)
 		case store.KindEdge:
 			r.Edge = &graph.Edge{}
-			err = json.Unmarshal([]byte(js), r.Edge)
+			err = graph.DecodeEdge([]byte(js), r.Edge)
 		default:
 			err = fmt.Errorf("bad kind %d", kind)
 		}

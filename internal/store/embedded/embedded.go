@@ -52,7 +52,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -585,19 +584,18 @@ func revKey(t graph.Time, seq uint64) []byte {
 }
 
 func encodeRevision(r *store.Revision) (k, v []byte, err error) {
-	var js []byte
+	v = make([]byte, 0, 256)
+	v = append(v, byte(r.Kind), byte(r.Op))
+	v = u64(v, int64(r.From))
 	if r.Node != nil {
-		js, err = json.Marshal(r.Node)
+		v, err = r.Node.AppendJSON(v)
 	} else {
-		js, err = json.Marshal(r.Edge)
+		v, err = r.Edge.AppendJSON(v)
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	v = make([]byte, 0, 10+len(js))
-	v = append(v, byte(r.Kind), byte(r.Op))
-	v = u64(v, int64(r.From))
-	return revKey(r.Time, r.Seq), append(v, js...), nil
+	return revKey(r.Time, r.Seq), v, nil
 }
 
 func decodeRevision(k, v []byte) (store.Revision, error) {
@@ -614,12 +612,12 @@ func decodeRevision(k, v []byte) (store.Revision, error) {
 	switch r.Kind {
 	case store.KindNode:
 		r.Node = &graph.Node{}
-		if err := json.Unmarshal(v[10:], r.Node); err != nil {
+		if err := graph.DecodeNode(v[10:], r.Node); err != nil {
 			return r, err
 		}
 	case store.KindEdge:
 		r.Edge = &graph.Edge{}
-		if err := json.Unmarshal(v[10:], r.Edge); err != nil {
+		if err := graph.DecodeEdge(v[10:], r.Edge); err != nil {
 			return r, err
 		}
 	default:
