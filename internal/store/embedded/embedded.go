@@ -521,13 +521,15 @@ func (d *DB) Write(ctx context.Context, in *store.Batch) error {
 			sb.put(k, append(v, p.Data...))
 		}
 	}
+	var row []byte // put copies: one buffer serves every row
 	for i := range in.Revisions {
-		k, v, err := encodeRevision(&in.Revisions[i])
+		k, v, err := encodeRevision(&in.Revisions[i], row[:0])
 		if err != nil {
 			d.log.Warn("embedded store: revision not encodable, skipped", "err", err)
 			continue
 		}
 		sb.put(k, v)
+		row = v
 	}
 	for _, id := range d.enc.added {
 		s, _ := d.dict.str(uint64(id))
@@ -583,9 +585,9 @@ func revKey(t graph.Time, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(k, seq)
 }
 
-func encodeRevision(r *store.Revision) (k, v []byte, err error) {
-	v = make([]byte, 0, 256)
-	v = append(v, byte(r.Kind), byte(r.Op))
+// encodeRevision returns a history row's key and its value, appended to buf.
+func encodeRevision(r *store.Revision, buf []byte) (k, v []byte, err error) {
+	v = append(buf, byte(r.Kind), byte(r.Op))
 	v = u64(v, int64(r.From))
 	if r.Node != nil {
 		v, err = r.Node.AppendJSON(v)
