@@ -265,7 +265,8 @@ func (s *Store) enqueueRevision(r Revision) {
 // Attach finds) without dropping any, however many: a quarter of the queue
 // at a time, each when the queue is at most half full, so that graph
 // events, which never wait, keep room (the queue's bound is for them). It
-// returns when the last rows are queued, the store closes or ctx ends.
+// returns when the last rows are queued, the store closes or ctx ends;
+// during an outage of the backend it waits no more.
 func (s *Store) enqueueBulk(ctx context.Context, revs []Revision) error {
 	chunk := max(s.opts.QueueRevisions/4, 1)
 	for len(revs) > 0 {
@@ -274,6 +275,14 @@ func (s *Store) enqueueBulk(ctx context.Context, revs []Revision) error {
 		if s.closed || s.closing {
 			s.mu.Unlock()
 			return flowstore.ErrClosed
+		}
+		if !s.st.OutageSince.IsZero() {
+			// The backend is down: waiting could last as long (and hold
+			// an analyzer's start); what the queue cannot take is
+			// dropped and counted, as graph events are.
+			_, _, err := s.enqueueLocked(&queued{revs: revs})
+			s.mu.Unlock()
+			return err
 		}
 		if s.qRevs > 0 && s.qRevs+n > s.opts.QueueRevisions/2 {
 			ch := s.progress

@@ -9,6 +9,7 @@ import (
 
 	"github.com/skydive-ng/skydive/internal/flow"
 	"github.com/skydive-ng/skydive/internal/flowstore"
+	"github.com/skydive-ng/skydive/internal/graph"
 	"github.com/skydive-ng/skydive/internal/store"
 	"github.com/skydive-ng/skydive/internal/store/clickhouse"
 	"github.com/skydive-ng/skydive/internal/store/storetest"
@@ -91,5 +92,53 @@ func TestOutage(t *testing.T) {
 	}
 	if len(fs) != n {
 		t.Errorf("%d flows after the outage, want %d", len(fs), n)
+	}
+}
+
+// TestCheckpointDuringOutage: a checkpoint of more rows than the queue
+// holds, while ClickHouse is down, returns (dropping what the queue cannot
+// take, counted) instead of waiting for a backend that may not come back.
+func TestCheckpointDuringOutage(t *testing.T) {
+	srv := startServer(t)
+	s := opener(srv)(t, store.Options{QueueRevisions: 40, RetryMax: 200 * time.Millisecond})
+	defer s.Close()
+	g := graph.New()
+	for i := range 300 {
+		if err := g.AddNode(&graph.Node{Element: graph.Element{ID: graph.Identifier(fmt.Sprintf("n%d", i)), Metadata: graph.Metadata{"Type": "host"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer s.Attach(g)()
+	if err := s.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Status(); st.DroppedRevisions != 0 || st.WrittenRevisions != 300 {
+		t.Fatalf("after Attach: %+v, want 300 rows written, none dropped", st)
+	}
+	srv.stop(t)
+	defer srv.start(t)
+	// a write that fails
+	if err := g.AddNode(&graph.Node{Element: graph.Element{ID: "probe", Metadata: graph.Metadata{"Type": "host"}}}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for s.Status().OutageSince.IsZero() {
+		if time.Now().After(deadline) {
+			t.Fatal("no outage seen")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	done := make(chan struct{})
+	go func() {
+		s.Checkpoint(time.Now())
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Checkpoint waits for a backend that is down")
+	}
+	if st := s.Status(); st.DroppedRevisions == 0 {
+		t.Errorf("status %+v: want the rows the queue could not take counted as dropped", st)
 	}
 }
