@@ -61,7 +61,7 @@ var targets = []Target{
 	{Issue: 14, What: "flows written per second to the embedded store", Package: "store/embedded", Benchmark: "FlowInsert", Unit: "flows/s", Limit: 100000},
 	{Issue: 14, What: "bytes per flow in the embedded store", Package: "store/embedded", Benchmark: "FlowQueryNetworkA/pushed-down", Unit: "B/flow", AtMost: true, Limit: 200},
 	{Issue: 14, What: "a flow's first packet: allocations", Benchmark: "MillionUDPFlows/create", Unit: "allocs/op", AtMost: true, Limit: 15,
-		Comment: "the issue measured 15; entries come in slabs of 128 (0.01 per flow)"},
+		Comment: "the issue measured 15; entries come in slabs of 128 to 4,096"},
 	{Issue: 14, What: "UI's first sync of 10,000 nodes, page load to first render", Benchmark: "ui/collapsed_first_visit.wall_ms", Unit: "ms", AtMost: true, Limit: 2000},
 	// The issue's queries over POST /api/topology, on its synthetic
 	// OpenStack-like graph: a tenth of the original's time at 20,000 nodes;
