@@ -197,6 +197,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Decoded once: the envelope tells where the message goes.
 		msg, err := decodeMessage(data)
 		if err == nil && msg.Namespace != v1.NamespaceGraph {
+			msg.Obj = bytes.Clone(msg.Obj) // kept past the next frame's read
 			if msg.Namespace == v1.NamespaceStatus {
 				s.setProbes(host, msg, log)
 			} else if s.OnMessage != nil {
@@ -285,7 +286,7 @@ func applyMessage(g *graph.Graph, origin string, data []byte, validate bool) (re
 	return applyDecoded(g, origin, msg, validate)
 }
 
-// decodeMessage reads a frame's envelope.
+// decodeMessage reads a frame's envelope; its Obj may be in data.
 func decodeMessage(data []byte) (v1.Message, error) {
 	if msg, ok := fastMessage(data); ok {
 		return msg, nil
@@ -304,8 +305,9 @@ func decodeMessage(data []byte) (v1.Message, error) {
 // fastMessage reads an envelope of the usual shape (the fields by their
 // exact names, strings without escapes, an integer Status) in one pass,
 // as json.Unmarshal would (TestFastMessage); ok is false for anything
-// else, which json.Unmarshal then reads. Obj is a copy, as
-// json.RawMessage's: frames are read into a reused buffer.
+// else, which json.Unmarshal then reads. Obj is in data (json.Unmarshal
+// copies it): a message kept past the next frame's read, into the same
+// buffer, needs a copy of it.
 func fastMessage(data []byte) (msg v1.Message, ok bool) {
 	p := jsonscan.Scanner{B: data}
 	p.Space()
@@ -331,7 +333,7 @@ func fastMessage(data []byte) (msg v1.Message, ok bool) {
 			if p.Peek() == 'n' || !p.Skip() {
 				return false // null: encoding/json's RawMessage holds "null"
 			}
-			msg.Obj = append(json.RawMessage(nil), data[start:p.I]...)
+			msg.Obj = data[start:p.I:p.I]
 			return true
 		}
 		return false
