@@ -218,3 +218,28 @@ func TestPrivilegedRawPackets(t *testing.T) {
 		t.Fatalf("flows %d, raw %d", len(fs), len(raw))
 	}
 }
+
+// TestPrivilegedLonePacketReachesTheTable: a capture gathers packets in
+// batches, but a packet with none after it reaches the table within a
+// poll timeout, not when the next one comes.
+func TestPrivilegedLonePacketReachesTheTable(t *testing.T) {
+	if _, err := exec.LookPath("ping"); err != nil {
+		t.Skip("ping not installed")
+	}
+	for _, typ := range []string{TypeAFPacket, TypePcap} {
+		t.Run(typ, func(t *testing.T) {
+			p := newVethPair(t)
+			_, tb := startOn(t, typ, "icmp", p)
+			testutil.Sh(t, "ip", "netns", "exec", p.nsA, "ping", "-c", "1", "-W", "1", p.ipB)
+			sent := time.Now()
+			deadline := sent.Add(time.Second)
+			for tb.Stats().PacketsReceived < 2 {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d packets in the table 1 s after the ping's reply, want 2", tb.Stats().PacketsReceived)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			t.Logf("request and reply in the table %v after ping returned", time.Since(sent).Round(time.Millisecond))
+		})
+	}
+}

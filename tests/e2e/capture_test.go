@@ -203,18 +203,22 @@ func TestCaptureFlowsOnRealTraffic(t *testing.T) {
 		}
 		return nil
 	})
-	// The capture with BPF icmp saw the ping and no TCP.
-	if fs, err := queryFlows(c, fmt.Sprintf("G.Flows().Has('CaptureID', '%s')", capB)); err != nil {
-		t.Fatal(err)
-	} else {
+	// The capture with BPF icmp saw the ping and no TCP (its flows come
+	// with its own table's updates, not with capA's).
+	testutil.Eventually(t, 5*time.Second, "the icmp-filtered capture's flows", func() error {
+		fs, err := queryFlows(c, fmt.Sprintf("G.Flows().Has('CaptureID', '%s')", capB))
+		if err != nil {
+			return err
+		}
 		apps := []string{}
 		for _, f := range fs {
 			apps = append(apps, f.Application)
 		}
 		if !slices.Contains(apps, "ICMPv4") || slices.Contains(apps, "TCP") {
-			t.Fatalf("icmp-filtered capture flows: %v", apps)
+			return fmt.Errorf("icmp-filtered capture flows: %v, want ICMPv4 and no TCP", apps)
 		}
-	}
+		return nil
+	})
 
 	// Deleting a capture stops its flow updates and its Captures metadata.
 	if out, err := cli(addr, "capture", "delete", capA); err != nil {
