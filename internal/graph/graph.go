@@ -171,7 +171,7 @@ type Graph struct {
 	intern    *interner
 	byType    *index
 	byName    *index
-	listeners map[int]Listener
+	listeners []listener // in the order they were added
 	nextL     int
 	now       func() Time
 }
@@ -191,7 +191,6 @@ func New(opts ...Option) *Graph {
 		intern:    newInterner(),
 		byType:    newIndex(),
 		byName:    newIndex(),
-		listeners: map[int]Listener{},
 		now:       Now,
 	}
 	g.nodes.posOf = func(a *nodeAdj) int { return a.ord }
@@ -221,12 +220,18 @@ func (g *Graph) AddListener(l Listener) (remove func()) {
 func (g *Graph) addListenerLocked(l Listener) func() {
 	id := g.nextL
 	g.nextL++
-	g.listeners[id] = l
+	g.listeners = append(g.listeners, listener{id, l})
 	return func() {
 		g.mu.Lock()
-		delete(g.listeners, id)
+		g.listeners = slices.DeleteFunc(g.listeners, func(x listener) bool { return x.id == id })
 		g.mu.Unlock()
 	}
+}
+
+// listener is a registered Listener and its number.
+type listener struct {
+	id int
+	fn Listener
 }
 
 // SnapshotAndListen returns every element and registers l in one atomic step,
@@ -238,16 +243,8 @@ func (g *Graph) SnapshotAndListen(l Listener) (nodes []*Node, edges []*Edge, rem
 }
 
 func (g *Graph) emit(ev Event) {
-	if len(g.listeners) == 0 {
-		return
-	}
-	ids := make([]int, 0, len(g.listeners))
-	for id := range g.listeners {
-		ids = append(ids, id)
-	}
-	sort.Ints(ids)
-	for _, id := range ids {
-		g.listeners[id](ev)
+	for _, l := range g.listeners {
+		l.fn(ev)
 	}
 }
 
