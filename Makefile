@@ -74,7 +74,7 @@ bpf:
 	$(GO) generate ./internal/capture/ebpf/
 
 ## bench: the benchmarks the issues ask for
-# BENCH=full: three runs of each benchmark and a longer capture saturation run.
+# BENCH=full: three runs of each benchmark (the report keeps the median) and a longer capture saturation run.
 BENCH_COUNT := $(if $(filter full,$(BENCH)),3,1)
 BENCH_CAPTURE := $(if $(filter full,$(BENCH)),3x,1x)
 bench:

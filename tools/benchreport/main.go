@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -138,11 +139,12 @@ type Report struct {
 	Targets []Target          `json:"targets"`
 }
 
-// parse reads the benchmark lines; repeated runs (-count) are averaged.
+// parse reads the benchmark lines; of repeated runs (-count), the median
+// is kept: on a shared machine a run now and then is slowed by others, and
+// a mean would carry it.
 func parse(r io.Reader, name string) ([]Figure, error) {
 	type key struct{ pkg, bench, unit string }
-	sums := map[key]float64{}
-	runs := map[key]int{}
+	vals := map[key][]float64{}
 	var order []key
 	br := benchfmt.NewReader(r, name)
 	for br.Scan() {
@@ -160,11 +162,10 @@ func parse(r io.Reader, name string) ([]Figure, error) {
 				unit, val = v.Unit, v.Value
 			}
 			k := key{pkg, bench, unit}
-			if _, seen := runs[k]; !seen {
+			if _, seen := vals[k]; !seen {
 				order = append(order, k)
 			}
-			sums[k] += val
-			runs[k]++
+			vals[k] = append(vals[k], val)
 		}
 	}
 	if err := br.Err(); err != nil {
@@ -172,9 +173,20 @@ func parse(r io.Reader, name string) ([]Figure, error) {
 	}
 	out := make([]Figure, 0, len(order))
 	for _, k := range order {
-		out = append(out, Figure{Package: k.pkg, Benchmark: k.bench, Unit: k.unit, Value: sums[k] / float64(runs[k]), Runs: runs[k]})
+		out = append(out, Figure{Package: k.pkg, Benchmark: k.bench, Unit: k.unit, Value: median(vals[k]), Runs: len(vals[k])})
 	}
 	return out, nil
+}
+
+// median is the middle value (the mean of the two middle ones for an even
+// count).
+func median(v []float64) float64 {
+	slices.Sort(v)
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
 }
 
 // trimProcs drops the -N GOMAXPROCS suffix of a benchmark name.

@@ -63,3 +63,14 @@ func TestReport(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestMedian(t *testing.T) {
+	for _, c := range []struct {
+		in   []float64
+		want float64
+	}{{[]float64{5}, 5}, {[]float64{3, 1, 100}, 3}, {[]float64{4, 1, 2, 100}, 3}} {
+		if got := median(c.in); got != c.want {
+			t.Errorf("median(%v) = %v, want %v", c.in, got, c.want)
+		}
+	}
+}
