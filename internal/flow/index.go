@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"math/rand/v2"
+	"unsafe"
 )
 
 // index is the table's flows: their entries, in slabs, and an open
@@ -24,20 +25,26 @@ type index struct {
 	sides [][]side  // the same shape
 	free  []uint32  // numbers of removed entries, to reuse
 	next  uint32    // entries handed out so far
+	// mapped holds the slabs allocated outside the Go heap, released
+	// when the table is collected (NewTable).
+	mapped *mappedSlabs
 }
 
 // Entries are allocated in slabs, a new flow costing a fraction of an
 // allocation: the first of firstSlab entries, each next one twice the
 // size of the one before up to maxSlab entries (1.8 MB), then slabs of
-// maxSlab. A small table stays small, and a big one has few slabs: the
-// slab list of a million flows (245 slabs) stays in the L1 cache, where
-// slabs of 128 (7,800) missed it on most packets, a memory load more
-// before the entry's.
+// hugeSlab entries, each a 2 MiB huge page of its own (mappedSlabs). A
+// small table stays small, and a big one has few slabs: the slab list of
+// a million flows (215 slabs) stays in the L1 cache, where slabs of 128
+// (7,800) missed it on most packets, a memory load more before the
+// entry's; and its entries are reached through few TLB entries.
 const (
 	firstSlab   = 128
 	maxSlabLog  = 5 // maxSlab = firstSlab << maxSlabLog
 	maxSlab     = firstSlab << maxSlabLog
 	growEntries = firstSlab * (1<<(maxSlabLog+1) - 1) // entries in the growing slabs
+	hugePage    = 2 << 20
+	hugeSlab    = int(hugePage / unsafe.Sizeof(entry{}))
 )
 
 // locate returns the slab and the offset in it of entry number n (id-1).
@@ -47,12 +54,15 @@ func locate(n uint32) (slab, off uint32) {
 		return k, n - firstSlab*(1<<k-1)
 	}
 	n -= growEntries
-	return maxSlabLog + 1 + n/maxSlab, n % maxSlab
+	return maxSlabLog + 1 + n/uint32(hugeSlab), n % uint32(hugeSlab)
 }
 
 // slabLen is the number of entries of slab k.
 func slabLen(k int) int {
-	return firstSlab << min(k, maxSlabLog)
+	if k > maxSlabLog {
+		return hugeSlab
+	}
+	return firstSlab << k
 }
 
 type slot struct {
@@ -68,7 +78,7 @@ type side struct {
 }
 
 func newIndex() index {
-	return index{slots: make([]slot, 64), seed: rand.Uint64()}
+	return index{slots: make([]slot, 64), seed: rand.Uint64(), mapped: &mappedSlabs{}}
 }
 
 func (x *index) entry(id uint32) *entry {
@@ -131,7 +141,12 @@ func (x *index) add(h uint64) *entry {
 		x.free = x.free[:n-1]
 	} else {
 		if s, _ := locate(x.next); int(s) == len(x.slabs) {
-			x.slabs = append(x.slabs, make([]entry, slabLen(len(x.slabs))))
+			k := len(x.slabs)
+			if k > maxSlabLog {
+				x.slabs = append(x.slabs, x.mapped.slab())
+			} else {
+				x.slabs = append(x.slabs, make([]entry, slabLen(k)))
+			}
 			x.sides = append(x.sides, make([]side, slabLen(len(x.sides))))
 		}
 		x.next++

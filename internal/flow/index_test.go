@@ -98,10 +98,11 @@ func TestNewFlowAllocs(t *testing.T) {
 }
 
 // TestLocate: entry numbers map one to one onto the slabs, filling each
-// slab in order, the slabs growing from firstSlab to maxSlab entries.
+// slab in order, the slabs growing from firstSlab to maxSlab entries, then
+// of hugeSlab.
 func TestLocate(t *testing.T) {
 	slab, off := uint32(0), uint32(0)
-	for n := uint32(0); n < growEntries+3*maxSlab; n++ {
+	for n := uint32(0); n < growEntries+3*uint32(hugeSlab); n++ {
 		s, o := locate(n)
 		if s != slab || o != off {
 			t.Fatalf("entry %d at slab %d offset %d, want slab %d offset %d", n, s, o, slab, off)
@@ -110,7 +111,32 @@ func TestLocate(t *testing.T) {
 			slab, off = slab+1, 0
 		}
 	}
-	if slabLen(0) != firstSlab || slabLen(maxSlabLog) != maxSlab || slabLen(maxSlabLog+7) != maxSlab {
+	if slabLen(0) != firstSlab || slabLen(maxSlabLog) != maxSlab || slabLen(maxSlabLog+7) != hugeSlab {
 		t.Errorf("slab lengths %d, %d, %d", slabLen(0), slabLen(maxSlabLog), slabLen(maxSlabLog+7))
 	}
+}
+
+// TestMappedSlabs: a big table's entries live in mapped slabs, are
+// written and read like the others, and are released with the table.
+func TestMappedSlabs(t *testing.T) {
+	d := udpFrame(t, net.IP{10, 0, 0, 1}, net.IP{192, 168, 0, 1}, 1, 53, 32)
+	c := gopacket.CaptureInfo{Timestamp: time.Unix(1700000000, 0), CaptureLength: len(d), Length: len(d)}
+	tbl := NewTable(Options{})
+	const flows = growEntries + 2*hugeSlab + 10 // into a third mapped slab
+	for i := range flows {
+		d[29], d[34], d[35] = byte(i>>16), byte(i>>8), byte(i)
+		tbl.FeedPacket(d, c, layers.LinkTypeEthernet)
+		tbl.FeedPacket(d, c, layers.LinkTypeEthernet)
+	}
+	if tbl.Len() != flows || len(tbl.flows.slabs) != maxSlabLog+1+3 {
+		t.Fatalf("%d flows in %d slabs", tbl.Len(), len(tbl.flows.slabs))
+	}
+	for _, f := range tbl.Flows() {
+		if f.Metric.ABPackets != 2 {
+			t.Fatalf("flow %s: %d packets, want 2", f.UUID, f.Metric.ABPackets)
+		}
+	}
+	m := tbl.flows.mapped
+	m.release()
+	m.release() // twice: no harm
 }

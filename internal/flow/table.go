@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -285,6 +286,7 @@ func NewTable(opts Options) *Table {
 		expireMs: opts.Expire.Milliseconds(),
 		holdMs:   opts.Hold.Milliseconds(),
 	}
+	runtime.AddCleanup(t, (*mappedSlabs).release, t.flows.mapped)
 	if t.log == nil {
 		t.log = slog.Default()
 	}
