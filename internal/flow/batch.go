@@ -19,16 +19,14 @@ type Packet struct {
 // cache. Batches of any size are taken.
 const BatchSize = 16
 
-const batchSize = BatchSize
-
 // batch is FeedBatch's working state: a decoder per packet, since a
 // packet's sub-packets point into its decoder's layers until its flows are
 // updated.
 type batch struct {
-	dec  [batchSize]decoder
-	n    [batchSize]int
-	keys [batchSize]key
-	hash [batchSize]uint64 // 0: no key (nothing to key a flow on)
+	dec  [BatchSize]decoder
+	n    [BatchSize]int
+	keys [BatchSize]key
+	hash [BatchSize]uint64 // 0: no key (nothing to key a flow on)
 	sink uint64            // what the prefetching loads read, kept so they are not removed
 }
 
@@ -50,7 +48,7 @@ func (t *Table) FeedBatch(pkts []Packet) {
 		}
 	}
 	for len(pkts) > 0 {
-		n := min(len(pkts), batchSize)
+		n := min(len(pkts), BatchSize)
 		t.feedBatch(pkts[:n])
 		pkts = pkts[n:]
 	}

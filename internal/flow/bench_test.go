@@ -93,7 +93,7 @@ func BenchmarkMillionUDPFlows(b *testing.B) {
 	// The same through FeedBatch, as captures feed their tables: an op is
 	// a batch of 16 packets.
 	batchOf := func(b *testing.B) []Packet {
-		pkts := make([]Packet, batchSize)
+		pkts := make([]Packet, BatchSize)
 		for j := range pkts {
 			pkts[j] = Packet{Data: udpTemplate(b), CI: c, LinkType: layers.LinkTypeEthernet}
 		}

@@ -6,7 +6,7 @@
 // false, and the caller then decodes the document with encoding/json, so
 // that results and error messages stay encoding/json's. The standard
 // library has no such streaming reader, and the third-party ones bring
-// their own value types; this is a hundred lines.
+// their own value types.
 package jsonscan
 
 import (
