@@ -54,18 +54,7 @@ func codecFlows() map[string]*flow.Flow {
 func TestFlowRecordRoundTrip(t *testing.T) {
 	for name, f := range codecFlows() {
 		t.Run(name, func(t *testing.T) {
-			e := &encoder{d: newDict()}
-			b, err := e.appendFlow(nil, f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := decodeFlow(f.UUID, b, e.d)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, f) {
-				t.Fatalf("decoded\n%+v\nwant\n%+v", got, f)
-			}
+			b, e := roundTrip(t, f)
 			// Every truncation is refused, never a panic.
 			for i := range b {
 				if _, err := decodeFlow(f.UUID, b[:i], e.d); err == nil {
@@ -245,6 +234,13 @@ func TestFlowRecordKeepsEveryField(t *testing.T) {
 	f := &flow.Flow{}
 	n := 0
 	fill(reflect.ValueOf(f).Elem(), &n)
+	roundTrip(t, f)
+}
+
+// roundTrip encodes f, decodes it and checks it comes back whole; it
+// returns the record and its encoder.
+func roundTrip(t *testing.T, f *flow.Flow) ([]byte, *encoder) {
+	t.Helper()
 	e := &encoder{d: newDict()}
 	b, err := e.appendFlow(nil, f)
 	if err != nil {
@@ -257,4 +253,5 @@ func TestFlowRecordKeepsEveryField(t *testing.T) {
 	if !reflect.DeepEqual(got, f) {
 		t.Fatalf("decoded\n%+v\nwant\n%+v", got, f)
 	}
+	return b, e
 }
