@@ -1,7 +1,6 @@
 package flow
 
 import (
-	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -17,7 +16,8 @@ import (
 // (NewTable registers release as its cleanup): nothing outside the table
 // points into an entry.
 type mappedSlabs struct {
-	mu      sync.Mutex // release runs on the cleanup goroutine
+	// regions needs no lock: release runs once the table, the only
+	// caller of slab, is unreachable.
 	regions [][]byte
 }
 
@@ -28,16 +28,12 @@ func (m *mappedSlabs) slab() []entry {
 		return make([]entry, hugeSlab) // no mapping to be had: the heap's pages
 	}
 	_ = unix.Madvise(b, unix.MADV_HUGEPAGE) // advice: 4 KiB pages without it
-	m.mu.Lock()
 	m.regions = append(m.regions, b)
-	m.mu.Unlock()
 	return unsafe.Slice((*entry)(unsafe.Pointer(&b[0])), hugeSlab)
 }
 
 // release unmaps the slabs; the table's entries must be unreachable.
 func (m *mappedSlabs) release() {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	for _, b := range m.regions {
 		_ = unix.Munmap(b)
 	}
