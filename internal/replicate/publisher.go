@@ -83,31 +83,40 @@ func (p *Publishers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	conn.SetReadLimit(256 << 20)
-	var frames frameReader
-	for {
-		data, err := frames.next(conn)
-		if err != nil {
-			return
-		}
-		refused, err := applyMessage(p.Graph, origin, data, true)
-		if errors.Is(err, errNotJSON) {
-			// Not a message at all: the stream is broken, as the original
-			// answered it (1007, invalid frame payload data).
-			_ = conn.WriteControl(websocket.CloseMessage,
-				websocket.FormatCloseMessage(websocket.CloseInvalidFramePayloadData, err.Error()), time.Now().Add(time.Second))
-			return
-		}
-		if err != nil {
-			refused = []v1.ElementError{{Error: err.Error()}}
-		}
-		// Tell the publisher what was refused and why; keep the connection.
-		for _, r := range refused {
-			log.Debug("element refused", "id", r.ID, "err", r.Error)
-			obj, _ := json.Marshal(r)
-			_ = conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-			if conn.WriteJSON(v1.Message{Namespace: v1.NamespaceGraph, Type: v1.ErrorMsgType, Status: http.StatusBadRequest, Obj: obj}) != nil {
+	ahead := readAhead(conn, func(data []byte) prepared { return prepare(origin, data, true) }, nil)
+	defer ahead.stop()
+	for batch := ahead.next(); batch != nil; batch = ahead.next() {
+		for i := range batch {
+			if !p.apply(conn, &batch[i], log) {
 				return
 			}
 		}
+		ahead.recycle(batch)
 	}
+}
+
+// apply applies a prepared message and tells the publisher what was
+// refused and why; false when the connection is to end.
+func (p *Publishers) apply(conn *websocket.Conn, m *prepared, log *slog.Logger) bool {
+	refused, err := m.apply(p.Graph)
+	if errors.Is(err, errNotJSON) {
+		// Not a message at all: the stream is broken, as the original
+		// answered it (1007, invalid frame payload data).
+		_ = conn.WriteControl(websocket.CloseMessage,
+			websocket.FormatCloseMessage(websocket.CloseInvalidFramePayloadData, err.Error()), time.Now().Add(time.Second))
+		return false
+	}
+	if err != nil {
+		refused = []v1.ElementError{{Error: err.Error()}}
+	}
+	// The connection is kept.
+	for _, r := range refused {
+		log.Debug("element refused", "id", r.ID, "err", r.Error)
+		obj, _ := json.Marshal(r)
+		_ = conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		if conn.WriteJSON(v1.Message{Namespace: v1.NamespaceGraph, Type: v1.ErrorMsgType, Status: http.StatusBadRequest, Obj: obj}) != nil {
+			return false
+		}
+	}
+	return true
 }

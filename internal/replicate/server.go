@@ -181,46 +181,41 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}()
-	synced := false
 	_ = conn.SetReadDeadline(time.Now().Add(s.pongWait()))
 	conn.SetPongHandler(func(string) error {
 		return conn.SetReadDeadline(time.Now().Add(s.pongWait()))
 	})
 	conn.SetReadLimit(256 << 20)
-	var frames frameReader
-	for {
-		data, err := frames.next(conn)
-		if err != nil {
-			return
-		}
-		_ = conn.SetReadDeadline(time.Now().Add(s.pongWait()))
-		// Decoded once: the envelope tells where the message goes.
-		msg, err := decodeMessage(data)
-		if err == nil && msg.Namespace != v1.NamespaceGraph {
-			msg.Obj = bytes.Clone(msg.Obj) // kept past the next frame's read
-			if msg.Namespace == v1.NamespaceStatus {
-				s.setProbes(host, msg, log)
-			} else if s.OnMessage != nil {
-				s.OnMessage(host, msg)
+	ahead := readAhead(conn, func(data []byte) prepared { return prepareAny(origin, data, false) },
+		func() { _ = conn.SetReadDeadline(time.Now().Add(s.pongWait())) })
+	defer ahead.stop()
+	synced := false
+	for batch := ahead.next(); batch != nil; batch = ahead.next() {
+		for i := range batch {
+			m := &batch[i]
+			if m.err == nil && m.msg.Namespace != v1.NamespaceGraph {
+				if m.msg.Namespace == v1.NamespaceStatus {
+					s.setProbes(host, m.msg, log)
+				} else if s.OnMessage != nil {
+					s.OnMessage(host, m.msg)
+				}
+				continue
 			}
-			continue
-		}
-		if err == nil {
-			err = s.apply(origin, msg)
-		}
-		if err != nil {
-			// A bad message is reported and skipped, never fatal.
-			log.Warn("bad message from agent", "err", err)
-			continue
-		}
-		// The agent is ready once its graph is here: what is sent to it
-		// (capture assignments) is computed on that graph.
-		if !synced && msg.Type == v1.SyncMsgType {
-			synced = true
-			if s.OnConnect != nil {
-				s.OnConnect(host)
+			if err := s.apply(m); err != nil {
+				// A bad message is reported and skipped, never fatal.
+				log.Warn("bad message from agent", "err", err)
+				continue
+			}
+			// The agent is ready once its graph is here: what is sent to
+			// it (capture assignments) is computed on that graph.
+			if !synced && m.op == opSync {
+				synced = true
+				if s.OnConnect != nil {
+					s.OnConnect(host)
+				}
 			}
 		}
+		ahead.recycle(batch)
 	}
 }
 
@@ -257,15 +252,15 @@ func (s *Server) ping(conn *websocket.Conn, stop <-chan struct{}) {
 	}
 }
 
-func (s *Server) apply(origin string, msg v1.Message) error {
-	refused, err := applyDecoded(s.Graph, origin, msg, false)
+func (s *Server) apply(m *prepared) error {
+	refused, err := m.apply(s.Graph)
 	if err != nil {
 		return err
 	}
 	if len(refused) > 0 {
 		// An agent's own elements are not checked against the schemas; what
 		// the graph cannot take (an edge to a node it never sent) is logged.
-		s.logger().Warn("elements refused", "origin", origin, "count", len(refused), "first", refused[0].ID, "err", refused[0].Error)
+		s.logger().Warn("elements refused", "origin", m.origin, "count", len(refused), "first", refused[0].ID, "err", refused[0].Error)
 	}
 	return nil
 }
@@ -355,66 +350,138 @@ func knownString(b []byte) string {
 
 // applyDecoded is applyMessage on a decoded envelope.
 func applyDecoded(g *graph.Graph, origin string, msg v1.Message, validate bool) (refused []v1.ElementError, err error) {
-	if msg.Namespace != v1.NamespaceGraph {
-		return nil, fmt.Errorf("unexpected namespace %q", msg.Namespace)
+	p := prepareDecoded(origin, msg, validate)
+	return p.apply(g)
+}
+
+// prepared is a graph message decoded and checked, ready to be applied:
+// all of a message's work that does not need the graph, so that it can
+// be done ahead, on another goroutine (see readAhead).
+type prepared struct {
+	msg    v1.Message // Obj only for messages of other namespaces (a copy)
+	err    error      // the message cannot be read: nothing to apply
+	origin string
+	// refused: the elements validation refused, reported when applied.
+	refused []v1.ElementError
+	op      prepOp
+	node    *graph.Node
+	edge    *graph.Edge
+	sync    *GraphObj
+}
+
+type prepOp uint8
+
+const (
+	opNone prepOp = iota // nothing to apply (refused, or another namespace)
+	opReplaceNode
+	opDeleteNode
+	opReplaceEdge
+	opDeleteEdge
+	opSync
+)
+
+// prepare is prepareDecoded on a frame, whose Obj it reads in place (the
+// frame's buffer may be reused once it returns).
+func prepare(origin string, data []byte, validate bool) prepared {
+	msg, err := decodeMessage(data)
+	if err != nil {
+		return prepared{err: err}
 	}
+	return prepareDecoded(origin, msg, validate)
+}
+
+// prepareDecoded decodes and checks a graph message's object; validate
+// checks what the original's JSON schemas required.
+func prepareDecoded(origin string, msg v1.Message, validate bool) (p prepared) {
+	if msg.Namespace != v1.NamespaceGraph {
+		p.err = fmt.Errorf("unexpected namespace %q", msg.Namespace)
+		return p
+	}
+	p.msg = v1.Message{Namespace: msg.Namespace, Type: msg.Type}
+	p.origin = origin
 	refuse := func(id graph.Identifier, err error) {
-		refused = append(refused, v1.ElementError{ID: string(id), Error: err.Error()})
+		p.refused = append(p.refused, v1.ElementError{ID: string(id), Error: err.Error()})
 	}
 	switch msg.Type {
 	case v1.SyncMsgType:
-		var obj GraphObj
-		if err := json.Unmarshal(msg.Obj, &obj); err != nil {
-			return nil, fmt.Errorf("%s: %w", v1.SyncMsgType, err)
+		obj := &GraphObj{}
+		if err := json.Unmarshal(msg.Obj, obj); err != nil {
+			p.err = fmt.Errorf("%s: %w", v1.SyncMsgType, err)
+			return p
 		}
 		if validate {
 			obj.Nodes = keepValid(obj.Nodes, func(n *graph.Node) error { return topology.ValidateNode(n) }, func(n *graph.Node, err error) { refuse(n.ID, err) })
 			obj.Edges = keepValid(obj.Edges, func(e *graph.Edge) error { return topology.ValidateEdge(e) }, func(e *graph.Edge, err error) { refuse(e.ID, err) })
 		}
-		syncOrigin(g, origin, &obj, refuse)
-		return refused, nil
+		p.op, p.sync = opSync, obj
 	case v1.NodeAddedMsgType, v1.NodeUpdatedMsgType, v1.NodeDeletedMsgType:
-		var n graph.Node
-		if err := graph.DecodeNode(msg.Obj, &n); err != nil {
-			return nil, fmt.Errorf("%s: %w", msg.Type, err)
+		n := &graph.Node{}
+		if err := graph.DecodeNode(msg.Obj, n); err != nil {
+			p.err = fmt.Errorf("%s: %w", msg.Type, err)
+			return p
 		}
 		n.Origin = origin
+		p.node = n
+		p.op = opReplaceNode
 		if msg.Type == v1.NodeDeletedMsgType {
-			_ = g.DeleteNode(n.ID)
-			return nil, nil
-		}
-		if validate {
-			if err := topology.ValidateNode(&n); err != nil {
+			p.op = opDeleteNode
+		} else if validate {
+			if err := topology.ValidateNode(n); err != nil {
 				refuse(n.ID, err)
-				return refused, nil
+				p.op = opNone
 			}
 		}
-		if err := g.ReplaceNodeOwned(&n); err != nil {
-			refuse(n.ID, err)
-		}
-		return refused, nil
 	case v1.EdgeAddedMsgType, v1.EdgeUpdatedMsgType, v1.EdgeDeletedMsgType:
-		var e graph.Edge
-		if err := graph.DecodeEdge(msg.Obj, &e); err != nil {
-			return nil, fmt.Errorf("%s: %w", msg.Type, err)
+		e := &graph.Edge{}
+		if err := graph.DecodeEdge(msg.Obj, e); err != nil {
+			p.err = fmt.Errorf("%s: %w", msg.Type, err)
+			return p
 		}
 		e.Origin = origin
+		p.edge = e
+		p.op = opReplaceEdge
 		if msg.Type == v1.EdgeDeletedMsgType {
-			_ = g.DeleteEdge(e.ID)
-			return nil, nil
-		}
-		if validate {
-			if err := topology.ValidateEdge(&e); err != nil {
+			p.op = opDeleteEdge
+		} else if validate {
+			if err := topology.ValidateEdge(e); err != nil {
 				refuse(e.ID, err)
-				return refused, nil
+				p.op = opNone
 			}
 		}
-		if err := g.ReplaceEdgeOwned(&e); err != nil {
-			refuse(e.ID, err)
-		}
-		return refused, nil
+	default:
+		p.err = fmt.Errorf("unknown message type %q", msg.Type)
 	}
-	return nil, fmt.Errorf("unknown message type %q", msg.Type)
+	return p
+}
+
+// apply applies a prepared message to g and returns what was refused (by
+// validation when prepared, or by the graph), or why the message could
+// not be read.
+func (p *prepared) apply(g *graph.Graph) (refused []v1.ElementError, err error) {
+	if p.err != nil {
+		return nil, p.err
+	}
+	refused = p.refused
+	refuse := func(id graph.Identifier, err error) {
+		refused = append(refused, v1.ElementError{ID: string(id), Error: err.Error()})
+	}
+	switch p.op {
+	case opReplaceNode:
+		if err := g.ReplaceNodeOwned(p.node); err != nil {
+			refuse(p.node.ID, err)
+		}
+	case opDeleteNode:
+		_ = g.DeleteNode(p.node.ID)
+	case opReplaceEdge:
+		if err := g.ReplaceEdgeOwned(p.edge); err != nil {
+			refuse(p.edge.ID, err)
+		}
+	case opDeleteEdge:
+		_ = g.DeleteEdge(p.edge.ID)
+	case opSync:
+		syncOrigin(g, p.origin, p.sync, refuse)
+	}
+	return refused, nil
 }
 
 // keepValid filters elems in place to those check accepts, reporting the others.
