@@ -358,3 +358,47 @@ func TestPublisherRefusesBadElementsKeepsGoodOnes(t *testing.T) {
 	must(t, c.WriteMessage(websocket.TextMessage, []byte(`{"Namespace":"Graph","Type":"NodeAdded","Obj":{"ID":"later","Metadata":{"Name":"later","Type":"switch"}}}`)))
 	testutil.EventuallyTrue(t, 5*time.Second, "node after refusals", func() bool { return g.Node("later") != nil })
 }
+
+// Frames are read and decoded ahead of the graph: a burst sent just before
+// the publisher hangs up is applied whole and in order (each node's update
+// after its add, each edge after its ends), and a lone frame after it is
+// not held back waiting for more.
+func TestPublisherAppliesABurstWholeAndInOrder(t *testing.T) {
+	g := graph.New()
+	hs := httptest.NewServer(&Publishers{Graph: g})
+	defer hs.Close()
+	h := http.Header{}
+	h.Set(v1.HeaderHostID, "burst")
+	h.Set(HeaderPersistencePolicy, "Persistent")
+	c, _, err := websocket.DefaultDialer.Dial(strings.Replace(hs.URL, "http", "ws", 1), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 3 * readAheadMax
+	send := func(typ, obj string) {
+		t.Helper()
+		must(t, c.WriteMessage(websocket.TextMessage, []byte(`{"Namespace":"Graph","Type":"`+typ+`","Obj":`+obj+`}`)))
+	}
+	for i := range n {
+		send("NodeAdded", fmt.Sprintf(`{"ID":"n%d","Metadata":{"Type":"veth","Name":"n%d","MTU":1500}}`, i, i))
+		send("NodeUpdated", fmt.Sprintf(`{"ID":"n%d","Metadata":{"Type":"veth","Name":"n%d","MTU":%d},"Revision":2}`, i, i, 1000+i))
+		if i > 0 {
+			send("EdgeAdded", fmt.Sprintf(`{"ID":"e%d","Parent":"n%d","Child":"n%d","Metadata":{"RelationType":"layer2"}}`, i, i-1, i))
+		}
+	}
+	testutil.EventuallyTrue(t, 5*time.Second, "the burst applied", func() bool { nodes, edges := g.Len(); return nodes == n && edges == n-1 })
+	send("NodeAdded", `{"ID":"lone","Metadata":{"Type":"host","Name":"lone"}}`)
+	testutil.EventuallyTrue(t, 5*time.Second, "a lone frame after it", func() bool { return g.Node("lone") != nil })
+	for i := range n - 1 {
+		send("NodeDeleted", fmt.Sprintf(`{"ID":"n%d"}`, i))
+	}
+	send("NodeAdded", `{"ID":"last","Metadata":{"Type":"host","Name":"last"}}`)
+	must(t, c.Close())
+	testutil.EventuallyTrue(t, 5*time.Second, "what was sent before the hang-up", func() bool { return g.Node("last") != nil })
+	if nodes, edges := g.Len(); nodes != 3 || edges != 0 {
+		t.Fatalf("after the deletions: %d nodes, %d edges, want 3 and 0", nodes, edges)
+	}
+	if mtu := g.Node(graph.Identifier(fmt.Sprintf("n%d", n-1))).Metadata["MTU"]; mtu != int64(1000+n-1) {
+		t.Fatalf("the last node's MTU %v: its update not applied after its add", mtu)
+	}
+}
