@@ -290,11 +290,17 @@ func (g *Graph) addNodeLocked(n *Node, owned bool) error {
 	if _, ok := g.nodes.m[n.ID]; ok {
 		return fmt.Errorf("node %s: %w", n.ID, ErrExists)
 	}
+	g.addNewNodeLocked(n, owned)
+	return nil
+}
+
+// addNewNodeLocked adds a node of a non-empty ID that the graph does not
+// have.
+func (g *Graph) addNewNodeLocked(n *Node, owned bool) {
 	n = g.stored(n, owned)
 	g.nodes.add(n.ID, n, &nodeAdj{})
 	g.index(n)
 	g.emit(Event{Type: NodeAdded, Node: n})
-	return nil
 }
 
 // stored returns the node the graph stores: stamped, its metadata
@@ -362,7 +368,11 @@ func (g *Graph) ReplaceNodeOwned(n *Node) error {
 func (g *Graph) replaceNodeLocked(n *Node, owned bool) error {
 	old, ok := g.nodes.get(n.ID)
 	if !ok {
-		return g.addNodeLocked(n, owned)
+		if n.ID == "" {
+			return errors.New("node has no ID")
+		}
+		g.addNewNodeLocked(n, owned)
+		return nil
 	}
 	n = g.stored(n, owned)
 	g.replaceStored(old, n)
@@ -453,17 +463,24 @@ func (g *Graph) addEdgeLocked(e *Edge, owned bool) error {
 	if _, ok := g.edges.m[e.ID]; ok {
 		return fmt.Errorf("edge %s: %w", e.ID, ErrExists)
 	}
-	parent, ok := g.nodes.get(e.Parent)
+	return g.addNewEdgeLocked(e, owned)
+}
+
+// addNewEdgeLocked adds an edge of a non-empty ID that the graph does not
+// have, if it has both its ends.
+func (g *Graph) addNewEdgeLocked(e *Edge, owned bool) error {
+	parent, ok := g.nodes.m[e.Parent]
 	if !ok {
 		return fmt.Errorf("edge %s parent %s: %w", e.ID, e.Parent, ErrNodeNotFound)
 	}
-	child, ok := g.nodes.get(e.Child)
+	child, ok := g.nodes.m[e.Child]
 	if !ok {
 		return fmt.Errorf("edge %s child %s: %w", e.ID, e.Child, ErrNodeNotFound)
 	}
-	e = g.storedEdge(e, parent, child, owned)
+	e = g.storedEdge(e, parent.el, child.el, owned)
 	g.edges.add(e.ID, e, struct{}{})
-	g.link(e)
+	parent.x.out = append(parent.x.out, adjEdge{e, child.x})
+	child.x.in = append(child.x.in, adjEdge{e, parent.x})
 	g.emit(Event{Type: EdgeAdded, Edge: e})
 	return nil
 }
@@ -481,13 +498,6 @@ type nodeAdj struct {
 type adjEdge struct {
 	e     *Edge
 	other *nodeAdj
-}
-
-// link records e in the adjacency of both its ends.
-func (g *Graph) link(e *Edge) {
-	p, c := g.nodes.m[e.Parent].x, g.nodes.m[e.Child].x
-	p.out = append(p.out, adjEdge{e, c})
-	c.in = append(c.in, adjEdge{e, p})
 }
 
 // relink swaps a stored edge's revision in the adjacency of its ends.
@@ -546,7 +556,10 @@ func (g *Graph) ReplaceEdgeOwned(e *Edge) error {
 func (g *Graph) replaceEdgeLocked(e *Edge, owned bool) error {
 	old, ok := g.edges.get(e.ID)
 	if !ok {
-		return g.addEdgeLocked(e, owned)
+		if e.ID == "" {
+			return errors.New("edge has no ID")
+		}
+		return g.addNewEdgeLocked(e, owned)
 	}
 	if old.Parent != e.Parent || old.Child != e.Child {
 		g.deleteEdgeLocked(e.ID)

@@ -133,7 +133,9 @@ func (s *orderedSet[T, X]) add(id Identifier, el T, x X) {
 	}
 	// Elements mostly arrive in creation order: append them rather than
 	// sort the whole set again at the next read.
-	s.setPosLocked(id, len(s.sorted))
+	if s.placed != nil {
+		s.placed(x, len(s.sorted))
+	}
 	s.sorted = append(s.sorted, el)
 	for k, c := range s.cols {
 		c.vals = append(c.vals, s.valueOf(k, c, el))

@@ -31,11 +31,18 @@ func (s *Store) nextSeqLocked() uint64 {
 }
 
 // setLocked records a new revision of an element starting at t (times never
-// go backwards for an element).
-func (s *Store) setLocked(kind ElemKind, id graph.Identifier, n *graph.Node, e *graph.Edge, t graph.Time) Revision {
-	if kind == KindNode {
+// go backwards for an element). added tells that the graph has just added
+// it: the store has no row of it live then (it listens to the deletions),
+// so its times need no look-up, a cache miss in a map of a million.
+func (s *Store) setLocked(kind ElemKind, id graph.Identifier, n *graph.Node, e *graph.Edge, t graph.Time, added bool) Revision {
+	switch {
+	case kind == KindNode && added:
+		s.liveNodes[id] = live[*graph.Node]{el: n, from: t, lastTime: t}
+	case kind == KindNode:
 		t = setLive(s.liveNodes, id, n, t)
-	} else {
+	case added:
+		s.liveEdges[id] = live[*graph.Edge]{el: e, from: t, lastTime: t}
+	default:
 		t = setLive(s.liveEdges, id, e, t)
 	}
 	return Revision{Time: t, Seq: s.nextSeqLocked(), Kind: kind, Op: OpSet, From: t, Node: n, Edge: e}
@@ -83,11 +90,11 @@ func (s *Store) Handle(ev graph.Event) {
 	ok := true
 	switch ev.Type {
 	case graph.NodeAdded, graph.NodeUpdated:
-		r = s.setLocked(KindNode, ev.Node.ID, ev.Node, nil, start(&ev.Node.Element))
+		r = s.setLocked(KindNode, ev.Node.ID, ev.Node, nil, start(&ev.Node.Element), ev.Type == graph.NodeAdded)
 	case graph.NodeDeleted:
 		r, ok = s.deleteLocked(KindNode, ev.Node.ID, ev.Node, nil, deletedAt(&ev.Node.Element))
 	case graph.EdgeAdded, graph.EdgeUpdated:
-		r = s.setLocked(KindEdge, ev.Edge.ID, nil, ev.Edge, start(&ev.Edge.Element))
+		r = s.setLocked(KindEdge, ev.Edge.ID, nil, ev.Edge, start(&ev.Edge.Element), ev.Type == graph.EdgeAdded)
 	case graph.EdgeDeleted:
 		r, ok = s.deleteLocked(KindEdge, ev.Edge.ID, nil, ev.Edge, deletedAt(&ev.Edge.Element))
 	default:
