@@ -141,34 +141,59 @@ const maxSharedMetadata = 4096
 // scalar values, as the metadata of most edges is ({"RelationType":
 // "ownership"}): stored elements are never changed (an update stores a
 // copy), so edges may share one map. At 800,000 edges, their maps took a
-// quarter of the graph's memory.
+// quarter of the graph's memory. m, if not shared yet, becomes the copy.
 func (g *Graph) shareEdgeMetadata(m Metadata) Metadata {
-	k := shareKey(m)
-	if k == "" {
+	var buf [128]byte
+	k, ok := appendShareKey(buf[:0], m)
+	if !ok {
 		return m
 	}
-	if s, ok := g.edgeMeta[k]; ok {
+	if s, ok := g.edgeMeta[string(k)]; ok {
 		return s
 	}
 	if len(g.edgeMeta) < maxSharedMetadata {
-		g.edgeMeta[k] = m
+		g.edgeMeta[string(k)] = m
 	}
 	return m
+}
+
+// sharedEdgeMetadata returns the graph's copy of metadata equal to m, if
+// it has one. m may be as given (not canonical yet): the metadata shared
+// has only strings, bools and int64s, which are canonical already.
+func (g *Graph) sharedEdgeMetadata(m Metadata) (Metadata, bool) {
+	var buf [128]byte
+	k, ok := appendShareKey(buf[:0], m)
+	if !ok {
+		return nil, false
+	}
+	s, ok := g.edgeMeta[string(k)]
+	return s, ok
 }
 
 // shareKey names metadata of at most four scalar (string, bool, int64)
 // values unambiguously (lengths before texts); "" for other metadata.
 func shareKey(m Metadata) string {
-	if len(m) > 4 {
+	k, ok := appendShareKey(nil, m)
+	if !ok {
 		return ""
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+	return string(k)
+}
+
+// appendShareKey appends m's shareKey to b; false for metadata not shared.
+func appendShareKey(b []byte, m Metadata) ([]byte, bool) {
+	if len(m) > 4 {
+		return nil, false
 	}
-	slices.Sort(keys)
-	b := make([]byte, 0, 64)
-	for _, k := range keys {
+	var keys [4]string
+	n := 0
+	for k := range m {
+		keys[n] = k
+		n++
+	}
+	slices.Sort(keys[:n])
+	b = append(b, 'm')
+	for _, k := range keys[:n] {
 		b = strconv.AppendInt(b, int64(len(k)), 10)
 		b = append(b, ':')
 		b = append(b, k...)
@@ -184,8 +209,8 @@ func shareKey(m Metadata) string {
 			b = strconv.AppendInt(append(b, 'i'), v, 10)
 			b = append(b, ';')
 		default:
-			return ""
+			return nil, false
 		}
 	}
-	return "m" + string(b)
+	return b, true
 }

@@ -322,13 +322,30 @@ func (g *Graph) storedEdge(e *Edge, parent, child *Node, owned bool) *Edge {
 		c := *e
 		e = &c
 	}
-	g.stamp(&e.Element, owned)
-	e.Metadata = g.shareEdgeMetadata(e.Metadata)
+	// Most edges' metadata is shared already: then it is not interned for
+	// nothing.
+	if m, ok := g.sharedEdgeMetadata(e.Metadata); ok {
+		g.stampTimes(&e.Element)
+		e.Metadata = m
+	} else {
+		g.stamp(&e.Element, owned)
+		e.Metadata = g.shareEdgeMetadata(e.Metadata)
+	}
 	e.Parent, e.Child = parent.ID, child.ID
 	return e
 }
 
 func (g *Graph) stamp(e *Element, owned bool) {
+	g.stampTimes(e)
+	if owned {
+		e.Metadata = g.intern.own(e.Metadata)
+	} else {
+		e.Metadata = g.intern.canonical(e.Metadata)
+	}
+}
+
+// stampTimes sets the unset times to now and an unset revision to 1.
+func (g *Graph) stampTimes(e *Element) {
 	now := g.now()
 	if e.CreatedAt == 0 {
 		e.CreatedAt = now
@@ -338,11 +355,6 @@ func (g *Graph) stamp(e *Element, owned bool) {
 	}
 	if e.Revision == 0 {
 		e.Revision = 1
-	}
-	if owned {
-		e.Metadata = g.intern.own(e.Metadata)
-	} else {
-		e.Metadata = g.intern.canonical(e.Metadata)
 	}
 }
 

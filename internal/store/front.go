@@ -145,15 +145,6 @@ func (q *queued) counts() (flows, revs int) {
 	return flows, len(q.revs)
 }
 
-// live is what the store keeps of a live element (a *graph.Node or a
-// *graph.Edge), by value in its kind's map: a map of pointers to a struct
-// allocated per element cost a quarter more at 1.3 million elements.
-type live[T any] struct {
-	el       T
-	from     graph.Time // start of the current revision
-	lastTime graph.Time // Time of the element's last row
-}
-
 // Store is a durable flow and topology store: a bounded queue in front of
 // a Backend. It implements flowstore.Store, TopologyStore (and so
 // eval.History) and CondQuerier.
@@ -179,8 +170,8 @@ type Store struct {
 	topoMu sync.Mutex
 	revSeq uint64
 	// The live elements, by kind.
-	liveNodes map[graph.Identifier]live[*graph.Node]
-	liveEdges map[graph.Identifier]live[*graph.Edge]
+	liveNodes *liveSet[*graph.Node]
+	liveEdges *liveSet[*graph.Edge]
 	lastCkpt  time.Time
 }
 
@@ -202,8 +193,8 @@ func New(b Backend, opts Options) *Store {
 		kick:       make(chan struct{}, 1),
 		writerDone: make(chan struct{}),
 		revSeq:     uint64(opts.Now().UnixNano()),
-		liveNodes:  map[graph.Identifier]live[*graph.Node]{},
-		liveEdges:  map[graph.Identifier]live[*graph.Edge]{},
+		liveNodes:  newLiveSet[*graph.Node](),
+		liveEdges:  newLiveSet[*graph.Edge](),
 	}
 	s.st.Backend = b.Name()
 	s.st.QueueFlowsMax, s.st.QueueRevisionMax = opts.QueueFlows, opts.QueueRevisions
