@@ -292,6 +292,12 @@ func TestCreationOrderOutOfOrderAdditions(t *testing.T) {
 				t.Fatalf("step %d: node %d is %s, want %s", step, i+1, all[i+1].ID, n.ID)
 			}
 		}
+		// The positions walks use, kept in the adjacencies.
+		for i, n := range all {
+			if sl := g.nodes.m[n.ID]; sl.x.ord != i || g.nodes.xs[i] != sl.x {
+				t.Fatalf("step %d: node %s at %d has position %d", step, n.ID, i, sl.x.ord)
+			}
+		}
 		var wantTaps []Identifier
 		for _, n := range want {
 			if n.Metadata["Type"] == "tap" {

@@ -22,6 +22,9 @@ type orderedSet[T, X any] struct {
 
 	mu     sync.Mutex // guards the cache below; readers share the graph's read lock
 	sorted []T
+	// xs holds each element's X, in the order of sorted (the positions of
+	// the elements after one inserted are told without a look-up each).
+	xs []X
 	// posOf reads an element's position from its X, which placed keeps
 	// (a map entry can't be written under the graph's read lock, while an
 	// X's field can, under mu). Without it (edges), a position is found by
@@ -58,13 +61,6 @@ type slot[T, X any] struct {
 func (s *orderedSet[T, X]) get(id Identifier) (T, bool) {
 	sl, ok := s.m[id]
 	return sl.el, ok
-}
-
-// setPosLocked records the position of an element (mu held).
-func (s *orderedSet[T, X]) setPosLocked(id Identifier, i int) {
-	if s.placed != nil {
-		s.placed(s.m[id].x, i)
-	}
 }
 
 // posLocked returns the position of an element while the order is valid
@@ -128,7 +124,7 @@ func (s *orderedSet[T, X]) add(id Identifier, el T, x X) {
 		return
 	}
 	if !s.lastBeforeLocked(el) {
-		s.needSort = !s.insertLocked(id, el)
+		s.needSort = !s.insertLocked(el, x)
 		return
 	}
 	// Elements mostly arrive in creation order: append them rather than
@@ -137,6 +133,7 @@ func (s *orderedSet[T, X]) add(id Identifier, el T, x X) {
 		s.placed(x, len(s.sorted))
 	}
 	s.sorted = append(s.sorted, el)
+	s.xs = append(s.xs, x)
 	for k, c := range s.cols {
 		c.vals = append(c.vals, s.valueOf(k, c, el))
 	}
@@ -152,7 +149,7 @@ const maxInsertBack = 1024
 // one millisecond come in their sender's order, not by ID: with an agent
 // or a publisher sending, most additions were out of order by a few, and
 // each next read sorted half a million nodes again.
-func (s *orderedSet[T, X]) insertLocked(id Identifier, el T) bool {
+func (s *orderedSet[T, X]) insertLocked(el T, x X) bool {
 	lo := max(len(s.sorted)-maxInsertBack, 0)
 	i, found := slices.BinarySearchFunc(s.sorted[lo:], el, s.compare)
 	i += lo
@@ -165,14 +162,13 @@ func (s *orderedSet[T, X]) insertLocked(id Identifier, el T) bool {
 		}
 	}
 	s.sorted = slices.Insert(s.sorted, i, el)
+	s.xs = slices.Insert(s.xs, i, x)
 	for k, c := range s.cols {
 		c.vals = slices.Insert(c.vals, i, s.valueOf(k, c, el))
 	}
 	if s.placed != nil {
-		s.setPosLocked(id, i)
-		for j := i + 1; j < len(s.sorted); j++ {
-			_, jid := s.key(s.sorted[j])
-			s.setPosLocked(jid, j)
+		for j := i; j < len(s.sorted); j++ {
+			s.placed(s.xs[j], j)
 		}
 	}
 	return true
@@ -300,10 +296,12 @@ func (s *orderedSet[T, X]) refreshLocked() {
 			s.sorted = append(s.sorted, sl.el)
 		}
 		slices.SortFunc(s.sorted, s.compare)
-		if s.placed != nil {
-			for i, el := range s.sorted {
-				_, id := s.key(el)
-				s.setPosLocked(id, i)
+		s.xs = slices.Grow(s.xs[:0], len(s.sorted))[:len(s.sorted)]
+		for i, el := range s.sorted {
+			_, id := s.key(el)
+			s.xs[i] = s.m[id].x
+			if s.placed != nil {
+				s.placed(s.xs[i], i)
 			}
 		}
 		for k, c := range s.cols {
@@ -329,19 +327,19 @@ func (s *orderedSet[T, X]) closeHolesLocked() {
 			}
 			continue
 		}
-		el := s.sorted[r]
-		s.sorted[w] = el
+		s.sorted[w], s.xs[w] = s.sorted[r], s.xs[r]
 		for _, c := range s.cols {
 			c.vals[w] = c.vals[r]
 		}
 		if s.placed != nil {
-			_, id := s.key(el)
-			s.setPosLocked(id, w)
+			s.placed(s.xs[w], w)
 		}
 		w++
 	}
 	clear(s.sorted[w:])
 	s.sorted = s.sorted[:w]
+	clear(s.xs[w:])
+	s.xs = s.xs[:w]
 	for _, c := range s.cols {
 		clear(c.vals[w:])
 		c.vals = c.vals[:w]
