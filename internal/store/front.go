@@ -166,6 +166,8 @@ type Store struct {
 	kick       chan struct{}
 	st         Status
 	writerDone chan struct{}
+	// freeRevs: chunks of maxMergedRevisions rows, written, for reuse.
+	freeRevs [][]Revision
 
 	topoMu sync.Mutex
 	revSeq uint64
@@ -246,10 +248,34 @@ func (s *Store) enqueueRevision(r Revision) {
 			return
 		}
 	}
+	var revs []Revision
+	if n := len(s.freeRevs); n > 0 {
+		revs = s.freeRevs[n-1]
+		s.freeRevs[n-1] = nil
+		s.freeRevs = s.freeRevs[:n-1]
+	}
 	s.mu.Unlock()
-	revs := make([]Revision, 1, 8)
-	revs[0] = r
-	s.enqueue(&queued{revs: revs, merges: true}) // drops are counted in Status
+	if revs == nil {
+		// Rows come in bursts or slowly: a burst fills its chunks, which
+		// the writer gives back (freeRevs); a slow stream takes a small
+		// chunk per write.
+		revs = make([]Revision, 0, 8)
+	}
+	s.enqueue(&queued{revs: append(revs, r), merges: true}) // drops are counted in Status
+}
+
+// maxFreeRevs bounds the chunks of merged rows kept for reuse.
+const maxFreeRevs = 64
+
+// recycleLocked keeps the full chunks of rows of ops for enqueueRevision.
+func (s *Store) recycleLocked(ops []*queued) {
+	for _, q := range ops {
+		if q.merges && cap(q.revs) >= maxMergedRevisions && len(s.freeRevs) < maxFreeRevs {
+			clear(q.revs)
+			s.freeRevs = append(s.freeRevs, q.revs[:0])
+		}
+		q.revs = nil
+	}
 }
 
 // enqueueBulk queues rows of the store's own making (checkpoints, what
@@ -395,12 +421,16 @@ func (s *Store) take() []*queued {
 
 func (s *Store) writer() {
 	defer close(s.writerDone)
+	// The batch's rows are copied into one slice, kept from a write to the
+	// next: at a graph's ingest, a new one a write was a tenth of the
+	// garbage.
+	var revs []Revision
 	for {
 		ops := s.take()
 		if ops == nil {
 			return
 		}
-		b := &Batch{}
+		b := &Batch{Revisions: revs[:0]}
 		for _, q := range ops {
 			b.Flows = append(b.Flows, q.flows...)
 			b.Revisions = append(b.Revisions, q.revs...)
@@ -414,6 +444,10 @@ func (s *Store) writer() {
 			}
 		}
 		ok := s.writeWithRetry(b)
+		clear(b.Revisions)
+		if cap(b.Revisions) <= 4*s.opts.MaxBatch {
+			revs = b.Revisions[:0]
+		}
 		nf, nr := 0, 0
 		for _, q := range ops {
 			f, r := q.counts()
@@ -432,6 +466,7 @@ func (s *Store) writer() {
 			s.st.DroppedRevisions += uint64(nr)
 		}
 		s.written = ops[len(ops)-1].seq
+		s.recycleLocked(ops)
 		close(s.progress)
 		s.progress = make(chan struct{})
 		s.mu.Unlock()

@@ -157,7 +157,8 @@ type Backend interface {
 	// Name is "embedded", "clickhouse" ...
 	Name() string
 	// Write writes a batch: flows (latest state, metric history from
-	// LastUpdateMetric, indexes), raw packets and revision rows.
+	// LastUpdateMetric, indexes), raw packets and revision rows. It keeps
+	// none of b's slices once it returns (the writer reuses them).
 	Write(ctx context.Context, b *Batch) error
 	// Flows returns the latest state of (at least) every flow alive at
 	// some point of q.Window that satisfies q.Conds.
