@@ -2,6 +2,7 @@ package graph
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"strconv"
 )
@@ -148,25 +149,31 @@ func (g *Graph) shareEdgeMetadata(m Metadata) Metadata {
 	if !ok {
 		return m
 	}
-	if s, ok := g.edgeMeta[string(k)]; ok {
+	shared := *g.edgeMeta.Load()
+	if s, ok := shared[string(k)]; ok {
 		return s
 	}
-	if len(g.edgeMeta) < maxSharedMetadata {
-		g.edgeMeta[string(k)] = m
+	if len(shared) < maxSharedMetadata {
+		// Copied on write (under the graph's lock): a new metadata to
+		// share is rare, a look-up is per edge.
+		next := maps.Clone(shared)
+		next[string(k)] = m
+		g.edgeMeta.Store(&next)
 	}
 	return m
 }
 
 // sharedEdgeMetadata returns the graph's copy of metadata equal to m, if
 // it has one. m may be as given (not canonical yet): the metadata shared
-// has only strings, bools and int64s, which are canonical already.
+// has only strings, bools and int64s, which are canonical already. It
+// needs no lock.
 func (g *Graph) sharedEdgeMetadata(m Metadata) (Metadata, bool) {
 	var buf [128]byte
 	k, ok := appendShareKey(buf[:0], m)
 	if !ok {
 		return nil, false
 	}
-	s, ok := g.edgeMeta[string(k)]
+	s, ok := (*g.edgeMeta.Load())[string(k)]
 	return s, ok
 }
 

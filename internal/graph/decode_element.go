@@ -13,7 +13,7 @@ import (
 // goes through. Anything else is left to json.Unmarshal, so that results
 // and errors stay its own (FuzzDecodeElement holds the two equal).
 func DecodeNode(b []byte, n *Node) error {
-	if fastElement(b, &n.Element, nil, nil) {
+	if fastElement(b, &n.Element, nil, nil, nil) {
 		return nil
 	}
 	*n = Node{}
@@ -22,17 +22,65 @@ func DecodeNode(b []byte, n *Node) error {
 
 // DecodeEdge is DecodeNode for an edge.
 func DecodeEdge(b []byte, e *Edge) error {
-	if fastElement(b, &e.Element, &e.Parent, &e.Child) {
+	return decodeEdge(b, e, nil)
+}
+
+func decodeEdge(b []byte, e *Edge, shared *EdgeDecoder) error {
+	if fastElement(b, &e.Element, &e.Parent, &e.Child, shared) {
 		return nil
 	}
 	*e = Edge{}
 	return json.Unmarshal(b, e)
 }
 
+// EdgeDecoder is DecodeEdge for one goroutine (a connection's reader)
+// that gives the edges whose metadata the graph already shares (most
+// edges: {"RelationType":"ownership"}) the graph's map itself, found by
+// the metadata's bytes: no map is made for each such edge only for the
+// graph to drop it for its own. Those maps are the graph's and are never
+// changed.
+type EdgeDecoder struct {
+	g     *Graph
+	byRaw map[string]Metadata
+}
+
+// Bounds of an EdgeDecoder's memory: the metadata it knows by their bytes,
+// and the bytes of one.
+const (
+	maxDecoderMetadata = 256
+	maxDecoderRawBytes = 256
+)
+
+// NewEdgeDecoder returns an EdgeDecoder for edges given to g.
+func (g *Graph) NewEdgeDecoder() *EdgeDecoder {
+	return &EdgeDecoder{g: g, byRaw: map[string]Metadata{}}
+}
+
+// Decode decodes an edge as DecodeEdge does.
+func (d *EdgeDecoder) Decode(b []byte, e *Edge) error {
+	return decodeEdge(b, e, d)
+}
+
+// metadata returns the metadata of raw, decoded as m: the graph's copy
+// once it shares it.
+func (d *EdgeDecoder) metadata(raw []byte, m Metadata) Metadata {
+	if len(raw) > maxDecoderRawBytes {
+		return m
+	}
+	s, ok := d.g.sharedEdgeMetadata(m)
+	if !ok {
+		return m
+	}
+	if len(d.byRaw) < maxDecoderMetadata {
+		d.byRaw[string(raw)] = s
+	}
+	return s
+}
+
 // fastElement decodes b into *el (and an edge's ends when parent and child
 // are set), all or nothing: it writes only when it took the whole
 // document.
-func fastElement(b []byte, el *Element, parent, child *Identifier) bool {
+func fastElement(b []byte, el *Element, parent, child *Identifier, shared *EdgeDecoder) bool {
 	var out Element
 	var par, chi Identifier
 	p := jsonscan.Scanner{B: b}
@@ -76,8 +124,25 @@ func fastElement(b []byte, el *Element, parent, child *Identifier) bool {
 			if p.Peek() != '{' {
 				return false // null and the rest: encoding/json's rules
 			}
-			m, ok := p.Object()
-			out.Metadata = m
+			if shared == nil {
+				m, ok := p.Object()
+				out.Metadata = m
+				return ok
+			}
+			start := p.I
+			if !p.Skip() {
+				return false
+			}
+			raw := b[start:p.I]
+			if m, ok := shared.byRaw[string(raw)]; ok {
+				out.Metadata = m
+				return true
+			}
+			sub := jsonscan.Scanner{B: raw}
+			m, ok := sub.Object()
+			if ok {
+				out.Metadata = shared.metadata(raw, m)
+			}
 			return ok
 		case "Host":
 			return str(&out.Host)

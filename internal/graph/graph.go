@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -166,8 +167,9 @@ type Graph struct {
 	// whenever the order is (see placed; beyond, stale entries).
 	adjAt []*nodeAdj
 	// edgeMeta holds the small metadata edges share (see
-	// shareEdgeMetadata).
-	edgeMeta  map[string]Metadata
+	// shareEdgeMetadata), copied on write: decoders read it without the
+	// graph's lock (see EdgeDecoder).
+	edgeMeta  atomic.Pointer[map[string]Metadata]
 	intern    *interner
 	byType    *index
 	byName    *index
@@ -187,7 +189,6 @@ func New(opts ...Option) *Graph {
 	g := &Graph{
 		nodes:    newColumnSet(),
 		edges:    newOrderedSet[*Edge, struct{}](edgeKey),
-		edgeMeta: map[string]Metadata{},
 		intern:   newInterner(),
 		byType:   newIndex(),
 		byName:   newIndex(),
@@ -204,6 +205,7 @@ func New(opts ...Option) *Graph {
 	for _, o := range opts {
 		o(g)
 	}
+	g.edgeMeta.Store(&map[string]Metadata{})
 	return g
 }
 

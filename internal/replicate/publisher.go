@@ -83,7 +83,8 @@ func (p *Publishers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	conn.SetReadLimit(256 << 20)
-	ahead := readAhead(conn, func(data []byte) prepared { return prepare(origin, data, true) }, nil)
+	edges := p.Graph.NewEdgeDecoder()
+	ahead := readAhead(conn, func(data []byte) prepared { return prepare(origin, data, true, edges) }, nil)
 	defer ahead.stop()
 	for batch := ahead.next(); batch != nil; batch = ahead.next() {
 		for i := range batch {

@@ -7,6 +7,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
+	"github.com/skydive-ng/skydive/internal/graph"
 )
 
 // readAheadMax bounds the messages prepared ahead and not yet applied.
@@ -121,7 +122,7 @@ func (q *aheadQueue) stop() {
 // prepareAny is prepare for a source whose frames may be of any namespace
 // (agents): messages of other namespaces are passed on with their Obj
 // copied, the frame's buffer being reused for the next frame.
-func prepareAny(origin string, data []byte, validate bool) prepared {
+func prepareAny(origin string, data []byte, validate bool, edges *graph.EdgeDecoder) prepared {
 	msg, err := decodeMessage(data)
 	if err != nil {
 		return prepared{err: err}
@@ -130,5 +131,5 @@ func prepareAny(origin string, data []byte, validate bool) prepared {
 		msg.Obj = bytes.Clone(msg.Obj)
 		return prepared{msg: msg}
 	}
-	return prepareDecoded(origin, msg, validate)
+	return prepareDecoded(origin, msg, validate, edges)
 }

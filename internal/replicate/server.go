@@ -186,7 +186,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return conn.SetReadDeadline(time.Now().Add(s.pongWait()))
 	})
 	conn.SetReadLimit(256 << 20)
-	ahead := readAhead(conn, func(data []byte) prepared { return prepareAny(origin, data, false) },
+	edges := s.Graph.NewEdgeDecoder()
+	ahead := readAhead(conn, func(data []byte) prepared { return prepareAny(origin, data, false, edges) },
 		func() { _ = conn.SetReadDeadline(time.Now().Add(s.pongWait())) })
 	defer ahead.stop()
 	synced := false
@@ -350,7 +351,7 @@ func knownString(b []byte) string {
 
 // applyDecoded is applyMessage on a decoded envelope.
 func applyDecoded(g *graph.Graph, origin string, msg v1.Message, validate bool) (refused []v1.ElementError, err error) {
-	p := prepareDecoded(origin, msg, validate)
+	p := prepareDecoded(origin, msg, validate, nil)
 	return p.apply(g)
 }
 
@@ -382,17 +383,18 @@ const (
 
 // prepare is prepareDecoded on a frame, whose Obj it reads in place (the
 // frame's buffer may be reused once it returns).
-func prepare(origin string, data []byte, validate bool) prepared {
+func prepare(origin string, data []byte, validate bool, edges *graph.EdgeDecoder) prepared {
 	msg, err := decodeMessage(data)
 	if err != nil {
 		return prepared{err: err}
 	}
-	return prepareDecoded(origin, msg, validate)
+	return prepareDecoded(origin, msg, validate, edges)
 }
 
 // prepareDecoded decodes and checks a graph message's object; validate
-// checks what the original's JSON schemas required.
-func prepareDecoded(origin string, msg v1.Message, validate bool) (p prepared) {
+// checks what the original's JSON schemas required. edges, if not nil,
+// decodes the edges (a reader's, see graph.EdgeDecoder).
+func prepareDecoded(origin string, msg v1.Message, validate bool, edges *graph.EdgeDecoder) (p prepared) {
 	if msg.Namespace != v1.NamespaceGraph {
 		p.err = fmt.Errorf("unexpected namespace %q", msg.Namespace)
 		return p
@@ -433,7 +435,11 @@ func prepareDecoded(origin string, msg v1.Message, validate bool) (p prepared) {
 		}
 	case v1.EdgeAddedMsgType, v1.EdgeUpdatedMsgType, v1.EdgeDeletedMsgType:
 		e := &graph.Edge{}
-		if err := graph.DecodeEdge(msg.Obj, e); err != nil {
+		decode := graph.DecodeEdge
+		if edges != nil {
+			decode = edges.Decode
+		}
+		if err := decode(msg.Obj, e); err != nil {
 			p.err = fmt.Errorf("%s: %w", msg.Type, err)
 			return p
 		}
