@@ -21,6 +21,7 @@ import (
 	"github.com/skydive-ng/skydive/internal/config"
 	"github.com/skydive-ng/skydive/internal/replicate"
 	storepkg "github.com/skydive-ng/skydive/internal/store"
+	"github.com/skydive-ng/skydive/internal/testutil"
 )
 
 // BenchmarkAnalyzerRSS500k: the whole analyzer in this process, with the
@@ -68,7 +69,7 @@ func BenchmarkAnalyzerRSS500k(b *testing.B) {
 		send := func() {
 			events++
 			msg = append(msg, "}}}"...) // the metadata, the object, the message
-			frame = appendClientFrame(frame[:0], msg, uint32(events))
+			frame = testutil.AppendClientFrame(frame[:0], msg, uint32(events))
 			if _, err := out.Write(frame); err != nil {
 				b.Fatal(err)
 			}
@@ -193,26 +194,6 @@ func BenchmarkAnalyzerRSS500k(b *testing.B) {
 }
 
 const hexDigits = "0123456789abcdef"
-
-// appendClientFrame appends payload as one masked text frame, as a
-// websocket client sends it (RFC 6455 5.2), masked with key.
-func appendClientFrame(dst, payload []byte, key uint32) []byte {
-	dst = append(dst, 0x81) // FIN, text
-	switch n := len(payload); {
-	case n < 126:
-		dst = append(dst, 0x80|byte(n))
-	case n < 1<<16:
-		dst = append(dst, 0x80|126, byte(n>>8), byte(n))
-	default:
-		dst = append(dst, 0x80|127, 0, 0, 0, 0, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
-	mask := [4]byte{byte(key >> 24), byte(key >> 16), byte(key >> 8), byte(key)}
-	dst = append(dst, mask[:]...)
-	for i, c := range payload {
-		dst = append(dst, c^mask[i&3])
-	}
-	return dst
-}
 
 // writeHeapProfile writes the heap profile to path and logs the runtime's
 // view of memory next to VmRSS: what RSS holds besides the live heap.

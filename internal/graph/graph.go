@@ -187,12 +187,12 @@ func WithClock(now func() Time) Option { return func(g *Graph) { g.now = now } }
 // New returns an empty graph.
 func New(opts ...Option) *Graph {
 	g := &Graph{
-		nodes:    newColumnSet(),
-		edges:    newOrderedSet[*Edge, struct{}](edgeKey),
-		intern:   newInterner(),
-		byType:   newIndex(),
-		byName:   newIndex(),
-		now:      Now,
+		nodes:  newColumnSet(),
+		edges:  newOrderedSet[*Edge, struct{}](edgeKey),
+		intern: newInterner(),
+		byType: newIndex(),
+		byName: newIndex(),
+		now:    Now,
 	}
 	g.nodes.posOf = func(a *nodeAdj) int { return a.ord }
 	g.nodes.placed = func(a *nodeAdj, i int) {
