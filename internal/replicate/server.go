@@ -280,18 +280,6 @@ func (s *Server) apply(m *prepared) error {
 // the wrong shape.
 var errNotJSON = errors.New("frame is not JSON")
 
-// applyMessage merges one message of a source whose elements carry origin;
-// validate checks what the original's JSON schemas required. Elements that
-// cannot be taken are returned as refusals and the others are kept; err is
-// for a message that cannot be read at all.
-func applyMessage(g *graph.Graph, origin string, data []byte, validate bool) (refused []v1.ElementError, err error) {
-	msg, err := decodeMessage(data)
-	if err != nil {
-		return nil, err
-	}
-	return applyDecoded(g, origin, msg, validate)
-}
-
 // decodeMessage reads a frame's envelope; its Obj may be in data.
 func decodeMessage(data []byte) (v1.Message, error) {
 	if msg, ok := fastMessage(data); ok {
@@ -359,12 +347,6 @@ func knownString(b []byte) string {
 	return string(b)
 }
 
-// applyDecoded is applyMessage on a decoded envelope.
-func applyDecoded(g *graph.Graph, origin string, msg v1.Message, validate bool) (refused []v1.ElementError, err error) {
-	p := prepareDecoded(origin, msg, validate, nil)
-	return p.apply(g)
-}
-
 // prepared is a graph message decoded and checked, ready to be applied:
 // all of a message's work that does not need the graph, so that it can
 // be done ahead, on another goroutine (see readAhead).
@@ -392,7 +374,11 @@ const (
 )
 
 // prepare is prepareDecoded on a frame, whose Obj it reads in place (the
-// frame's buffer may be reused once it returns).
+// frame's buffer may be reused once it returns). A message is of a source
+// whose elements carry origin; validate checks what the original's JSON
+// schemas required. Applied, the elements that cannot be taken are
+// returned as refusals and the others kept; a message that cannot be read
+// at all is an error.
 func prepare(origin string, data []byte, validate bool, edges *graph.EdgeDecoder) prepared {
 	msg, err := decodeMessage(data)
 	if err != nil {
