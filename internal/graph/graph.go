@@ -289,7 +289,7 @@ func (g *Graph) addNodeLocked(n *Node, owned bool) error {
 	if n.ID == "" {
 		return errors.New("node has no ID")
 	}
-	if _, ok := g.nodes.m[n.ID]; ok {
+	if g.nodes.has(n.ID) {
 		return fmt.Errorf("node %s: %w", n.ID, ErrExists)
 	}
 	g.addNewNodeLocked(n, owned)
@@ -442,7 +442,7 @@ func (g *Graph) DeleteNode(id Identifier) error {
 }
 
 func (g *Graph) deleteNodeLocked(id Identifier) error {
-	sl, ok := g.nodes.m[id]
+	sl, ok := g.nodes.m.Get(string(id))
 	if !ok {
 		return fmt.Errorf("node %s: %w", id, ErrNodeNotFound)
 	}
@@ -474,7 +474,7 @@ func (g *Graph) addEdgeLocked(e *Edge, owned bool) error {
 	if e.ID == "" {
 		return errors.New("edge has no ID")
 	}
-	if _, ok := g.edges.m[e.ID]; ok {
+	if g.edges.has(e.ID) {
 		return fmt.Errorf("edge %s: %w", e.ID, ErrExists)
 	}
 	return g.addNewEdgeLocked(e, owned)
@@ -483,11 +483,11 @@ func (g *Graph) addEdgeLocked(e *Edge, owned bool) error {
 // addNewEdgeLocked adds an edge of a non-empty ID that the graph does not
 // have, if it has both its ends.
 func (g *Graph) addNewEdgeLocked(e *Edge, owned bool) error {
-	parent, ok := g.nodes.m[e.Parent]
+	parent, ok := g.nodes.m.Get(string(e.Parent))
 	if !ok {
 		return fmt.Errorf("edge %s parent %s: %w", e.ID, e.Parent, ErrNodeNotFound)
 	}
-	child, ok := g.nodes.m[e.Child]
+	child, ok := g.nodes.m.Get(string(e.Child))
 	if !ok {
 		return fmt.Errorf("edge %s child %s: %w", e.ID, e.Child, ErrNodeNotFound)
 	}
@@ -516,7 +516,7 @@ type adjEdge struct {
 
 // relink swaps a stored edge's revision in the adjacency of its ends.
 func (g *Graph) relink(e *Edge) {
-	for _, l := range [][]adjEdge{g.nodes.m[e.Parent].x.out, g.nodes.m[e.Child].x.in} {
+	for _, l := range [][]adjEdge{g.nodes.at(e.Parent).x.out, g.nodes.at(e.Child).x.in} {
 		if i := findAdj(l, e.ID); i >= 0 {
 			l[i].e = e
 		}
@@ -524,7 +524,7 @@ func (g *Graph) relink(e *Edge) {
 }
 
 func (g *Graph) unlink(e *Edge) {
-	p, c := g.nodes.m[e.Parent].x, g.nodes.m[e.Child].x
+	p, c := g.nodes.at(e.Parent).x, g.nodes.at(e.Child).x
 	p.out = removeAdj(p.out, e.ID)
 	c.in = removeAdj(c.in, e.ID)
 }
@@ -579,7 +579,7 @@ func (g *Graph) replaceEdgeLocked(e *Edge, owned bool) error {
 		g.deleteEdgeLocked(e.ID)
 		return g.addEdgeLocked(e, owned)
 	}
-	e = g.storedEdge(e, g.nodes.m[old.Parent].el, g.nodes.m[old.Child].el, owned)
+	e = g.storedEdge(e, g.nodes.at(old.Parent).el, g.nodes.at(old.Child).el, owned)
 	g.edges.update(e.ID, e, old.CreatedAt != e.CreatedAt)
 	g.relink(e)
 	g.emit(Event{Type: EdgeUpdated, Edge: e, OldEdge: old})
@@ -615,7 +615,7 @@ func (g *Graph) UpdateEdgeMetadata(id Identifier, change func(Metadata) bool) er
 func (g *Graph) DeleteEdge(id Identifier) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if _, ok := g.edges.m[id]; !ok {
+	if !g.edges.has(id) {
 		return fmt.Errorf("edge %s: %w", id, ErrEdgeNotFound)
 	}
 	g.deleteEdgeLocked(id)
@@ -623,7 +623,7 @@ func (g *Graph) DeleteEdge(id Identifier) error {
 }
 
 func (g *Graph) deleteEdgeLocked(id Identifier) {
-	e := g.edges.m[id].el
+	e := g.edges.at(id).el
 	g.edges.remove(id)
 	g.unlink(e)
 	d := *e
@@ -641,20 +641,24 @@ func (g *Graph) DeleteWhere(match func(*Element) bool) int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	var nodes []*Node
-	for _, sl := range g.nodes.m {
+	for sl := range g.nodes.m.All() {
 		if match(&sl.el.Element) {
 			nodes = append(nodes, sl.el)
 		}
 	}
-	degree := func(n *Node) int { a := g.nodes.m[n.ID].x; return len(a.out) + len(a.in) }
+	degree := func(n *Node) int { a := g.nodes.at(n.ID).x; return len(a.out) + len(a.in) }
 	slices.SortFunc(nodes, func(a, b *Node) int { return cmp.Compare(degree(b), degree(a)) })
 	for _, n := range nodes {
 		_ = g.deleteNodeLocked(n.ID)
 	}
-	for id, sl := range g.edges.m {
+	var edges []Identifier
+	for sl := range g.edges.m.All() {
 		if match(&sl.el.Element) {
-			g.deleteEdgeLocked(id)
+			edges = append(edges, sl.el.ID)
 		}
+	}
+	for _, id := range edges {
+		g.deleteEdgeLocked(id)
 	}
 	return len(nodes)
 }
@@ -663,14 +667,14 @@ func (g *Graph) DeleteWhere(match func(*Element) bool) int {
 func (g *Graph) Node(id Identifier) *Node {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	return g.nodes.m[id].el
+	return g.nodes.at(id).el
 }
 
 // Edge returns an edge or nil.
 func (g *Graph) Edge(id Identifier) *Edge {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	return g.edges.m[id].el
+	return g.edges.at(id).el
 }
 
 // Nodes returns every node, ordered by creation time then ID.
@@ -737,7 +741,7 @@ func (g *Graph) InEdges(id Identifier) []*Edge { return g.adjacent(id, false) }
 func (g *Graph) adjacent(id Identifier, parent bool) []*Edge {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	a := g.nodes.m[id].x
+	a := g.nodes.at(id).x
 	if a == nil {
 		return []*Edge{}
 	}
@@ -760,5 +764,5 @@ func (g *Graph) adjacent(id Identifier, parent bool) []*Edge {
 func (g *Graph) Len() (nodes, edges int) {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	return len(g.nodes.m), len(g.edges.m)
+	return g.nodes.len(), g.edges.len()
 }

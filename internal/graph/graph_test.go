@@ -294,7 +294,7 @@ func TestCreationOrderOutOfOrderAdditions(t *testing.T) {
 		}
 		// The positions walks use, kept in the adjacencies.
 		for i, n := range all {
-			if sl := g.nodes.m[n.ID]; sl.x.ord != i || g.nodes.xs[i] != sl.x {
+			if sl := g.nodes.at(n.ID); sl.x.ord != i || g.nodes.xs[i] != sl.x {
 				t.Fatalf("step %d: node %s at %d has position %d", step, n.ID, i, sl.x.ord)
 			}
 		}

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"cmp"
+	"github.com/skydive-ng/skydive/internal/idmap"
 	"slices"
 	"sync"
 )
@@ -18,7 +19,9 @@ import (
 type orderedSet[T, X any] struct {
 	key func(T) (Time, Identifier)
 
-	m map[Identifier]slot[T, X]
+	// m holds the elements by a hash of their ID (see idmap: a map by ID
+	// read each key's bytes again whenever it grew).
+	m *idmap.Map[slot[T, X]]
 
 	mu     sync.Mutex // guards the cache below; readers share the graph's read lock
 	sorted []T
@@ -59,14 +62,26 @@ type slot[T, X any] struct {
 
 // get returns the element of id.
 func (s *orderedSet[T, X]) get(id Identifier) (T, bool) {
-	sl, ok := s.m[id]
+	sl, ok := s.m.Get(string(id))
 	return sl.el, ok
 }
+
+// at returns the slot of id (the zero slot if none).
+func (s *orderedSet[T, X]) at(id Identifier) slot[T, X] {
+	sl, _ := s.m.Get(string(id))
+	return sl
+}
+
+// has tells whether the set has an element of id.
+func (s *orderedSet[T, X]) has(id Identifier) bool { return s.m.Has(string(id)) }
+
+// len returns the number of elements.
+func (s *orderedSet[T, X]) len() int { return s.m.Len() }
 
 // posLocked returns the position of an element while the order is valid
 // (mu held).
 func (s *orderedSet[T, X]) posLocked(id Identifier) (int, bool) {
-	sl, ok := s.m[id]
+	sl, ok := s.m.Get(string(id))
 	if !ok {
 		return 0, false
 	}
@@ -111,13 +126,16 @@ func (s *orderedSet[T, X]) valueOf(k colKey, c *column[T], el T) any {
 }
 
 func newOrderedSet[T, X any](key func(T) (Time, Identifier)) *orderedSet[T, X] {
-	return &orderedSet[T, X]{key: key, m: map[Identifier]slot[T, X]{}, needSort: true}
+	return &orderedSet[T, X]{key: key, needSort: true, m: idmap.New(func(sl slot[T, X]) string {
+		_, id := key(sl.el)
+		return string(id)
+	})}
 }
 
 // The writers below run under the graph's write lock.
 
 func (s *orderedSet[T, X]) add(id Identifier, el T, x X) {
-	s.m[id] = slot[T, X]{el, x}
+	s.m.Put(string(id), slot[T, X]{el, x})
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.needSort {
@@ -197,9 +215,9 @@ func (s *orderedSet[T, X]) lastBeforeLocked(el T) bool {
 
 // update swaps an element; moved tells that its creation time changed.
 func (s *orderedSet[T, X]) update(id Identifier, el T, moved bool) {
-	sl := s.m[id]
+	sl := s.at(id)
 	sl.el = el
-	s.m[id] = sl
+	s.m.Put(string(id), sl)
 	s.mu.Lock()
 	if moved {
 		s.needSort = true
@@ -216,7 +234,7 @@ func (s *orderedSet[T, X]) update(id Identifier, el T, moved bool) {
 func (s *orderedSet[T, X]) remove(id Identifier) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	defer delete(s.m, id)
+	defer s.m.Delete(string(id))
 	if s.needSort {
 		return
 	}
@@ -292,14 +310,14 @@ func (s *orderedSet[T, X]) refreshLocked() {
 	}
 	if s.needSort {
 		s.sorted = s.sorted[:0]
-		for _, sl := range s.m {
+		for sl := range s.m.All() {
 			s.sorted = append(s.sorted, sl.el)
 		}
 		slices.SortFunc(s.sorted, s.compare)
 		s.xs = slices.Grow(s.xs[:0], len(s.sorted))[:len(s.sorted)]
 		for i, el := range s.sorted {
 			_, id := s.key(el)
-			s.xs[i] = s.m[id].x
+			s.xs[i] = s.at(id).x
 			if s.placed != nil {
 				s.placed(s.xs[i], i)
 			}

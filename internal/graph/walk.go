@@ -110,7 +110,7 @@ func (g *Graph) eachAdj(from, sorted []*Node, f func(*nodeAdj)) {
 		}
 	}
 	for _, n := range from[k:] {
-		if a := g.nodes.m[n.ID].x; a != nil {
+		if a := g.nodes.at(n.ID).x; a != nil {
 			f(a)
 		}
 	}

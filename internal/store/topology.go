@@ -50,7 +50,7 @@ func (s *Store) setLocked(kind ElemKind, id graph.Identifier, n *graph.Node, e *
 
 // setLive records el live from t, or from its last row's time if later,
 // and returns that time.
-func setLive[T interface{ *graph.Node | *graph.Edge }](set *liveSet[T], id graph.Identifier, el T, t graph.Time) graph.Time {
+func setLive[T interface{ *graph.Node | *graph.Edge }](set liveSet[T], id graph.Identifier, el T, t graph.Time) graph.Time {
 	if l, ok := set.get(id); ok {
 		t = max(t, l.from, l.lastTime)
 	}
@@ -60,7 +60,7 @@ func setLive[T interface{ *graph.Node | *graph.Edge }](set *liveSet[T], id graph
 
 // deleteLive forgets a live element and returns the time of its deletion
 // (t, or its last row's time if later); ok is false if it was not live.
-func deleteLive[T interface{ *graph.Node | *graph.Edge }](set *liveSet[T], id graph.Identifier, t graph.Time) (graph.Time, bool) {
+func deleteLive[T interface{ *graph.Node | *graph.Edge }](set liveSet[T], id graph.Identifier, t graph.Time) (graph.Time, bool) {
 	l, ok := set.del(id)
 	if !ok {
 		return 0, false
