@@ -299,15 +299,7 @@ func TestPublisherClosesOnNotJSON(t *testing.T) {
 // inside a Sync.
 func TestPublisherRefusesBadElementsKeepsGoodOnes(t *testing.T) {
 	g := graph.New()
-	hs := httptest.NewServer(&Publishers{Graph: g})
-	defer hs.Close()
-	h := http.Header{}
-	h.Set(v1.HeaderHostID, "ext")
-	h.Set(HeaderPersistencePolicy, "Persistent")
-	c, _, err := websocket.DefaultDialer.Dial(strings.Replace(hs.URL, "http", "ws", 1), h)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialPersistentPublisher(t, g, "ext")
 	defer c.Close()
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	sync := `{"Namespace":"Graph","Type":"Sync","Obj":{"Nodes":[
@@ -365,15 +357,7 @@ func TestPublisherRefusesBadElementsKeepsGoodOnes(t *testing.T) {
 // not held back waiting for more.
 func TestPublisherAppliesABurstWholeAndInOrder(t *testing.T) {
 	g := graph.New()
-	hs := httptest.NewServer(&Publishers{Graph: g})
-	defer hs.Close()
-	h := http.Header{}
-	h.Set(v1.HeaderHostID, "burst")
-	h.Set(HeaderPersistencePolicy, "Persistent")
-	c, _, err := websocket.DefaultDialer.Dial(strings.Replace(hs.URL, "http", "ws", 1), h)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialPersistentPublisher(t, g, "burst")
 	const n = 3 * readAheadMax
 	send := func(typ, obj string) {
 		t.Helper()
@@ -401,4 +385,20 @@ func TestPublisherAppliesABurstWholeAndInOrder(t *testing.T) {
 	if mtu := g.Node(graph.Identifier(fmt.Sprintf("n%d", n-1))).Metadata["MTU"]; mtu != int64(1000+n-1) {
 		t.Fatalf("the last node's MTU %v: its update not applied after its add", mtu)
 	}
+}
+
+// dialPersistentPublisher connects a Persistent publisher of host to a
+// Publishers of g served for the test's time.
+func dialPersistentPublisher(t *testing.T, g *graph.Graph, host string) *websocket.Conn {
+	t.Helper()
+	hs := httptest.NewServer(&Publishers{Graph: g})
+	t.Cleanup(hs.Close)
+	h := http.Header{}
+	h.Set(v1.HeaderHostID, host)
+	h.Set(HeaderPersistencePolicy, "Persistent")
+	c, _, err := websocket.DefaultDialer.Dial(strings.Replace(hs.URL, "http", "ws", 1), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
