@@ -116,19 +116,23 @@ func ReadPcapBatch(ctx context.Context, r io.Reader, feed func([]Packet)) (int, 
 		}
 	}
 	defer flush()
+	nextCheck := 0
 	for n := 0; ; n++ {
-		if n%1024 == 0 && ctx.Err() != nil {
-			return n, ctx.Err()
+		if n >= nextCheck {
+			if ctx.Err() != nil {
+				return n, ctx.Err()
+			}
+			nextCheck = n + 1024
 		}
 		if len(batch) > 0 && fr != nil {
-			batch = batch[:len(batch)+1]
-			if fr.buffered(&batch[len(batch)-1]) {
-				if len(batch) == cap(batch) {
-					flush()
-				}
+			k := fr.take(batch[len(batch):cap(batch)])
+			batch = batch[:len(batch)+k]
+			n += k
+			if len(batch) == cap(batch) {
+				flush()
+				n--
 				continue
 			}
-			batch = batch[:len(batch)-1]
 		}
 		flush() // the next read may reuse the buffer the batch is in
 		data, ci, err := read()
@@ -212,26 +216,30 @@ func (r *pcapReader) captureInfo(h []byte) (ci gopacket.CaptureInfo) {
 	return ci
 }
 
-// buffered reads the next packet into *p, in place, when its record is
-// whole in br's buffer and its lengths are plain (0 < capture length <=
-// length and the snap length); read takes the rest. *p is written in
-// place: a batch's packet is a hundred bytes.
-func (r *pcapReader) buffered(p *Packet) bool {
-	avail := r.br.Buffered()
-	if avail < pcapRecordHeaderLen {
-		return false
+// take reads the next packets into dst, in place, as long as their
+// records are whole in br's buffer and their lengths plain (0 < capture
+// length <= length and the snap length), and returns how many; read takes
+// the rest. The packets' data stays valid until a Peek past the buffered
+// bytes. The buffered bytes are walked in one slice: a packet costs no
+// call into br. dst's packets are written in place: a hundred bytes each.
+func (r *pcapReader) take(dst []Packet) int {
+	buf, _ := r.br.Peek(r.br.Buffered()) // buffered: no read
+	o, limit := r.order, max(int(r.snaplen), pcapEagerMax)
+	off, k := 0, 0
+	for k < len(dst) && len(buf)-off >= pcapRecordHeaderLen {
+		h := buf[off : off+pcapRecordHeaderLen]
+		n, length := int(o.Uint32(h[8:12])), int(o.Uint32(h[12:16]))
+		end := off + pcapRecordHeaderLen + n
+		if n == 0 || n > length || n > limit || end > len(buf) {
+			break
+		}
+		p := &dst[k]
+		p.CI = r.captureInfo(h)
+		p.Data, p.LinkType = buf[off+pcapRecordHeaderLen:end], r.linkType
+		off, k = end, k+1
 	}
-	h, _ := r.br.Peek(pcapRecordHeaderLen) // buffered: no read
-	o := r.order
-	n, length := int(o.Uint32(h[8:12])), int(o.Uint32(h[12:16]))
-	if n == 0 || n > length || n > max(int(r.snaplen), pcapEagerMax) || pcapRecordHeaderLen+n > avail {
-		return false
-	}
-	rec, _ := r.br.Peek(pcapRecordHeaderLen + n)
-	_, _ = r.br.Discard(pcapRecordHeaderLen + n) // rec stays valid until a Peek past the buffered bytes
-	p.CI = r.captureInfo(h)
-	p.Data, p.LinkType = rec[pcapRecordHeaderLen:], r.linkType
-	return true
+	_, _ = r.br.Discard(off)
+	return k
 }
 
 func (r *pcapReader) read() ([]byte, gopacket.CaptureInfo, error) {
