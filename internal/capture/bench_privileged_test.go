@@ -4,6 +4,7 @@ package capture
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -60,7 +61,7 @@ func BenchmarkAFPacketSustained(b *testing.B) {
 	p := newVethPair(b)
 	const seconds = 3.0
 	for i := 0; i < b.N; i++ {
-		spec := Spec{Type: TypeAFPacket, BPFFilter: "udp", CaptureID: "bench", NodeTID: "bench"}
+		spec := Spec{Type: TypeAFPacket, BPFFilter: "udp", CaptureID: "bench", NodeTID: "bench", Logger: slog.New(slog.DiscardHandler)} // no log line in the result line
 		tb := flow.NewTable(TableOptions(spec))
 		c, err := Start(context.Background(), spec, Target{NsPath: p.pathB, IfName: p.ifB}, tb)
 		if err != nil {

@@ -5,6 +5,7 @@ package capture
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -136,7 +137,9 @@ func runAtRate(b *testing.B, p *vethPair, conf, typ string, rate, seconds int, b
 		defer stats.Close()
 	}
 	if typ != "none" {
-		spec := Spec{Type: strings.TrimSuffix(typ, "+stats"), CaptureID: "bench", NodeTID: "bench"}
+		// A log line would cut the benchmark's result line in two, and
+		// benchreport would not read it.
+		spec := Spec{Type: strings.TrimSuffix(typ, "+stats"), CaptureID: "bench", NodeTID: "bench", Logger: slog.New(slog.DiscardHandler)}
 		tb = flow.NewTable(TableOptions(spec))
 		var err error
 		if c, err = Start(context.Background(), spec, Target{NsPath: p.pathB, IfName: p.ifB}, tb); err != nil {
