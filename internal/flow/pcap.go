@@ -176,7 +176,7 @@ const (
 // when it fits: valid until the next read.
 type pcapReader struct {
 	br       *bufio.Reader
-	order    binary.ByteOrder
+	big      bool   // the file's byte order is big-endian
 	factor   uint32 // to nanoseconds
 	snaplen  uint32
 	buf      []byte // packets larger than br's buffer
@@ -185,16 +185,16 @@ type pcapReader struct {
 
 // newPcapReader reads after hdr, a file header pcapgo accepted.
 func newPcapReader(br *bufio.Reader, hdr []byte, lt layers.LinkType) *pcapReader {
-	r := &pcapReader{br: br, order: binary.LittleEndian, factor: 1000, linkType: lt}
+	r := &pcapReader{br: br, factor: 1000, linkType: lt}
 	switch binary.LittleEndian.Uint32(hdr) {
 	case 0xd4c3b2a1:
-		r.order = binary.BigEndian
+		r.big = true
 	case 0xa1b23c4d:
 		r.factor = 1
 	case 0x4d3cb2a1:
-		r.order, r.factor = binary.BigEndian, 1
+		r.big, r.factor = true, 1
 	}
-	r.snaplen = r.order.Uint32(hdr[16:20])
+	r.snaplen = r.u32(hdr[16:20])
 	return r
 }
 
@@ -206,13 +206,22 @@ func readFullErr(got, want int, err error) error {
 	return err
 }
 
+// u32 reads a header field in the file's byte order (through
+// binary.ByteOrder, an interface, each of a packet's four reads was a
+// call).
+func (r *pcapReader) u32(b []byte) uint32 {
+	if r.big {
+		return binary.BigEndian.Uint32(b)
+	}
+	return binary.LittleEndian.Uint32(b)
+}
+
 // captureInfo reads a record header.
 func (r *pcapReader) captureInfo(h []byte) (ci gopacket.CaptureInfo) {
-	o := r.order
 	// the uint32 product wraps as pcapgo's does
-	ci.Timestamp = time.Unix(int64(o.Uint32(h[0:4])), int64(o.Uint32(h[4:8])*r.factor)).UTC()
-	ci.CaptureLength = int(o.Uint32(h[8:12]))
-	ci.Length = int(o.Uint32(h[12:16]))
+	ci.Timestamp = time.Unix(int64(r.u32(h[0:4])), int64(r.u32(h[4:8])*r.factor)).UTC()
+	ci.CaptureLength = int(r.u32(h[8:12]))
+	ci.Length = int(r.u32(h[12:16]))
 	return ci
 }
 
@@ -224,11 +233,11 @@ func (r *pcapReader) captureInfo(h []byte) (ci gopacket.CaptureInfo) {
 // call into br. dst's packets are written in place: a hundred bytes each.
 func (r *pcapReader) take(dst []Packet) int {
 	buf, _ := r.br.Peek(r.br.Buffered()) // buffered: no read
-	o, limit := r.order, max(int(r.snaplen), pcapEagerMax)
+	limit := max(int(r.snaplen), pcapEagerMax)
 	off, k := 0, 0
 	for k < len(dst) && len(buf)-off >= pcapRecordHeaderLen {
 		h := buf[off : off+pcapRecordHeaderLen]
-		n, length := int(o.Uint32(h[8:12])), int(o.Uint32(h[12:16]))
+		n, length := int(r.u32(h[8:12])), int(r.u32(h[12:16]))
 		end := off + pcapRecordHeaderLen + n
 		if n == 0 || n > length || n > limit || end > len(buf) {
 			break
