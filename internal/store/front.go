@@ -302,14 +302,9 @@ func (s *Store) enqueueBulk(ctx context.Context, revs []Revision) error {
 			return err
 		}
 		if s.qRevs > 0 && s.qRevs+n > s.opts.QueueRevisions/2 {
-			ch := s.progress
-			s.kickLocked()
-			s.mu.Unlock()
-			select {
-			case <-ch:
-			case <-ctx.Done():
-				return fmt.Errorf("%d topology rows not queued: %w", len(revs), ctx.Err())
-			case <-time.After(time.Second): // closing: seen on the next round
+			// A second at most: the store closing is seen on the next round.
+			if _, err := s.awaitWriteLocked(ctx, time.After(time.Second)); err != nil {
+				return fmt.Errorf("%d topology rows not queued: %w", len(revs), err)
 			}
 			continue
 		}
@@ -544,16 +539,25 @@ func (s *Store) waitWritten(ctx context.Context, target uint64, stopAtOutage boo
 			s.mu.Unlock()
 			return nil
 		}
-		ch := s.progress
-		s.kickLocked()
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-timeout:
-			return nil
+		if timedOut, err := s.awaitWriteLocked(ctx, timeout); timedOut || err != nil {
+			return err
 		}
+	}
+}
+
+// awaitWriteLocked kicks the writer and waits, s.mu released, for its next
+// write, the end of ctx (its error) or timeout (timedOut; nil: never).
+func (s *Store) awaitWriteLocked(ctx context.Context, timeout <-chan time.Time) (timedOut bool, err error) {
+	ch := s.progress
+	s.kickLocked()
+	s.mu.Unlock()
+	select {
+	case <-ch:
+		return false, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	case <-timeout:
+		return true, nil
 	}
 }
 
