@@ -177,17 +177,9 @@ func (g *Graph) sharedEdgeMetadata(m Metadata) (Metadata, bool) {
 	return s, ok
 }
 
-// shareKey names metadata of at most four scalar (string, bool, int64)
-// values unambiguously (lengths before texts); "" for other metadata.
-func shareKey(m Metadata) string {
-	k, ok := appendShareKey(nil, m)
-	if !ok {
-		return ""
-	}
-	return string(k)
-}
-
-// appendShareKey appends m's shareKey to b; false for metadata not shared.
+// appendShareKey appends to b a name of metadata of at most four scalar
+// (string, bool, int64) values, unambiguous (lengths before texts); false
+// for other metadata, which is not shared.
 func appendShareKey(b []byte, m Metadata) ([]byte, bool) {
 	if len(m) > 4 {
 		return nil, false

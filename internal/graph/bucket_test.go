@@ -124,3 +124,13 @@ func TestIndexOneAndMany(t *testing.T) {
 		t.Fatal("empty value indexed")
 	}
 }
+
+// shareKey is appendShareKey's name as a string, "" for metadata not
+// shared.
+func shareKey(m Metadata) string {
+	k, ok := appendShareKey(nil, m)
+	if !ok {
+		return ""
+	}
+	return string(k)
+}

@@ -442,7 +442,7 @@ func (g *Graph) DeleteNode(id Identifier) error {
 }
 
 func (g *Graph) deleteNodeLocked(id Identifier) error {
-	sl, ok := g.nodes.m.Get(string(id))
+	sl, ok := g.nodes.m.Get(id)
 	if !ok {
 		return fmt.Errorf("node %s: %w", id, ErrNodeNotFound)
 	}
@@ -483,11 +483,11 @@ func (g *Graph) addEdgeLocked(e *Edge, owned bool) error {
 // addNewEdgeLocked adds an edge of a non-empty ID that the graph does not
 // have, if it has both its ends.
 func (g *Graph) addNewEdgeLocked(e *Edge, owned bool) error {
-	parent, ok := g.nodes.m.Get(string(e.Parent))
+	parent, ok := g.nodes.m.Get(e.Parent)
 	if !ok {
 		return fmt.Errorf("edge %s parent %s: %w", e.ID, e.Parent, ErrNodeNotFound)
 	}
-	child, ok := g.nodes.m.Get(string(e.Child))
+	child, ok := g.nodes.m.Get(e.Child)
 	if !ok {
 		return fmt.Errorf("edge %s child %s: %w", e.ID, e.Child, ErrNodeNotFound)
 	}

@@ -21,7 +21,7 @@ type orderedSet[T, X any] struct {
 
 	// m holds the elements by a hash of their ID (see idmap: a map by ID
 	// read each key's bytes again whenever it grew).
-	m *idmap.Map[slot[T, X]]
+	m *idmap.Map[Identifier, slot[T, X]]
 
 	mu     sync.Mutex // guards the cache below; readers share the graph's read lock
 	sorted []T
@@ -62,18 +62,18 @@ type slot[T, X any] struct {
 
 // get returns the element of id.
 func (s *orderedSet[T, X]) get(id Identifier) (T, bool) {
-	sl, ok := s.m.Get(string(id))
+	sl, ok := s.m.Get(id)
 	return sl.el, ok
 }
 
 // at returns the slot of id (the zero slot if none).
 func (s *orderedSet[T, X]) at(id Identifier) slot[T, X] {
-	sl, _ := s.m.Get(string(id))
+	sl, _ := s.m.Get(id)
 	return sl
 }
 
 // has tells whether the set has an element of id.
-func (s *orderedSet[T, X]) has(id Identifier) bool { return s.m.Has(string(id)) }
+func (s *orderedSet[T, X]) has(id Identifier) bool { return s.m.Has(id) }
 
 // len returns the number of elements.
 func (s *orderedSet[T, X]) len() int { return s.m.Len() }
@@ -81,7 +81,7 @@ func (s *orderedSet[T, X]) len() int { return s.m.Len() }
 // posLocked returns the position of an element while the order is valid
 // (mu held).
 func (s *orderedSet[T, X]) posLocked(id Identifier) (int, bool) {
-	sl, ok := s.m.Get(string(id))
+	sl, ok := s.m.Get(id)
 	if !ok {
 		return 0, false
 	}
@@ -126,16 +126,16 @@ func (s *orderedSet[T, X]) valueOf(k colKey, c *column[T], el T) any {
 }
 
 func newOrderedSet[T, X any](key func(T) (Time, Identifier)) *orderedSet[T, X] {
-	return &orderedSet[T, X]{key: key, needSort: true, m: idmap.New(func(sl slot[T, X]) string {
+	return &orderedSet[T, X]{key: key, needSort: true, m: idmap.New(func(sl slot[T, X]) Identifier {
 		_, id := key(sl.el)
-		return string(id)
+		return id
 	})}
 }
 
 // The writers below run under the graph's write lock.
 
 func (s *orderedSet[T, X]) add(id Identifier, el T, x X) {
-	s.m.Put(string(id), slot[T, X]{el, x})
+	s.m.Put(id, slot[T, X]{el, x})
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.needSort {
@@ -217,7 +217,7 @@ func (s *orderedSet[T, X]) lastBeforeLocked(el T) bool {
 func (s *orderedSet[T, X]) update(id Identifier, el T, moved bool) {
 	sl := s.at(id)
 	sl.el = el
-	s.m.Put(string(id), sl)
+	s.m.Put(id, sl)
 	s.mu.Lock()
 	if moved {
 		s.needSort = true
@@ -234,7 +234,7 @@ func (s *orderedSet[T, X]) update(id Identifier, el T, moved bool) {
 func (s *orderedSet[T, X]) remove(id Identifier) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	defer s.m.Delete(string(id))
+	defer s.m.Delete(id)
 	if s.needSort {
 		return
 	}

@@ -1,6 +1,6 @@
-// Package idmap holds values by a string ID in a map keyed by a 64-bit
-// hash of the ID, the value giving its ID back to tell two IDs of one hash
-// apart.
+// Package idmap holds values by an ID (of any string type) in a map keyed
+// by a 64-bit hash of the ID, the value giving its ID back to tell two IDs
+// of one hash apart.
 //
 // Why not a map by ID: a Go map of a million strings reads every key's
 // bytes again, a cache miss each, whenever it grows, and compares a key by
@@ -19,29 +19,29 @@ import (
 // Map is a set of values by ID. id gives a value's ID; it is called on
 // the values found by hash, to confirm them. The zero Map is not usable:
 // see New.
-type Map[V any] struct {
+type Map[K ~string, V any] struct {
 	seed maphash.Seed
-	id   func(V) string
+	id   func(V) K
 	m    map[uint64]V
-	more map[string]V // values whose hash another's took first
+	more map[K]V // values whose hash another's took first
 	// testHash, in tests, replaces the hash to make IDs collide.
-	testHash func(string) uint64
+	testHash func(K) uint64
 }
 
 // New returns an empty Map whose values give their ID with id.
-func New[V any](id func(V) string) *Map[V] {
-	return &Map[V]{seed: maphash.MakeSeed(), id: id, m: map[uint64]V{}}
+func New[K ~string, V any](id func(V) K) *Map[K, V] {
+	return &Map[K, V]{seed: maphash.MakeSeed(), id: id, m: map[uint64]V{}}
 }
 
-func (s *Map[V]) hash(id string) uint64 {
+func (s *Map[K, V]) hash(id K) uint64 {
 	if s.testHash != nil {
 		return s.testHash(id)
 	}
-	return maphash.String(s.seed, id)
+	return maphash.String(s.seed, string(id))
 }
 
 // Get returns the value of id.
-func (s *Map[V]) Get(id string) (V, bool) {
+func (s *Map[K, V]) Get(id K) (V, bool) {
 	if v, ok := s.m[s.hash(id)]; ok && s.id(v) == id {
 		return v, true
 	}
@@ -50,13 +50,13 @@ func (s *Map[V]) Get(id string) (V, bool) {
 }
 
 // Has tells whether id has a value.
-func (s *Map[V]) Has(id string) bool {
+func (s *Map[K, V]) Has(id K) bool {
 	_, ok := s.Get(id)
 	return ok
 }
 
 // Put sets the value of id (v's ID must be id).
-func (s *Map[V]) Put(id string, v V) {
+func (s *Map[K, V]) Put(id K, v V) {
 	if _, ok := s.more[id]; ok {
 		s.more[id] = v
 		return
@@ -64,7 +64,7 @@ func (s *Map[V]) Put(id string, v V) {
 	h := s.hash(id)
 	if old, ok := s.m[h]; ok && s.id(old) != id {
 		if s.more == nil {
-			s.more = map[string]V{}
+			s.more = map[K]V{}
 		}
 		s.more[id] = v
 		return
@@ -73,7 +73,7 @@ func (s *Map[V]) Put(id string, v V) {
 }
 
 // Delete removes the value of id and returns it.
-func (s *Map[V]) Delete(id string) (V, bool) {
+func (s *Map[K, V]) Delete(id K) (V, bool) {
 	h := s.hash(id)
 	if v, ok := s.m[h]; ok && s.id(v) == id {
 		delete(s.m, h)
@@ -87,10 +87,10 @@ func (s *Map[V]) Delete(id string) (V, bool) {
 }
 
 // Len returns the number of values.
-func (s *Map[V]) Len() int { return len(s.m) + len(s.more) }
+func (s *Map[K, V]) Len() int { return len(s.m) + len(s.more) }
 
 // All yields every value, in no order. The Map must not change meanwhile.
-func (s *Map[V]) All() iter.Seq[V] {
+func (s *Map[K, V]) All() iter.Seq[V] {
 	return func(yield func(V) bool) {
 		for _, v := range s.m {
 			if !yield(v) {
@@ -106,7 +106,7 @@ func (s *Map[V]) All() iter.Seq[V] {
 }
 
 // Update replaces every value by f's result (of the same ID).
-func (s *Map[V]) Update(f func(V) V) {
+func (s *Map[K, V]) Update(f func(V) V) {
 	for h, v := range s.m {
 		s.m[h] = f(v)
 	}

@@ -172,8 +172,8 @@ type Store struct {
 	topoMu sync.Mutex
 	revSeq uint64
 	// The live elements, by kind.
-	liveNodes liveSet[*graph.Node]
-	liveEdges liveSet[*graph.Edge]
+	liveNodes *liveSet[*graph.Node]
+	liveEdges *liveSet[*graph.Edge]
 	lastCkpt  time.Time
 }
 

@@ -17,38 +17,24 @@ type live[T any] struct {
 // liveSet holds the live elements of one kind by a hash of their ID (see
 // idmap: at 1.3 million elements, the store's maps by ID were the
 // costliest part of a graph event on the ingest path).
-type liveSet[T interface{ *graph.Node | *graph.Edge }] struct {
-	*idmap.Map[live[T]]
+type liveSet[T interface{ *graph.Node | *graph.Edge }] = idmap.Map[graph.Identifier, live[T]]
+
+func newLiveSet[T interface{ *graph.Node | *graph.Edge }]() *liveSet[T] {
+	return idmap.New(func(l live[T]) graph.Identifier {
+		switch el := any(l.el).(type) {
+		case *graph.Node:
+			return el.ID
+		case *graph.Edge:
+			return el.ID
+		}
+		return ""
+	})
 }
-
-func newLiveSet[T interface{ *graph.Node | *graph.Edge }]() liveSet[T] {
-	return liveSet[T]{idmap.New(func(l live[T]) string { return string(idOf(l.el)) })}
-}
-
-func idOf[T interface{ *graph.Node | *graph.Edge }](el T) graph.Identifier {
-	switch el := any(el).(type) {
-	case *graph.Node:
-		return el.ID
-	case *graph.Edge:
-		return el.ID
-	}
-	return ""
-}
-
-func (s liveSet[T]) get(id graph.Identifier) (live[T], bool) { return s.Get(string(id)) }
-
-func (s liveSet[T]) has(id graph.Identifier) bool { return s.Has(string(id)) }
-
-func (s liveSet[T]) put(id graph.Identifier, l live[T]) { s.Put(string(id), l) }
-
-func (s liveSet[T]) del(id graph.Identifier) (live[T], bool) { return s.Delete(string(id)) }
-
-func (s liveSet[T]) len() int { return s.Len() }
 
 // checkpoint sets every element's last row time to at least t and calls f
 // with each.
-func (s liveSet[T]) checkpoint(t graph.Time, f func(l live[T])) {
-	s.Update(func(l live[T]) live[T] {
+func checkpoint[T interface{ *graph.Node | *graph.Edge }](set *liveSet[T], t graph.Time, f func(l live[T])) {
+	set.Update(func(l live[T]) live[T] {
 		l.lastTime = max(t, l.lastTime)
 		f(l)
 		return l

@@ -37,11 +37,11 @@ func (s *Store) nextSeqLocked() uint64 {
 func (s *Store) setLocked(kind ElemKind, id graph.Identifier, n *graph.Node, e *graph.Edge, t graph.Time, added bool) Revision {
 	switch {
 	case kind == KindNode && added:
-		s.liveNodes.put(id, live[*graph.Node]{el: n, from: t, lastTime: t})
+		s.liveNodes.Put(id, live[*graph.Node]{el: n, from: t, lastTime: t})
 	case kind == KindNode:
 		t = setLive(s.liveNodes, id, n, t)
 	case added:
-		s.liveEdges.put(id, live[*graph.Edge]{el: e, from: t, lastTime: t})
+		s.liveEdges.Put(id, live[*graph.Edge]{el: e, from: t, lastTime: t})
 	default:
 		t = setLive(s.liveEdges, id, e, t)
 	}
@@ -50,18 +50,18 @@ func (s *Store) setLocked(kind ElemKind, id graph.Identifier, n *graph.Node, e *
 
 // setLive records el live from t, or from its last row's time if later,
 // and returns that time.
-func setLive[T interface{ *graph.Node | *graph.Edge }](set liveSet[T], id graph.Identifier, el T, t graph.Time) graph.Time {
-	if l, ok := set.get(id); ok {
+func setLive[T interface{ *graph.Node | *graph.Edge }](set *liveSet[T], id graph.Identifier, el T, t graph.Time) graph.Time {
+	if l, ok := set.Get(id); ok {
 		t = max(t, l.from, l.lastTime)
 	}
-	set.put(id, live[T]{el: el, from: t, lastTime: t})
+	set.Put(id, live[T]{el: el, from: t, lastTime: t})
 	return t
 }
 
 // deleteLive forgets a live element and returns the time of its deletion
 // (t, or its last row's time if later); ok is false if it was not live.
-func deleteLive[T interface{ *graph.Node | *graph.Edge }](set liveSet[T], id graph.Identifier, t graph.Time) (graph.Time, bool) {
-	l, ok := set.del(id)
+func deleteLive[T interface{ *graph.Node | *graph.Edge }](set *liveSet[T], id graph.Identifier, t graph.Time) (graph.Time, bool) {
+	l, ok := set.Delete(id)
 	if !ok {
 		return 0, false
 	}
@@ -128,30 +128,30 @@ func (s *Store) Attach(g *graph.Graph) (detach func()) {
 	seenE := map[graph.Identifier]bool{}
 	for _, n := range nodes {
 		seenN[n.ID] = true
-		if !s.liveNodes.has(n.ID) {
+		if !s.liveNodes.Has(n.ID) {
 			from := start(&n.Element)
-			s.liveNodes.put(n.ID, live[*graph.Node]{el: n, from: from, lastTime: max(now, from)})
+			s.liveNodes.Put(n.ID, live[*graph.Node]{el: n, from: from, lastTime: max(now, from)})
 			revs = append(revs, Revision{Time: max(now, from), Seq: s.nextSeqLocked(), Kind: KindNode, Op: OpCheckpoint, From: from, Node: n})
 		}
 	}
 	for _, e := range edges {
 		seenE[e.ID] = true
-		if !s.liveEdges.has(e.ID) {
+		if !s.liveEdges.Has(e.ID) {
 			from := start(&e.Element)
-			s.liveEdges.put(e.ID, live[*graph.Edge]{el: e, from: from, lastTime: max(now, from)})
+			s.liveEdges.Put(e.ID, live[*graph.Edge]{el: e, from: from, lastTime: max(now, from)})
 			revs = append(revs, Revision{Time: max(now, from), Seq: s.nextSeqLocked(), Kind: KindEdge, Op: OpCheckpoint, From: from, Edge: e})
 		}
 	}
 	if prev != nil {
 		for _, n := range prev.Nodes() {
 			id := n.ID
-			if prev.Node(id) == n && !seenN[id] && !s.liveNodes.has(id) {
+			if prev.Node(id) == n && !seenN[id] && !s.liveNodes.Has(id) {
 				revs = append(revs, Revision{Time: now, Seq: s.nextSeqLocked(), Kind: KindNode, Op: OpDelete, From: now, Node: n})
 			}
 		}
 		for _, e := range prev.Edges() {
 			id := e.ID
-			if prev.Edge(id) == e && !seenE[id] && !s.liveEdges.has(id) {
+			if prev.Edge(id) == e && !seenE[id] && !s.liveEdges.Has(id) {
 				revs = append(revs, Revision{Time: now, Seq: s.nextSeqLocked(), Kind: KindEdge, Op: OpDelete, From: now, Edge: e})
 			}
 		}
@@ -176,11 +176,11 @@ func (s *Store) Checkpoint(now time.Time) {
 func (s *Store) checkpoint(ctx context.Context, now time.Time) {
 	t := graph.TimeOf(now)
 	s.topoMu.Lock()
-	revs := make([]Revision, 0, s.liveNodes.len()+s.liveEdges.len())
-	s.liveNodes.checkpoint(t, func(l live[*graph.Node]) {
+	revs := make([]Revision, 0, s.liveNodes.Len()+s.liveEdges.Len())
+	checkpoint(s.liveNodes, t, func(l live[*graph.Node]) {
 		revs = append(revs, Revision{Time: l.lastTime, Seq: s.nextSeqLocked(), Kind: KindNode, Op: OpCheckpoint, From: l.from, Node: l.el})
 	})
-	s.liveEdges.checkpoint(t, func(l live[*graph.Edge]) {
+	checkpoint(s.liveEdges, t, func(l live[*graph.Edge]) {
 		revs = append(revs, Revision{Time: l.lastTime, Seq: s.nextSeqLocked(), Kind: KindEdge, Op: OpCheckpoint, From: l.from, Edge: l.el})
 	})
 	s.lastCkpt = now
