@@ -3,6 +3,7 @@ package replicate
 import (
 	"bytes"
 	"sync"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -27,9 +28,19 @@ const readAheadMax = 256
 // if not nil, is called after each frame is read. The caller must call
 // stop when done (the goroutine then ends once the connection is closed).
 func readAhead(conn *websocket.Conn, prep func(data []byte) prepared, onFrame func()) *aheadQueue {
-	q := &aheadQueue{}
+	q := &aheadQueue{conn: conn}
 	q.ready.L = &q.mu
 	q.room.L = &q.mu
+	// gorilla answers a close frame at once, from the reading goroutine:
+	// ahead of what the frames before it make the caller answer (a
+	// publisher's refusals, which `client topology import` reads until the
+	// close). The answer waits for them: see stop.
+	conn.SetCloseHandler(func(code int, _ string) error {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		q.closeCode = code
+		return nil
+	})
 	go func() {
 		defer q.end()
 		var frames frameReader
@@ -51,6 +62,8 @@ func readAhead(conn *websocket.Conn, prep func(data []byte) prepared, onFrame fu
 
 // aheadQueue is readAhead's queue: the messages prepared, in order.
 type aheadQueue struct {
+	conn        *websocket.Conn
+	closeCode   int // of the peer's close frame (0: none)
 	mu          sync.Mutex
 	ready, room sync.Cond
 	items       []prepared
@@ -111,12 +124,23 @@ func (q *aheadQueue) recycle(batch []prepared) {
 	q.spare = batch[:0]
 }
 
-// stop tells the reading goroutine that the consumer is gone.
+// stop tells the reading goroutine that the consumer is gone, and answers
+// the peer's close frame, if it sent one, as gorilla would have: after
+// what the caller wrote for the frames before it.
 func (q *aheadQueue) stop() {
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	q.stopped = true
 	q.room.Signal()
+	code := q.closeCode
+	q.mu.Unlock()
+	if code == 0 {
+		return
+	}
+	var msg []byte
+	if code != websocket.CloseNoStatusReceived {
+		msg = websocket.FormatCloseMessage(code, "")
+	}
+	_ = q.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
 }
 
 // prepareAny is prepare for a source whose frames may be of any namespace

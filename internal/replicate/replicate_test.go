@@ -402,3 +402,34 @@ func dialPersistentPublisher(t *testing.T, g *graph.Graph, host string) *websock
 	}
 	return c
 }
+
+// A publisher that sends its elements and closes at once (as `client
+// topology import` does) reads every refusal before the analyzer's close:
+// frames are applied after they are read, and the close is answered only
+// once they are.
+func TestPublisherRefusalsBeforeTheClose(t *testing.T) {
+	g := graph.New()
+	c := dialPersistentPublisher(t, g, "closing")
+	defer c.Close()
+	for i := range 50 {
+		must(t, c.WriteMessage(websocket.TextMessage, []byte(fmt.Sprintf(`{"Namespace":"Graph","Type":"NodeAdded","Obj":{"ID":"ok%d","Metadata":{"Name":"ok","Type":"host"}}}`, i))))
+	}
+	must(t, c.WriteMessage(websocket.TextMessage, []byte(`{"Namespace":"Graph","Type":"NodeAdded","Obj":{"ID":"bad","Metadata":{"Name":"bad"}}}`)))
+	must(t, c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "done"), time.Now().Add(time.Second)))
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var msg v1.Message
+	if err := c.ReadJSON(&msg); err != nil {
+		t.Fatalf("the refusal of the last node: %v", err)
+	}
+	if msg.Type != v1.ErrorMsgType || !strings.Contains(string(msg.Obj), `"bad"`) {
+		t.Fatalf("answered %+v, want the refusal of bad", msg)
+	}
+	_, _, err := c.ReadMessage()
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.CloseNormalClosure {
+		t.Fatalf("after the refusal: %v, want the close answered", err)
+	}
+	if n, _ := g.Len(); n != 50 {
+		t.Fatalf("%d nodes, want 50", n)
+	}
+}
