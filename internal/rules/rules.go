@@ -329,7 +329,17 @@ func (m *Manager) DeleteNodeRule(ctx context.Context, id string) error {
 	if err := m.opts.Store.Delete(ctx, cluster.KindNodeRule, id); err != nil && !errors.Is(err, cluster.ErrNotFound) {
 		return fmt.Errorf("rules: %w", err)
 	}
-	return m.forgetNodeRule(ctx, id)
+	return forgotten(m.forgetNodeRule(ctx, id))
+}
+
+// forgotten is the error of undoing a rule just deleted from the store:
+// the store's delete event may have undone it first (storeChanged), which
+// is no failure of the deletion.
+func forgotten(err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
 }
 
 // forgetNodeRule undoes a node rule that left the store.
@@ -386,7 +396,7 @@ func (m *Manager) DeleteEdgeRule(id string) error {
 	if err := m.opts.Store.Delete(context.Background(), cluster.KindEdgeRule, id); err != nil && !errors.Is(err, cluster.ErrNotFound) {
 		return fmt.Errorf("rules: %w", err)
 	}
-	return m.forgetEdgeRule(id)
+	return forgotten(m.forgetEdgeRule(id))
 }
 
 // forgetEdgeRule undoes an edge rule that left the store.
