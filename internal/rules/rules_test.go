@@ -10,6 +10,7 @@ import (
 	"time"
 
 	v1 "github.com/skydive-ng/skydive/api/v1"
+	"github.com/skydive-ng/skydive/internal/cluster"
 	"github.com/skydive-ng/skydive/internal/graph"
 	"github.com/skydive-ng/skydive/internal/resource"
 	"github.com/skydive-ng/skydive/internal/testutil"
@@ -243,5 +244,50 @@ func TestPersistence(t *testing.T) {
 	again.Apply(ctx)
 	if g.Node(topology.GenID("switch", "tor1")) == nil {
 		t.Fatal("reloaded create rule not applied")
+	}
+}
+
+// watcherFirst is a store whose delete event reaches the manager before
+// Delete returns, as a quick watcher's may.
+type watcherFirst struct {
+	cluster.Store
+	m *Manager
+}
+
+func (s *watcherFirst) Delete(ctx context.Context, kind cluster.Kind, id string) error {
+	if err := s.Store.Delete(ctx, kind, id); err != nil {
+		return err
+	}
+	s.m.storeChanged(ctx, cluster.Event{Type: cluster.EventDelete, Kind: kind, ID: id})
+	return nil
+}
+
+// TestDeleteRuleUndoneByTheStoreFirst: deleting a rule that the store's
+// delete event already undid succeeds, and the rule's node and edge are
+// gone.
+func TestDeleteRuleUndoneByTheStoreFirst(t *testing.T) {
+	g := graph.New()
+	files, err := cluster.NewFileStore(FileRefs(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &watcherFirst{Store: files}
+	m, err := New(Options{Graph: g, Host: "an1", Origin: "analyzer.an1", Store: st, Debounce: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.m = m
+	r, err := m.CreateNodeRule(context.Background(), &v1.NodeRule{Metadata: map[string]any{"Name": "tor1", "Type": "switch"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.DeleteNodeRule(context.Background(), r.UUID); err != nil {
+		t.Fatalf("node rule delete: %v", err)
+	}
+	if g.Node(topology.GenID("switch", "tor1")) != nil {
+		t.Error("the rule's node kept")
+	}
+	if err := m.DeleteNodeRule(context.Background(), r.UUID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("second delete: %v", err)
 	}
 }
